@@ -1,0 +1,41 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "muster",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "muster", targets: ["muster"]),
+        .executable(name: "muster-bench", targets: ["MusterBench"]),
+        .library(name: "MusterCore", targets: ["MusterCore"]),
+        .library(name: "MusterStore", targets: ["MusterStore"]),
+        .library(name: "MusterRuntime", targets: ["MusterRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // posix_spawn + pidfd helpers: C variadics (syscall) and glibc's *_np spawn actions are not importable from Swift.
+        .target(name: "CMusterSystem"),
+        .target(name: "MusterCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "MusterStore", dependencies: ["MusterCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The conformance suite every Store implementation must pass (SQLite now, PostgreSQL later).
+        .target(name: "MusterStoreConformance", dependencies: ["MusterStore"]),
+        .target(name: "MusterRuntime", dependencies: ["MusterStore", "CMusterSystem"]),
+        .executableTarget(name: "muster", dependencies: [
+            "MusterCore", "MusterStore", "MusterRuntime",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "MusterBench", dependencies: [
+            "MusterStore", "MusterRuntime",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "MusterCoreTests", dependencies: ["MusterCore"]),
+        .testTarget(name: "MusterStoreTests", dependencies: ["MusterStore", "MusterStoreConformance"]),
+        .testTarget(name: "MusterRuntimeTests", dependencies: ["MusterRuntime"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MusterStore"]),
+    ]
+)

@@ -1,0 +1,1 @@
+int muster_placeholder(void){return 0;}

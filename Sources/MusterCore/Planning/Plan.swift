@@ -1,0 +1,210 @@
+import Foundation
+
+/// The expanded task graph with its waves, critical path and estimates: what `muster plan` prints.
+public struct Plan: Sendable {
+    public let workflow: Workflow
+    public let tasks: [PlannedTask]
+    public let concurrency: Int
+    public let waves: [[String]]
+    public let estimate: PlanEstimate
+    public let advice: [ParallelismAdvice]
+
+    public init(workflow: Workflow, tasks: [PlannedTask], concurrency: Int, prices: PriceTable) {
+        self.workflow = workflow
+        self.tasks = tasks
+        self.concurrency = max(1, concurrency)
+        let graph = TaskGraph(tasks)
+        self.waves = graph.waves()
+        self.estimate = PlanEstimate(tasks: tasks, graph: graph, concurrency: self.concurrency, prices: prices)
+        self.advice = ParallelismAdvice.advise(workflow: workflow, tasks: tasks, concurrency: self.concurrency, prices: prices)
+    }
+}
+
+/// Group-level dependencies resolved to task indices (`needs: [scan]` waits for every scan task).
+struct TaskGraph {
+    let tasks: [PlannedTask]
+    let members: [String: [Int]]
+    let groupOrder: [String]
+
+    init(_ tasks: [PlannedTask]) {
+        self.tasks = tasks
+        var members: [String: [Int]] = [:]
+        var order: [String] = []
+        for (index, task) in tasks.enumerated() {
+            if members[task.group] == nil { order.append(task.group) }
+            members[task.group, default: []].append(index)
+        }
+        self.members = members
+        self.groupOrder = order
+    }
+
+    /// Wave of each group: 0 without needs, else one more than the deepest group it needs.
+    func groupLevels() -> [String: Int] {
+        var level: [String: Int] = [:]
+        func visit(_ group: String) -> Int {
+            if let known = level[group] { return known }
+            let needs = members[group].flatMap { tasks[$0[0]].needs } ?? []
+            let value = needs.map { visit($0) + 1 }.max() ?? 0
+            level[group] = value
+            return value
+        }
+        for group in groupOrder { _ = visit(group) }
+        return level
+    }
+
+    func waves() -> [[String]] {
+        let levels = groupLevels()
+        var waves: [[String]] = Array(repeating: [], count: (levels.values.max() ?? -1) + 1)
+        for task in tasks { waves[levels[task.group] ?? 0].append(task.id) }
+        return waves
+    }
+}
+
+public struct PlanEstimate: Codable, Sendable, Equatable {
+    public var taskCount: Int
+    /// Wall-clock at the plan's concurrency (list scheduling over the estimates).
+    public var wallClockMinutes: Double
+    /// Everything one after another.
+    public var sequentialMinutes: Double
+    public var criticalPathMinutes: Double
+    public var criticalPath: [String]
+    public var tokens: TokenUsage
+    /// nil when a task bills a model without a price.
+    public var costUSD: Double?
+    public var unpricedModels: [String]
+    public var unestimatedTasks: Int
+    /// Fan-outs whose size is known only at run time (`foreach: from`).
+    public var dynamicGroups: [String]
+
+    init(tasks: [PlannedTask], graph: TaskGraph, concurrency: Int, prices: PriceTable) {
+        let durations = tasks.map { $0.isExpander ? 0 : ($0.estimate?.minutes ?? 0) }
+        taskCount = tasks.filter { !$0.isExpander }.count
+        unestimatedTasks = tasks.filter { !$0.isExpander && $0.estimate?.minutes == nil }.count
+        dynamicGroups = tasks.filter(\.isExpander).map(\.group)
+        sequentialMinutes = durations.reduce(0, +)
+        wallClockMinutes = Self.schedule(durations: durations, graph: graph, slots: concurrency)
+        (criticalPathMinutes, criticalPath) = Self.criticalPath(durations: durations, graph: graph)
+        var tokens = TokenUsage()
+        var cost: Double? = 0
+        var unpriced = Set<String>()
+        for task in tasks where !task.isExpander {
+            let usage = TokenUsage(input: task.estimate?.inputTokens ?? 0, output: task.estimate?.outputTokens ?? 0)
+            tokens = tokens + usage
+            if let c = prices.cost(model: task.model, usage: usage) {
+                cost = cost.map { $0 + c }
+            } else {
+                cost = nil
+                unpriced.insert(task.model ?? "(no model for agent \(task.agent))")
+            }
+        }
+        self.tokens = tokens
+        self.costUSD = cost
+        self.unpricedModels = unpriced.sorted()
+    }
+
+    /// Simulates `slots` workers taking ready tasks in file order; returns the finish time.
+    static func schedule(durations: [Double], graph: TaskGraph, slots: Int) -> Double {
+        let tasks = graph.tasks
+        var remainingInGroup = graph.members.mapValues(\.count)
+        var waitingOn = tasks.map { Set($0.needs).count }
+        var dependents: [String: [Int]] = [:]
+        for (index, task) in tasks.enumerated() {
+            for need in Set(task.needs) { dependents[need, default: []].append(index) }
+        }
+        var ready = Deque(tasks.indices.filter { waitingOn[$0] == 0 })
+        var running = MinHeap()
+        var now = 0.0
+        while true {
+            while running.count < slots, let next = ready.popFirst() {
+                running.push(now + durations[next], next)
+            }
+            guard let (finish, index) = running.pop() else { break }
+            now = finish
+            let group = tasks[index].group
+            remainingInGroup[group, default: 1] -= 1
+            if remainingInGroup[group] == 0 {
+                for dependent in dependents[group] ?? [] {
+                    waitingOn[dependent] -= 1
+                    if waitingOn[dependent] == 0 { ready.append(dependent) }
+                }
+            }
+        }
+        return now
+    }
+
+    /// Longest chain of estimated minutes through the graph, with unlimited workers.
+    static func criticalPath(durations: [Double], graph: TaskGraph) -> (Double, [String]) {
+        let tasks = graph.tasks
+        let levels = graph.groupLevels()
+        let groups = graph.groupOrder.sorted { (levels[$0] ?? 0) < (levels[$1] ?? 0) }
+        var groupFinish: [String: (Double, Int)] = [:]  // finish time and the task that finishes last
+        var finish = Array(repeating: 0.0, count: tasks.count)
+        var previous = Array(repeating: -1, count: tasks.count)
+        for group in groups {
+            for index in graph.members[group] ?? [] {
+                var start = 0.0
+                for need in tasks[index].needs {
+                    if let (t, last) = groupFinish[need], t >= start, last >= 0 {
+                        start = t
+                        previous[index] = last
+                    }
+                }
+                finish[index] = start + durations[index]
+                if finish[index] >= (groupFinish[group]?.0 ?? -1) { groupFinish[group] = (finish[index], index) }
+            }
+        }
+        guard var last = finish.indices.max(by: { finish[$0] < finish[$1] }) else { return (0, []) }
+        var path: [String] = []
+        let total = finish[last]
+        while last >= 0 {
+            path.append(tasks[last].id)
+            last = previous[last]
+        }
+        return (total, path.reversed())
+    }
+}
+
+/// A small FIFO without quadratic `removeFirst`.
+struct Deque {
+    private var items: [Int]
+    private var head = 0
+    init(_ items: [Int]) { self.items = items }
+    mutating func append(_ item: Int) { items.append(item) }
+    mutating func popFirst() -> Int? {
+        guard head < items.count else { return nil }
+        defer { head += 1 }
+        return items[head]
+    }
+}
+
+/// Binary min-heap of (time, task index) for the schedule simulation.
+struct MinHeap {
+    private var items: [(Double, Int)] = []
+    var count: Int { items.count }
+    mutating func push(_ time: Double, _ index: Int) {
+        items.append((time, index))
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child].0 < items[parent].0 else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+    mutating func pop() -> (Double, Int)? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < items.count && items[left].0 < items[smallest].0 { smallest = left }
+            if right < items.count && items[right].0 < items[smallest].0 { smallest = right }
+            if smallest == parent { break }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return top
+    }
+}

@@ -1,0 +1,316 @@
+import Foundation
+import Yams
+
+/// A workflow together with where each part of it was written, so later checks can point at the line.
+public struct LoadedWorkflow: Sendable {
+    public var workflow: Workflow
+    public var file: String
+    public var locations: [String: SourceLocation]
+
+    public func location(_ path: String) -> SourceLocation {
+        // Fall back to the nearest enclosing node that was recorded.
+        var key = path
+        while true {
+            if let found = locations[key] { return found }
+            guard let dot = key.lastIndex(of: ".") else { return SourceLocation(line: 1, column: 1) }
+            key = String(key[..<dot])
+        }
+    }
+
+    public func error(at path: String, _ message: String, fix: String? = nil) -> SpecError {
+        SpecError(file: file, location: location(path), message: message, fix: fix)
+    }
+}
+
+/// Reads a workflow spec (YAML) into `Workflow`, reporting every mistake as file:line:column with a fix.
+public enum WorkflowLoader {
+    static let workflowKeys = ["name", "agent", "model", "concurrency", "on_failure", "backoff", "tasks"]
+    static let taskKeys = ["prompt", "command", "shell", "agent", "model", "needs", "foreach", "owns", "env",
+                           "timeout", "stall_timeout", "retries", "estimate", "kind"]
+    static let foreachKeys = ["items", "glob", "from"]
+    static let estimateKeys = ["minutes", "input_tokens", "output_tokens"]
+    static let backoffKeys = ["initial", "max"]
+
+    public static func load(path: String, knownAgents: Set<String> = BuiltinAgents.names) throws(SpecError) -> LoadedWorkflow {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw SpecError(file: path, location: SourceLocation(line: 0, column: 0),
+                            message: "cannot read the workflow file", fix: "check the path; `muster init` writes an example")
+        }
+        return try parse(text, file: path, knownAgents: knownAgents)
+    }
+
+    public static func parse(_ text: String, file: String, knownAgents: Set<String> = BuiltinAgents.names) throws(SpecError) -> LoadedWorkflow {
+        var reader = NodeReader(file: file)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let yaml as YamlError {
+            throw reader.syntaxError(yaml)
+        } catch {
+            throw SpecError(file: file, location: SourceLocation(line: 1, column: 1), message: "cannot parse YAML: \(error)")
+        }
+        guard let root else {
+            throw SpecError(file: file, location: SourceLocation(line: 1, column: 1), message: "the workflow file is empty",
+                            fix: "start from `muster init`")
+        }
+        let workflow = try reader.workflow(root, knownAgents: knownAgents)
+        let loaded = LoadedWorkflow(workflow: workflow, file: file, locations: reader.locations)
+        try WorkflowValidator.validate(loaded)
+        return loaded
+    }
+}
+
+/// Walks the YAML node tree by hand: Codable decoding loses marks, and every error must name a line.
+struct NodeReader {
+    let file: String
+    var locations: [String: SourceLocation] = [:]
+
+    init(file: String) { self.file = file }
+
+    func loc(_ node: Node) -> SourceLocation {
+        node.mark.map { SourceLocation(line: $0.line, column: $0.column) } ?? SourceLocation(line: 1, column: 1)
+    }
+
+    func fail(_ node: Node, _ message: String, fix: String? = nil) -> SpecError {
+        SpecError(file: file, location: loc(node), message: message, fix: fix)
+    }
+
+    func syntaxError(_ error: YamlError) -> SpecError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return SpecError(file: file, location: SourceLocation(line: mark.line, column: mark.column),
+                             message: "malformed YAML: \(problem)", fix: "check indentation and quoting near this position")
+        default:
+            return SpecError(file: file, location: SourceLocation(line: 1, column: 1), message: "malformed YAML: \(error)")
+        }
+    }
+
+    mutating func record(_ path: String, _ node: Node) { locations[path] = loc(node) }
+
+    /// Pairs of a mapping, refusing unknown keys (with the nearest known one) and duplicates.
+    func pairs(_ node: Node, what: String, allowed: [String]?) throws(SpecError) -> [(String, Node, Node)] {
+        guard case .mapping(let mapping) = node else {
+            throw fail(node, "\(what) must be a mapping of `key: value` lines")
+        }
+        var seen = Set<String>()
+        var out: [(String, Node, Node)] = []
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.string else { throw fail(keyNode, "\(what) has a key that is not text") }
+            if let allowed, !allowed.contains(key) {
+                let hint = Suggest.nearest(key, among: allowed).map { "did you mean `\($0)`?" }
+                    ?? "known keys: \(allowed.joined(separator: ", "))"
+                throw fail(keyNode, "unknown key `\(key)` in \(what)", fix: hint)
+            }
+            guard seen.insert(key).inserted else {
+                throw fail(keyNode, "duplicate key `\(key)` in \(what)", fix: "keep one `\(key)`")
+            }
+            out.append((key, keyNode, value))
+        }
+        return out
+    }
+
+    func string(_ node: Node, _ what: String) throws(SpecError) -> String {
+        guard case .scalar(let scalar) = node else { throw fail(node, "\(what) must be text") }
+        return scalar.string
+    }
+
+    func int(_ node: Node, _ what: String, min: Int) throws(SpecError) -> Int {
+        guard case .scalar = node, let value = node.int else { throw fail(node, "\(what) must be a whole number") }
+        guard value >= min else { throw fail(node, "\(what) must be at least \(min), got \(value)") }
+        return value
+    }
+
+    func number(_ node: Node, _ what: String) throws(SpecError) -> Double {
+        guard case .scalar = node, let value = node.float, value >= 0 else {
+            throw fail(node, "\(what) must be a number of zero or more")
+        }
+        return value
+    }
+
+    func duration(_ node: Node, _ what: String) throws(SpecError) -> Duration {
+        guard case .scalar(let scalar) = node, let value = Duration.parseSpec(scalar.string), value > .zero else {
+            throw fail(node, "\(what) must be a positive duration", fix: "write e.g. `90s`, `20m`, `1h30m`")
+        }
+        return value
+    }
+
+    /// A list of strings; a single string is accepted as a one-element list (`needs: scan`).
+    mutating func strings(_ node: Node, _ what: String, path: String) throws(SpecError) -> [String] {
+        switch node {
+        case .scalar(let scalar):
+            record("\(path).0", node)
+            return [scalar.string]
+        case .sequence(let sequence):
+            var out: [String] = []
+            for (index, element) in sequence.enumerated() {
+                record("\(path).\(index)", element)
+                out.append(try string(element, "each entry of \(what)"))
+            }
+            return out
+        default:
+            throw fail(node, "\(what) must be a list of text")
+        }
+    }
+
+    mutating func workflow(_ root: Node, knownAgents: Set<String>) throws(SpecError) -> Workflow {
+        var workflow = Workflow(name: "workflow", tasks: [])
+        var sawTasks = false
+        for (key, keyNode, value) in try pairs(root, what: "the workflow", allowed: WorkflowLoader.workflowKeys) {
+            record(key, keyNode)
+            switch key {
+            case "name": workflow.name = try string(value, "`name`")
+            case "agent": workflow.agent = try agentName(value, knownAgents: knownAgents)
+            case "model": workflow.model = try string(value, "`model`")
+            case "concurrency": workflow.concurrency = try int(value, "`concurrency`", min: 1)
+            case "on_failure":
+                let text = try string(value, "`on_failure`")
+                guard let policy = FailurePolicy(rawValue: text) else {
+                    throw fail(value, "`on_failure` must be `stop` or `continue`, got `\(text)`")
+                }
+                workflow.onFailure = policy
+            case "backoff":
+                for (bkey, _, bvalue) in try pairs(value, what: "`backoff`", allowed: WorkflowLoader.backoffKeys) {
+                    if bkey == "initial" { workflow.backoff.initial = try duration(bvalue, "`backoff.initial`") }
+                    if bkey == "max" { workflow.backoff.max = try duration(bvalue, "`backoff.max`") }
+                }
+            case "tasks":
+                sawTasks = true
+                for (id, idNode, taskNode) in try pairs(value, what: "`tasks`", allowed: nil) {
+                    try checkTaskID(id, idNode)
+                    record("tasks.\(id)", idNode)
+                    workflow.tasks.append(try task(id: id, taskNode, knownAgents: knownAgents))
+                }
+                if workflow.tasks.isEmpty { throw fail(value, "`tasks` is empty", fix: "add at least one task") }
+            default: break
+            }
+        }
+        guard sawTasks else {
+            throw fail(root, "the workflow has no `tasks`", fix: "add a `tasks:` mapping; `muster init` writes an example")
+        }
+        return workflow
+    }
+
+    func checkTaskID(_ id: String, _ node: Node) throws(SpecError) {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+        guard let first = id.first, first.isLetter || first == "_", id.allSatisfy({ allowed.contains($0) }), id.count <= 64 else {
+            throw fail(node, "task id `\(id)` is not a simple name",
+                       fix: "use letters, digits, `_` and `-`, starting with a letter (it names a branch and a folder)")
+        }
+    }
+
+    func agentName(_ node: Node, knownAgents: Set<String>) throws(SpecError) -> String {
+        let name = try string(node, "`agent`")
+        guard knownAgents.contains(name) else {
+            let hint = Suggest.nearest(name, among: knownAgents.sorted()).map { "did you mean `\($0)`?" }
+                ?? "known agents: \(knownAgents.sorted().joined(separator: ", "))"
+            throw fail(node, "unknown agent `\(name)`", fix: hint)
+        }
+        return name
+    }
+
+    mutating func task(id: String, _ node: Node, knownAgents: Set<String>) throws(SpecError) -> TaskSpec {
+        var spec = TaskSpec(id: id)
+        let base = "tasks.\(id)"
+        var shell = false
+        var commandNode: Node?
+        for (key, keyNode, value) in try pairs(node, what: "task `\(id)`", allowed: WorkflowLoader.taskKeys) {
+            record("\(base).\(key)", keyNode)
+            record("\(base).\(key).value", value)
+            switch key {
+            case "prompt": spec.prompt = try string(value, "`prompt`")
+            case "command":
+                commandNode = value
+                switch value {
+                case .scalar(let scalar):
+                    guard let words = ShellWords.split(scalar.string), !words.isEmpty else {
+                        throw fail(value, "`command` is empty or has an unclosed quote", fix: "write an argv list: [\"make\", \"test\"]")
+                    }
+                    spec.command = Command(argv: words)
+                default:
+                    let argv = try strings(value, "`command`", path: "\(base).command")
+                    guard !argv.isEmpty else { throw fail(value, "`command` is an empty list") }
+                    spec.command = Command(argv: argv)
+                }
+            case "shell":
+                guard case .scalar = value, let flag = value.bool else { throw fail(value, "`shell` must be true or false") }
+                shell = flag
+            case "agent": spec.agent = try agentName(value, knownAgents: knownAgents)
+            case "model": spec.model = try string(value, "`model`")
+            case "needs": spec.needs = try strings(value, "`needs`", path: "\(base).needs")
+            case "foreach": spec.foreach = try foreach(value, path: "\(base).foreach")
+            case "owns": spec.owns = try strings(value, "`owns`", path: "\(base).owns")
+            case "env":
+                for (name, nameNode, envValue) in try pairs(value, what: "`env` of task `\(id)`", allowed: nil) {
+                    record("\(base).env.\(name)", nameNode)
+                    spec.env[name] = try string(envValue, "env `\(name)`")
+                }
+            case "timeout": spec.timeout = try duration(value, "`timeout`")
+            case "stall_timeout": spec.stallTimeout = try duration(value, "`stall_timeout`")
+            case "retries": spec.retries = try int(value, "`retries`", min: 0)
+            case "kind":
+                let text = try string(value, "`kind`")
+                guard let kind = WorkKind(rawValue: text) else {
+                    throw fail(value, "`kind` must be one of \(WorkKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                spec.kind = kind
+            case "estimate":
+                var estimate = Estimate()
+                for (ekey, _, evalue) in try pairs(value, what: "`estimate`", allowed: WorkflowLoader.estimateKeys) {
+                    switch ekey {
+                    case "minutes": estimate.minutes = try number(evalue, "`estimate.minutes`")
+                    case "input_tokens": estimate.inputTokens = try int(evalue, "`estimate.input_tokens`", min: 0)
+                    default: estimate.outputTokens = try int(evalue, "`estimate.output_tokens`", min: 0)
+                    }
+                }
+                spec.estimate = estimate
+            default: break
+            }
+        }
+        if shell {
+            // With `shell: true` the command is one string handed to /bin/sh -c as written.
+            guard let commandNode, case .scalar(let scalar) = commandNode else {
+                throw fail(node, "task `\(id)` sets `shell: true` but its `command` is not one string",
+                           fix: "write `command: \"…\"` as a single string for the shell")
+            }
+            spec.command = Command(argv: [scalar.string], viaShell: true)
+        }
+        return spec
+    }
+
+    mutating func foreach(_ node: Node, path: String) throws(SpecError) -> Foreach {
+        let entries = try pairs(node, what: "`foreach`", allowed: WorkflowLoader.foreachKeys)
+        guard entries.count == 1, let (key, _, value) = entries.first else {
+            throw fail(node, "`foreach` needs exactly one of `items`, `glob` or `from`")
+        }
+        switch key {
+        case "items":
+            guard case .sequence(let sequence) = value else { throw fail(value, "`foreach.items` must be a list") }
+            guard !sequence.isEmpty else {
+                throw fail(value, "`foreach.items` is empty: the task would never run", fix: "list at least one item or remove `foreach`")
+            }
+            var items: [ItemValue] = []
+            for element in sequence {
+                switch element {
+                case .scalar(let scalar): items.append(.string(scalar.string))
+                case .mapping:
+                    var fields: [String: String] = [:]
+                    for (k, _, v) in try pairs(element, what: "a `foreach` item", allowed: nil) {
+                        fields[k] = try string(v, "field `\(k)` of a `foreach` item")
+                    }
+                    items.append(.map(fields))
+                default: throw fail(element, "each `foreach` item must be text or a mapping of text")
+                }
+            }
+            return .items(items)
+        case "glob":
+            record("\(path).glob", value)
+            return .glob(try string(value, "`foreach.glob`"))
+        default:
+            record("\(path).from", value)
+            return .from(try string(value, "`foreach.from`"))
+        }
+    }
+}
