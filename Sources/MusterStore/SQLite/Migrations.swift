@@ -1,0 +1,80 @@
+import GRDB
+
+/// Schema history. Shipped migrations are never edited: add a new one instead.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-runs-tasks-events-workers") { db in
+            try db.execute(sql: """
+                CREATE TABLE runs (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    workflow TEXT NOT NULL,
+                    spec_path TEXT NOT NULL,
+                    root TEXT NOT NULL,
+                    concurrency INTEGER NOT NULL,
+                    simulate INTEGER NOT NULL,
+                    status TEXT NOT NULL,
+                    cancel_requested INTEGER NOT NULL DEFAULT 0,
+                    holder TEXT, holder_host TEXT, holder_pid INTEGER,
+                    heartbeat_at REAL,
+                    created_at REAL NOT NULL,
+                    finished_at REAL);
+                CREATE TABLE tasks (
+                    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    id TEXT NOT NULL,
+                    grp TEXT NOT NULL,
+                    position INTEGER NOT NULL,
+                    idempotency_key TEXT NOT NULL UNIQUE,
+                    spec TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    attempt INTEGER NOT NULL DEFAULT 0,
+                    failures INTEGER NOT NULL DEFAULT 0,
+                    not_before REAL NOT NULL DEFAULT 0,
+                    holder TEXT,
+                    lease_expires_at REAL,
+                    pid INTEGER, pgid INTEGER, host TEXT,
+                    exit_code INTEGER,
+                    error TEXT,
+                    summary TEXT,
+                    result_path TEXT,
+                    has_usage INTEGER NOT NULL DEFAULT 0,
+                    input_tokens INTEGER NOT NULL DEFAULT 0,
+                    output_tokens INTEGER NOT NULL DEFAULT 0,
+                    cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+                    cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+                    cost_usd REAL,
+                    started_at REAL,
+                    finished_at REAL,
+                    PRIMARY KEY (run_id, id));
+                CREATE INDEX tasks_by_state ON tasks(run_id, state, position);
+                CREATE INDEX tasks_by_group ON tasks(run_id, grp, state);
+                CREATE TABLE deps (
+                    run_id TEXT NOT NULL,
+                    task_id TEXT NOT NULL,
+                    need TEXT NOT NULL,
+                    PRIMARY KEY (run_id, task_id, need));
+                CREATE INDEX deps_by_need ON deps(run_id, need);
+                CREATE TABLE events (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    run_id TEXT NOT NULL,
+                    task_id TEXT,
+                    kind TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    at REAL NOT NULL);
+                CREATE INDEX events_by_run ON events(run_id, seq);
+                CREATE TABLE workers (
+                    id TEXT PRIMARY KEY,
+                    run_id TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    host TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    task_id TEXT,
+                    agent TEXT,
+                    started_at REAL NOT NULL,
+                    heartbeat_at REAL NOT NULL);
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import GRDB
+import MusterCore
+
+extension SQLiteStore {
+    static func date(_ value: Double?) -> Date? { value.map { Date(timeIntervalSince1970: $0) } }
+
+    static func runRecord(_ row: Row) throws -> RunRecord {
+        let holder: String? = row["holder"]
+        return RunRecord(
+            id: row["id"], name: row["name"], workflow: try JSONCoding.decode(Workflow.self, from: row["workflow"]),
+            specPath: row["spec_path"], root: row["root"], concurrency: row["concurrency"], simulate: row["simulate"],
+            status: RunStatus(rawValue: row["status"]) ?? .failed, cancelRequested: row["cancel_requested"],
+            holder: holder.map { ProcessIdentity(id: $0, host: row["holder_host"] ?? "?", pid: row["holder_pid"] ?? 0) },
+            heartbeatAt: date(row["heartbeat_at"]), createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            finishedAt: date(row["finished_at"]))
+    }
+
+    static func taskRecord(_ row: Row) throws -> TaskRecord {
+        guard let state = TaskState(rawValue: row["state"]) else { throw StoreError.corrupt("task state \(row["state"] ?? "?")") }
+        let hasUsage: Bool = row["has_usage"]
+        return TaskRecord(
+            run: row["run_id"], id: row["id"], group: row["grp"], position: row["position"],
+            idempotencyKey: row["idempotency_key"], spec: try JSONCoding.decode(PlannedTask.self, from: row["spec"]),
+            state: state, attempt: row["attempt"], failures: row["failures"],
+            notBefore: (row["not_before"] as Double) > 0 ? date(row["not_before"]) : nil,
+            holder: row["holder"], leaseExpiresAt: date(row["lease_expires_at"]),
+            pid: row["pid"], pgid: row["pgid"], host: row["host"], exitCode: row["exit_code"], error: row["error"],
+            summary: row["summary"], resultPath: row["result_path"],
+            usage: hasUsage ? TokenUsage(input: row["input_tokens"], output: row["output_tokens"],
+                                         cacheRead: row["cache_read_tokens"], cacheWrite: row["cache_write_tokens"]) : nil,
+            costUSD: row["cost_usd"], startedAt: date(row["started_at"]), finishedAt: date(row["finished_at"]))
+    }
+}
+
+/// JSON columns: compact, sorted keys so equal values store equal text.
+enum JSONCoding {
+    static func encodeString<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+}
+
+/// A stable key per task within a run: a task whose key succeeded is never run again, and an
+/// identical task added twice (a repeated spawn) folds into the first.
+public enum IdempotencyKey {
+    public static func make(run: String, task: PlannedTask) -> String {
+        var text = "\(run)\u{0}\(task.id)\u{0}\(task.agent)\u{0}\(task.prompt ?? "")\u{0}"
+        text += (task.command?.argv ?? []).joined(separator: "\u{1}")
+        text += "\u{0}" + task.owns.joined(separator: "\u{1}")
+        return hex(fnv1a(text, seed: 0xcbf2_9ce4_8422_2325)) + hex(fnv1a(text, seed: 0x8422_2325_cbf2_9ce4))
+    }
+
+    static func fnv1a(_ text: String, seed: UInt64) -> UInt64 {
+        var hash = seed
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return hash
+    }
+
+    static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}

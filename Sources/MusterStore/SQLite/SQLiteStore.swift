@@ -1,0 +1,451 @@
+import Foundation
+import GRDB
+import MusterCore
+
+/// The embedded store: one SQLite file in WAL mode, safe to share between processes on one host.
+public final class SQLiteStore: Store {
+    let pool: DatabasePool
+    public let path: String
+
+    public init(path: String) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        var config = Configuration()
+        config.busyMode = .timeout(30)
+        config.prepareDatabase { db in
+            // WAL + NORMAL: a commit survives a killed process (the crash muster must survive);
+            // only a power cut can lose the last commits, and it never corrupts the file.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
+        }
+        pool = try DatabasePool(path: path, configuration: config)
+        try Migrations.migrator.migrate(pool)
+    }
+
+    /// A `BEGIN IMMEDIATE` transaction (the write lock up front, so two processes never deadlock
+    /// upgrading a read), retried when another process holds the lock past the busy timeout.
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await pool.writeWithoutTransaction { db in
+                    var result: T?
+                    try db.inTransaction(.immediate) {
+                        result = try body(db)
+                        return .commit
+                    }
+                    return result!
+                }
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED {
+                attempt += 1
+                if attempt > 20 { throw error }
+                try await Task.sleep(for: .milliseconds(5 * attempt))
+            }
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.read(body)
+    }
+
+    // MARK: Runs
+
+    public func createRun(_ run: NewRun, tasks: [PlannedTask]) async throws {
+        let workflowJSON = try JSONCoding.encodeString(run.workflow)
+        let specs = try tasks.map { try JSONCoding.encodeString($0) }
+        try await write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [run.id]) == true {
+                throw StoreError.runExists(run.id)
+            }
+            try db.execute(sql: """
+                INSERT INTO runs (id, name, workflow, spec_path, root, concurrency, simulate, status, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)
+                """, arguments: [run.id, run.workflow.name, workflowJSON, run.specPath, run.root, run.concurrency,
+                                 run.simulate, run.createdAt.timeIntervalSince1970])
+            try Self.insert(db, run: run.id, tasks: tasks, specs: specs, firstPosition: 0)
+            try Self.event(db, run: run.id, task: nil, kind: "run.created",
+                           message: "\(tasks.count) tasks, concurrency \(run.concurrency)", at: run.createdAt)
+        }
+    }
+
+    static func insert(_ db: Database, run: String, tasks: [PlannedTask], specs: [String], firstPosition: Int) throws {
+        let taskStatement = try db.cachedStatement(sql: """
+            INSERT INTO tasks (run_id, id, grp, position, idempotency_key, spec, state) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        let depStatement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO deps (run_id, task_id, need) VALUES (?, ?, ?)")
+        for (offset, task) in tasks.enumerated() {
+            try taskStatement.execute(arguments: [run, task.id, task.group, firstPosition + offset,
+                                                  IdempotencyKey.make(run: run, task: task), specs[offset],
+                                                  task.needs.isEmpty ? "ready" : "pending"])
+            for need in task.needs { try depStatement.execute(arguments: [run, task.id, need]) }
+        }
+    }
+
+    public func run(_ id: String) async throws -> RunRecord? {
+        try await read { db in try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]).map(Self.runRecord) }
+    }
+
+    public func runs(limit: Int) async throws -> [RunRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?", arguments: [limit])
+                .map(Self.runRecord)
+        }
+    }
+
+    public func acquireRun(_ id: String, holder: ProcessIdentity, staleAfter: Double, now: Date) async throws -> RunAcquisition {
+        try await write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT holder, holder_host, holder_pid, heartbeat_at FROM runs WHERE id = ?",
+                                             arguments: [id]) else { return .notFound }
+            let previous: String? = row["holder"]
+            if let previous, previous != holder.id, let beat: Double = row["heartbeat_at"],
+               now.timeIntervalSince1970 - beat < staleAfter {
+                return .heldBy(ProcessIdentity(id: previous, host: row["holder_host"] ?? "?", pid: row["holder_pid"] ?? 0),
+                               lastHeartbeat: Date(timeIntervalSince1970: beat))
+            }
+            try db.execute(sql: """
+                UPDATE runs SET holder = ?, holder_host = ?, holder_pid = ?, heartbeat_at = ?, status = 'running',
+                    finished_at = NULL WHERE id = ?
+                """, arguments: [holder.id, holder.host, holder.pid, now.timeIntervalSince1970, id])
+            if let previous, previous != holder.id {
+                // The previous orchestrator is gone: its tasks may be claimed at once (the claimer stops their orphans).
+                try db.execute(sql: "UPDATE tasks SET lease_expires_at = 0 WHERE run_id = ? AND state = 'running' AND holder = ?",
+                               arguments: [id, previous])
+            }
+            try Self.event(db, run: id, task: nil, kind: previous == nil ? "run.started" : "run.resumed",
+                           message: "orchestrator \(holder.host) pid \(holder.pid)", at: now)
+            return .acquired(previousHolder: previous)
+        }
+    }
+
+    public func releaseRun(_ id: String, holder: String) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE runs SET holder = NULL, heartbeat_at = NULL WHERE id = ? AND holder = ?", arguments: [id, holder])
+        }
+    }
+
+    public func finishRun(_ id: String, status: RunStatus, now: Date) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE runs SET status = ?, finished_at = ? WHERE id = ?",
+                           arguments: [status.rawValue, status.isFinal ? now.timeIntervalSince1970 : nil, id])
+            try Self.event(db, run: id, task: nil, kind: "run.\(status.rawValue)", message: "run \(status.rawValue)", at: now)
+        }
+    }
+
+    public func requestCancel(_ id: String, now: Date) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE runs SET cancel_requested = 1 WHERE id = ?", arguments: [id])
+            guard db.changesCount == 1 else { throw StoreError.unknownRun(id) }
+            try Self.event(db, run: id, task: nil, kind: "run.cancel_requested", message: "cancel requested", at: now)
+        }
+    }
+
+    public func reopen(_ id: String, now: Date) async throws -> Int {
+        try await write { db in
+            try db.execute(sql: """
+                UPDATE tasks SET state = 'pending', failures = 0, error = NULL, exit_code = NULL, not_before = 0,
+                    finished_at = NULL WHERE run_id = ? AND state IN ('failed', 'skipped', 'cancelled')
+                """, arguments: [id])
+            let reopened = db.changesCount
+            try db.execute(sql: "UPDATE runs SET status = 'running', cancel_requested = 0, finished_at = NULL WHERE id = ?",
+                           arguments: [id])
+            _ = try Self.promote(db, run: id, scope: .all)
+            if reopened > 0 {
+                try Self.event(db, run: id, task: nil, kind: "run.reopened", message: "\(reopened) unfinished tasks back in line", at: now)
+            }
+            return reopened
+        }
+    }
+
+    // MARK: Tasks
+
+    public func tasks(run: String) async throws -> [TaskRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM tasks WHERE run_id = ? ORDER BY position", arguments: [run]).map(Self.taskRecord)
+        }
+    }
+
+    public func task(run: String, id: String) async throws -> TaskRecord? {
+        try await read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM tasks WHERE run_id = ? AND id = ?", arguments: [run, id]).map(Self.taskRecord)
+        }
+    }
+
+    public func counts(run: String) async throws -> TaskCounts {
+        try await read { db in
+            var counts = TaskCounts()
+            for row in try Row.fetchAll(db, sql: """
+                SELECT state, COUNT(*) AS n, TOTAL(cost_usd) AS cost,
+                       SUM(CASE WHEN cost_usd IS NULL AND attempt > 0 THEN 1 ELSE 0 END) AS unknown,
+                       SUM(input_tokens) AS i, SUM(output_tokens) AS o, SUM(cache_read_tokens) AS cr, SUM(cache_write_tokens) AS cw
+                FROM tasks WHERE run_id = ? GROUP BY state
+                """, arguments: [run]) {
+                guard let state = TaskState(rawValue: row["state"]) else { continue }
+                counts.byState[state] = row["n"]
+                counts.costUSD += row["cost"] as Double
+                if state != .running { counts.unknownCost += row["unknown"] as Int }
+                counts.tokens = counts.tokens + TokenUsage(input: row["i"], output: row["o"], cacheRead: row["cr"], cacheWrite: row["cw"])
+            }
+            return counts
+        }
+    }
+
+    public func claim(run: String, holder: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask] {
+        guard limit > 0 else { return [] }
+        let t = now.timeIntervalSince1970
+        return try await write { db in
+            if try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM runs WHERE id = ?", arguments: [run]) == true { return [] }
+            // Lapsed leases first: their holder is gone and the work is oldest.
+            var rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM tasks WHERE run_id = ? AND state = 'running' AND lease_expires_at < ? ORDER BY position LIMIT ?
+                """, arguments: [run, t, limit])
+            if rows.count < limit {
+                rows += try Row.fetchAll(db, sql: """
+                    SELECT * FROM tasks WHERE run_id = ? AND state = 'ready' AND not_before <= ? ORDER BY position LIMIT ?
+                    """, arguments: [run, t, limit - rows.count])
+            }
+            let update = try db.cachedStatement(sql: """
+                UPDATE tasks SET state = 'running', holder = ?, lease_expires_at = ?, attempt = attempt + 1, started_at = ?,
+                    pid = NULL, pgid = NULL, host = NULL WHERE run_id = ? AND id = ?
+                """)
+            var claimed: [ClaimedTask] = []
+            claimed.reserveCapacity(rows.count)
+            for row in rows {
+                var task = try Self.taskRecord(row)
+                var orphan: StartedProcess?
+                if task.state == .running, let pid = task.pid, let pgid = task.pgid, let host = task.host {
+                    orphan = StartedProcess(task: task.id, pid: pid, pgid: pgid, host: host)
+                }
+                try update.execute(arguments: [holder, t + leaseSeconds, t, run, task.id])
+                task.state = .running
+                task.holder = holder
+                task.leaseExpiresAt = Date(timeIntervalSince1970: t + leaseSeconds)
+                task.attempt += 1
+                task.startedAt = now
+                task.pid = nil
+                task.pgid = nil
+                task.host = nil
+                claimed.append(ClaimedTask(task: task, orphan: orphan))
+            }
+            return claimed
+        }
+    }
+
+    public func recordProcesses(run: String, holder: String, _ processes: [StartedProcess], now: Date) async throws {
+        guard !processes.isEmpty else { return }
+        try await write { db in
+            let update = try db.cachedStatement(sql: """
+                UPDATE tasks SET pid = ?, pgid = ?, host = ? WHERE run_id = ? AND id = ? AND holder = ? AND state = 'running'
+                """)
+            for process in processes {
+                try update.execute(arguments: [process.pid, process.pgid, process.host, run, process.task, holder])
+                try Self.event(db, run: run, task: process.task, kind: "task.started", message: "pid \(process.pid)", at: now)
+            }
+        }
+    }
+
+    public func heartbeat(run: String, holder: String, leaseSeconds: Double, now: Date) async throws -> Int {
+        let t = now.timeIntervalSince1970
+        return try await write { db in
+            try db.execute(sql: "UPDATE tasks SET lease_expires_at = ? WHERE run_id = ? AND holder = ? AND state = 'running'",
+                           arguments: [t + leaseSeconds, run, holder])
+            let renewed = db.changesCount
+            try db.execute(sql: "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND holder = ?", arguments: [t, run, holder])
+            return renewed
+        }
+    }
+
+    public func finish(run: String, holder: String, _ outcomes: [TaskOutcome], now: Date) async throws -> FinishReport {
+        let t = now.timeIntervalSince1970
+        return try await write { db in
+            var report = FinishReport()
+            var succeededGroups = Set<String>()
+            var failedGroups = Set<String>()
+            let update = try db.cachedStatement(sql: """
+                UPDATE tasks SET state = ?, not_before = ?, failures = failures + ?, holder = NULL, lease_expires_at = NULL,
+                    exit_code = ?, error = ?, summary = COALESCE(?, summary), result_path = COALESCE(?, result_path),
+                    has_usage = ?, input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,
+                    cache_read_tokens = cache_read_tokens + ?, cache_write_tokens = cache_write_tokens + ?,
+                    cost_usd = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(cost_usd, 0) + ? END,
+                    finished_at = ?
+                WHERE run_id = ? AND id = ? AND holder = ? AND attempt = ? AND state = 'running'
+                RETURNING grp
+                """)
+            for outcome in outcomes {
+                let state: TaskState
+                var notBefore = 0.0
+                var failed = 0
+                switch outcome.result {
+                case .succeeded: state = .succeeded
+                case .failed(let retryAt?):
+                    state = .ready
+                    notBefore = retryAt.timeIntervalSince1970
+                    failed = 1
+                case .failed(nil):
+                    state = .failed
+                    failed = 1
+                case .cancelled: state = .cancelled
+                }
+                let usage = outcome.usage ?? TokenUsage()
+                guard let group = try String.fetchOne(update, arguments: [
+                    state.rawValue, notBefore, failed, outcome.exitCode, outcome.error, outcome.summary, outcome.resultPath,
+                    outcome.usage != nil, usage.input, usage.output, usage.cacheRead, usage.cacheWrite,
+                    outcome.costUSD, outcome.costUSD ?? 0, state.isFinal ? t : nil,
+                    run, outcome.task, holder, outcome.attempt,
+                ]) else {
+                    report.rejected.append(outcome.task)
+                    continue
+                }
+                report.applied.append(outcome.task)
+                switch state {
+                case .succeeded: succeededGroups.insert(group)
+                case .failed: failedGroups.insert(group)
+                default: break
+                }
+                let kind = state == .ready ? "task.retry" : "task.\(state.rawValue)"
+                var message = outcome.error ?? outcome.summary.map { String($0.prefix(200)) } ?? state.rawValue
+                if state == .ready { message = "attempt \(outcome.attempt) failed: \(outcome.error ?? "?"); retrying" }
+                try Self.event(db, run: run, task: outcome.task, kind: kind, message: message, at: now)
+            }
+            if !failedGroups.isEmpty { report.skipped = try Self.skipDependents(db, run: run, of: failedGroups, at: now) }
+            if !succeededGroups.isEmpty { report.released = try Self.promote(db, run: run, scope: .dependentsOf(succeededGroups)) }
+            return report
+        }
+    }
+
+    public func expand(run: String, holder: String, expander: String, into tasks: [PlannedTask], now: Date) async throws -> Int {
+        let specs = try tasks.map { try JSONCoding.encodeString($0) }
+        return try await write { db in
+            guard let group = try String.fetchOne(db, sql: """
+                UPDATE tasks SET state = 'succeeded', holder = NULL, lease_expires_at = NULL, finished_at = ?,
+                    summary = ?, cost_usd = 0 WHERE run_id = ? AND id = ? AND holder = ? AND state = 'running' RETURNING grp
+                """, arguments: [now.timeIntervalSince1970, "fanned out into \(tasks.count) tasks", run, expander, holder]) else {
+                throw StoreError.unknownTask(run: run, task: expander)
+            }
+            let first = (try Int.fetchOne(db, sql: "SELECT MAX(position) FROM tasks WHERE run_id = ?", arguments: [run]) ?? 0) + 1
+            try Self.insert(db, run: run, tasks: tasks, specs: specs, firstPosition: first)
+            _ = try Self.promote(db, run: run, scope: .tasks(tasks.map(\.id)))
+            _ = try Self.promote(db, run: run, scope: .dependentsOf([group]))
+            try Self.event(db, run: run, task: expander, kind: "fanout.expanded", message: "\(tasks.count) tasks", at: now)
+            return tasks.count
+        }
+    }
+
+    public func closeUnstarted(run: String, state: TaskState, reason: String, now: Date) async throws -> Int {
+        try await write { db in
+            try db.execute(sql: """
+                UPDATE tasks SET state = ?, error = ?, finished_at = ? WHERE run_id = ? AND state IN ('pending', 'ready')
+                """, arguments: [state.rawValue, reason, now.timeIntervalSince1970, run])
+            return db.changesCount
+        }
+    }
+
+    // MARK: Dependencies
+
+    enum PromotionScope {
+        case all
+        case tasks([String])
+        case dependentsOf(Set<String>)
+    }
+
+    /// Marks pending tasks ready once every group they need has only succeeded tasks.
+    static func promote(_ db: Database, run: String, scope: PromotionScope) throws -> Int {
+        var sql = """
+            UPDATE tasks SET state = 'ready' WHERE run_id = ?1 AND state = 'pending' AND NOT EXISTS (
+                SELECT 1 FROM deps d JOIN tasks t ON t.run_id = d.run_id AND t.grp = d.need
+                WHERE d.run_id = ?1 AND d.task_id = tasks.id AND t.state != 'succeeded')
+            """
+        var arguments: StatementArguments = [run]
+        switch scope {
+        case .all: break
+        case .tasks(let ids):
+            sql += " AND id IN (SELECT value FROM json_each(?2))"
+            arguments += [try JSONCoding.encodeString(ids)]
+        case .dependentsOf(let groups):
+            sql += " AND id IN (SELECT task_id FROM deps WHERE run_id = ?1 AND need IN (SELECT value FROM json_each(?2)))"
+            arguments += [try JSONCoding.encodeString(groups.sorted())]
+        }
+        try db.execute(sql: sql, arguments: arguments)
+        return db.changesCount
+    }
+
+    /// A group that failed for good can never satisfy its dependents: skip them, transitively.
+    static func skipDependents(_ db: Database, run: String, of groups: Set<String>, at now: Date) throws -> Int {
+        var frontier = groups
+        var total = 0
+        while !frontier.isEmpty {
+            let names = try JSONCoding.encodeString(frontier.sorted())
+            let skipped = try Row.fetchAll(db, sql: """
+                UPDATE tasks SET state = 'skipped', finished_at = ?3, error = 'needs a task that failed'
+                WHERE run_id = ?1 AND state IN ('pending', 'ready')
+                  AND id IN (SELECT task_id FROM deps WHERE run_id = ?1 AND need IN (SELECT value FROM json_each(?2)))
+                RETURNING id, grp
+                """, arguments: [run, names, now.timeIntervalSince1970])
+            total += skipped.count
+            for row in skipped {
+                try event(db, run: run, task: row["id"], kind: "task.skipped", message: "needs a task that failed", at: now)
+            }
+            frontier = Set(skipped.map { $0["grp"] as String })
+        }
+        return total
+    }
+
+    // MARK: Events
+
+    public func appendEvent(_ event: NewEvent) async throws {
+        try await write { db in try Self.event(db, run: event.run, task: event.task, kind: event.kind, message: event.message, at: event.at) }
+    }
+
+    static func event(_ db: Database, run: String, task: String?, kind: String, message: String, at: Date) throws {
+        try db.cachedStatement(sql: "INSERT INTO events (run_id, task_id, kind, message, at) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [run, task, kind, message, at.timeIntervalSince1970])
+    }
+
+    public func events(run: String, after sequence: Int64, limit: Int) async throws -> [EventRecord] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                             arguments: [run, sequence, limit]).map { row in
+                EventRecord(sequence: row["seq"], run: row["run_id"], task: row["task_id"], kind: row["kind"],
+                            message: row["message"], at: Date(timeIntervalSince1970: row["at"]))
+            }
+        }
+    }
+
+    // MARK: Workers
+
+    public func registerWorker(_ worker: WorkerRecord) async throws {
+        try await write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO workers (id, run_id, role, host, pid, task_id, agent, started_at, heartbeat_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [worker.id, worker.run, worker.role, worker.host, worker.pid, worker.task, worker.agent,
+                                 worker.startedAt.timeIntervalSince1970, worker.heartbeatAt.timeIntervalSince1970])
+        }
+    }
+
+    public func heartbeatWorker(id: String, task: String?, now: Date) async throws {
+        try await write { db in
+            try db.execute(sql: "UPDATE workers SET heartbeat_at = ?, task_id = ? WHERE id = ?",
+                           arguments: [now.timeIntervalSince1970, task, id])
+        }
+    }
+
+    public func removeWorker(id: String) async throws {
+        try await write { db in try db.execute(sql: "DELETE FROM workers WHERE id = ?", arguments: [id]) }
+    }
+
+    public func workers(run: String?) async throws -> [WorkerRecord] {
+        try await read { db in
+            let rows = if let run {
+                try Row.fetchAll(db, sql: "SELECT * FROM workers WHERE run_id = ? ORDER BY started_at", arguments: [run])
+            } else {
+                try Row.fetchAll(db, sql: "SELECT * FROM workers ORDER BY started_at")
+            }
+            return rows.map { row in
+                WorkerRecord(id: row["id"], run: row["run_id"], role: row["role"], host: row["host"], pid: row["pid"],
+                             task: row["task_id"], agent: row["agent"],
+                             startedAt: Date(timeIntervalSince1970: row["started_at"]),
+                             heartbeatAt: Date(timeIntervalSince1970: row["heartbeat_at"]))
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import MusterCore
+
+/// Everything muster must not lose: runs, tasks and their leases, the event log, live workers.
+/// Every method is atomic; implementations share the conformance suite in `MusterStoreConformance`.
+public protocol Store: Sendable {
+    // MARK: Runs
+    /// Records a run and all its tasks in one transaction; tasks without needs start `ready`.
+    func createRun(_ run: NewRun, tasks: [PlannedTask]) async throws
+    func run(_ id: String) async throws -> RunRecord?
+    /// Newest first.
+    func runs(limit: Int) async throws -> [RunRecord]
+    /// Makes `holder` the run's orchestrator unless another holder heartbeated within `staleAfter`.
+    func acquireRun(_ id: String, holder: ProcessIdentity, staleAfter: Double, now: Date) async throws -> RunAcquisition
+    func releaseRun(_ id: String, holder: String) async throws
+    func finishRun(_ id: String, status: RunStatus, now: Date) async throws
+    /// Asks whoever orchestrates the run to cancel it (`muster cancel`).
+    func requestCancel(_ id: String, now: Date) async throws
+    /// Puts failed, skipped and cancelled tasks back in line so `resume` can finish the run; succeeded ones stay done.
+    func reopen(_ id: String, now: Date) async throws -> Int
+
+    // MARK: Tasks
+    func tasks(run: String) async throws -> [TaskRecord]
+    func task(run: String, id: String) async throws -> TaskRecord?
+    func counts(run: String) async throws -> TaskCounts
+    /// Atomically takes up to `limit` ready tasks (or tasks whose lease expired) for `holder`.
+    func claim(run: String, holder: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask]
+    /// Records the process group of started tasks, so a successor can stop orphans.
+    func recordProcesses(run: String, holder: String, _ processes: [StartedProcess], now: Date) async throws
+    /// Extends the leases of every task `holder` runs, and the run's own heartbeat. Returns how many tasks it renewed.
+    @discardableResult
+    func heartbeat(run: String, holder: String, leaseSeconds: Double, now: Date) async throws -> Int
+    /// Applies outcomes in one transaction: retries go back in line, failures skip their dependents,
+    /// successes release their dependents. An outcome whose lease was lost is rejected, not applied.
+    func finish(run: String, holder: String, _ outcomes: [TaskOutcome], now: Date) async throws -> FinishReport
+    /// Replaces a `foreach: from` stand-in with its tasks and marks it succeeded, atomically.
+    func expand(run: String, holder: String, expander: String, into tasks: [PlannedTask], now: Date) async throws -> Int
+    /// Marks every task not yet started as skipped (a run stopping after a failure) or cancelled.
+    func closeUnstarted(run: String, state: TaskState, reason: String, now: Date) async throws -> Int
+
+    // MARK: Events
+    func appendEvent(_ event: NewEvent) async throws
+    func events(run: String, after sequence: Int64, limit: Int) async throws -> [EventRecord]
+
+    // MARK: Workers
+    func registerWorker(_ worker: WorkerRecord) async throws
+    func heartbeatWorker(id: String, task: String?, now: Date) async throws
+    func removeWorker(id: String) async throws
+    func workers(run: String?) async throws -> [WorkerRecord]
+}
+
+public enum RunAcquisition: Sendable, Equatable {
+    case acquired(previousHolder: String?)
+    /// Another orchestrator holds the run and heartbeated recently.
+    case heldBy(ProcessIdentity, lastHeartbeat: Date)
+    case notFound
+}
+
+public enum StoreError: Error, CustomStringConvertible, Sendable {
+    case runExists(String)
+    case unknownRun(String)
+    case unknownTask(run: String, task: String)
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case .runExists(let id): "run \(id) already exists"
+        case .unknownRun(let id): "no run named \(id) (see `muster runs`)"
+        case .unknownTask(let run, let task): "run \(run) has no task \(task) (see `muster status \(run)`)"
+        case .corrupt(let what): "the store holds data muster cannot read: \(what)"
+        }
+    }
+}
