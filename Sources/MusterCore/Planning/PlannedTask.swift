@@ -22,4 +22,26 @@ public struct PlannedTask: Codable, Sendable, Equatable {
     public var expands: TaskSpec?
 
     public var isExpander: Bool { expands != nil }
+
+    public init(id: String, group: String, item: ItemValue? = nil, agent: String, model: String? = nil, prompt: String? = nil,
+                command: Command? = nil, needs: [String] = [], owns: [String] = [], env: [String: String] = [:],
+                timeout: Duration? = nil, stallTimeout: Duration? = nil, retries: Int = 0, estimate: Estimate? = nil,
+                kind: WorkKind = .exploration, expands: TaskSpec? = nil) {
+        self.id = id
+        self.group = group
+        self.item = item
+        self.agent = agent
+        self.model = model
+        self.prompt = prompt
+        self.command = command
+        self.needs = needs
+        self.owns = owns
+        self.env = env
+        self.timeout = timeout
+        self.stallTimeout = stallTimeout
+        self.retries = retries
+        self.estimate = estimate
+        self.kind = kind
+        self.expands = expands
+    }
 }
