@@ -35,7 +35,8 @@ public protocol Store: Sendable {
     func finish(run: String, holder: String, _ outcomes: [TaskOutcome], now: Date) async throws -> FinishReport
     /// Replaces a `foreach: from` stand-in with its tasks and marks it succeeded, atomically.
     func expand(run: String, holder: String, expander: String, into tasks: [PlannedTask], now: Date) async throws -> Int
-    /// Marks every task not yet started as skipped (a run stopping after a failure) or cancelled.
+    /// Marks every task not started, or whose lease lapsed (its holder is gone), as skipped
+    /// (a run stopping after a failure) or cancelled.
     func closeUnstarted(run: String, state: TaskState, reason: String, now: Date) async throws -> Int
 
     // MARK: Events

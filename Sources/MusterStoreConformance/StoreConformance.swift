@@ -255,12 +255,15 @@ public struct StoreConformance: Sendable {
     }
 
     public static let cancelRequestStopsClaims: Check = { store in
-        try await makeRun(store, [task("a"), task("b")])
+        try await makeRun(store, [task("a"), task("b"), task("c"), task("d")])
+        _ = try await store.claim(run: "r1", holder: "dead", limit: 1, leaseSeconds: 5, now: t0)
+        _ = try await store.claim(run: "r1", holder: "alive", limit: 1, leaseSeconds: 60, now: t0)
         try await store.requestCancel("r1", now: t0)
         try expect(try await store.run("r1")?.cancelRequested == true, "flag not set")
         try expect(try await store.claim(run: "r1", holder: "h", limit: 5, leaseSeconds: 60, now: t0).isEmpty, "claimed after cancel")
-        let closed = try await store.closeUnstarted(run: "r1", state: .cancelled, reason: "cancelled", now: t0)
-        try expect(closed == 2, "closed \(closed)")
+        let closed = try await store.closeUnstarted(run: "r1", state: .cancelled, reason: "cancelled", now: t0.addingTimeInterval(10))
+        try expect(closed == 3, "closed \(closed): want the two unstarted tasks and the lapsed lease, not the live one")
+        try expect(try await store.task(run: "r1", id: "b")?.state == .running, "a live lease was closed")
     }
 
     public static let workersRegisterAndLeave: Check = { store in

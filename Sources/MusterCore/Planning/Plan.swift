@@ -153,7 +153,9 @@ public struct PlanEstimate: Codable, Sendable, Equatable {
                 if finish[index] >= (groupFinish[group]?.0 ?? -1) { groupFinish[group] = (finish[index], index) }
             }
         }
-        guard var last = finish.indices.max(by: { finish[$0] < finish[$1] }) else { return (0, []) }
+        // On ties prefer the later task: it is deeper in the graph, so the path shows the whole chain.
+        guard var last = finish.indices.last else { return (0, []) }
+        for index in finish.indices where finish[index] > finish[last] { last = index }
         var path: [String] = []
         let total = finish[last]
         while last >= 0 {

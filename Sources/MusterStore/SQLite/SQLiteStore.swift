@@ -333,8 +333,9 @@ public final class SQLiteStore: Store {
     public func closeUnstarted(run: String, state: TaskState, reason: String, now: Date) async throws -> Int {
         try await write { db in
             try db.execute(sql: """
-                UPDATE tasks SET state = ?, error = ?, finished_at = ? WHERE run_id = ? AND state IN ('pending', 'ready')
-                """, arguments: [state.rawValue, reason, now.timeIntervalSince1970, run])
+                UPDATE tasks SET state = ?, error = ?, finished_at = ?, holder = NULL, lease_expires_at = NULL
+                WHERE run_id = ? AND (state IN ('pending', 'ready') OR (state = 'running' AND lease_expires_at < ?))
+                """, arguments: [state.rawValue, reason, now.timeIntervalSince1970, run, now.timeIntervalSince1970])
             return db.changesCount
         }
     }

@@ -1,0 +1,350 @@
+import Foundation
+import MusterCore
+import MusterStore
+
+extension Orchestrator {
+    /// The loop's state: only `execute` touches it, one wake-up at a time.
+    struct Loop {
+        let o: Orchestrator
+        let run: RunRecord
+        let supervisor: ProcessSupervisor
+        var running: [String: Running] = [:]
+        /// `on_failure: stop` tripped: nothing new starts; running tasks finish.
+        var stopping = false
+        var cancelling = false
+        var interrupts = 0
+        var lastHeartbeat = ContinuousClock.now
+        var lastSlowTick = ContinuousClock.now
+        var started = ContinuousClock.now
+        var events: EventMirror
+        var groupResults: [String: [TaskRecord]] = [:]
+
+        struct Running {
+            var task: TaskRecord
+            var process: LaunchedProcess
+            var adapter: any AgentAdapter
+            var deadline: Date?
+            var stallAfter: Double?
+            var stop: StopReason?
+            var stopSentAt: Date?
+            var killed = false
+        }
+
+        enum StopReason: Equatable {
+            case timeout(Duration), stalled(Duration), cancelled, lostOrchestrator
+            var text: String {
+                switch self {
+                case .timeout(let d): "timed out after \(d.humanized)"
+                case .stalled(let d): "stalled: no output for \(d.humanized)"
+                case .cancelled: "cancelled"
+                case .lostOrchestrator: "stopped: orchestrator error"
+                }
+            }
+        }
+
+        init(orchestrator: Orchestrator, run: RunRecord) throws {
+            o = orchestrator
+            self.run = run
+            let inbox = orchestrator.inbox
+            supervisor = ProcessSupervisor { exit in inbox.push(exit) }
+            let runDir = orchestrator.workspace.runDirectory(run.id)
+            try FileManager.default.createDirectory(at: runDir.appendingPathComponent("tasks"), withIntermediateDirectories: true)
+            events = try EventMirror(path: runDir.appendingPathComponent("events.jsonl").path)
+            // `muster cancel` of a run nobody orchestrates: take it over only to close it.
+            cancelling = run.cancelRequested
+        }
+
+        var workflow: Workflow { run.workflow }
+        var concurrency: Int { o.options.concurrency }
+        var accepting: Bool { !stopping && !cancelling }
+
+        mutating func run(started: ContinuousClock.Instant) async throws {
+            self.started = started
+            var wakes = o.inbox.stream.makeAsyncIterator()
+            var needDispatch = true
+            while true {
+                if needDispatch && accepting {
+                    needDispatch = false
+                    try await dispatch()
+                }
+                if running.isEmpty {
+                    if !accepting { break }
+                    if try await o.store.counts(run: run.id).unfinished == 0 { break }
+                }
+                guard let wake = await wakes.next() else { break }
+                switch wake {
+                case .exits:
+                    try await complete(o.inbox.take())
+                    needDispatch = true
+                case .tick:
+                    try await tick()
+                    if running.count < concurrency { needDispatch = true }
+                case .interrupt(let signal):
+                    try await interrupt(signal)
+                }
+            }
+        }
+
+        // MARK: Dispatch
+
+        mutating func dispatch() async throws {
+            while accepting {
+                let free = concurrency - running.count
+                guard free > 0 else { return }
+                let claimed = try await o.store.claim(run: run.id, holder: o.identity.id, limit: free,
+                                                      leaseSeconds: o.options.leaseSeconds, now: Date())
+                if claimed.isEmpty { return }
+                var started: [StartedProcess] = []
+                var failedToStart: [TaskOutcome] = []
+                var expanded = false
+                for claim in claimed {
+                    if let orphan = claim.orphan, orphan.host == o.identity.host {
+                        await OrphanReaper.stop(groups: [orphan.pgid], grace: o.options.grace)
+                    }
+                    if claim.task.spec.isExpander {
+                        if let failure = try await expand(claim.task) { failedToStart.append(failure) }
+                        expanded = true
+                        continue
+                    }
+                    do {
+                        if claim.task.spec.mentionsNeeds { try await loadNeeds(of: claim.task) }
+                        let entry = try launch(claim.task)
+                        running[claim.task.id] = entry
+                        started.append(StartedProcess(task: claim.task.id, pid: entry.process.pid, pgid: entry.process.pgid,
+                                                      host: o.identity.host))
+                    } catch {
+                        failedToStart.append(failure(claim.task, error: "could not start: \(error)", retryable: !(error is SystemError)))
+                    }
+                }
+                try await o.store.recordProcesses(run: run.id, holder: o.identity.id, started, now: Date())
+                if !failedToStart.isEmpty { try await apply(failedToStart) }
+                if claimed.count < free && !expanded && failedToStart.isEmpty { return }
+            }
+        }
+
+        func launch(_ task: TaskRecord) throws -> Running {
+            var spec = task.spec
+            let dir = o.workspace.taskDirectory(run: run.id, task: task.id)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let log = dir.appendingPathComponent("output.log")
+            if task.attempt > 1, FileManager.default.fileExists(atPath: log.path) {
+                // Keep earlier attempts' output for the post-mortem.
+                let kept = dir.appendingPathComponent("output.attempt-\(task.attempt - 1).log")
+                try? FileManager.default.removeItem(at: kept)
+                try? FileManager.default.moveItem(at: log, to: kept)
+            }
+            let adapter = try Agents.adapter(named: run.simulate ? "sim" : spec.agent)
+            let prompt = spec.prompt.map { render($0, task: task) }
+            spec.command = spec.command.map { Command(argv: $0.argv.map { render($0, task: task) }, viaShell: $0.viaShell) }
+            let promptPath = dir.appendingPathComponent("prompt.md")
+            if let prompt { try prompt.write(to: promptPath, atomically: false, encoding: .utf8) }
+            let invocation = try adapter.invocation(for: spec, prompt: prompt,
+                                                    context: AgentContext(simulationSpeed: o.options.simulationSpeed))
+            let executable = try o.resolver.resolve(invocation.executable, relativeTo: o.workspace.root.path)
+            var environment = ProcessInfo.processInfo.environment
+            environment["MUSTER_RUN"] = run.id
+            environment["MUSTER_TASK_ID"] = task.id
+            environment["MUSTER_ATTEMPT"] = String(task.attempt)
+            environment["MUSTER_STORE"] = o.storePath
+            environment["MUSTER_ROOT"] = o.workspace.root.path
+            environment["MUSTER_OUTBOX"] = dir.path
+            for (name, value) in spec.env { environment[name] = render(value, task: task) }
+            for (name, value) in invocation.environment { environment[name] = value }
+            let process = try supervisor.launch(LaunchRequest(
+                key: task.id, executable: executable, arguments: invocation.arguments, environment: environment,
+                directory: o.workspace.root.path, stdinPath: invocation.promptOnStdin && prompt != nil ? promptPath.path : nil,
+                logPath: log.path, stdoutPath: dir.appendingPathComponent("stdout.log").path))
+            let now = Date()
+            return Running(task: task, process: process, adapter: adapter,
+                           deadline: spec.timeout.map { now.addingTimeInterval($0.seconds) },
+                           stallAfter: spec.stallTimeout?.seconds)
+        }
+
+        /// Fills the placeholders only known at dispatch: the run id and the results of needed groups.
+        func render(_ text: String, task: TaskRecord) -> String {
+            Template.render(text) { name in
+                if name == "run.id" { return run.id }
+                let parts = name.split(separator: ".")
+                guard parts.count == 3, parts[0] == "needs", let members = groupResults[String(parts[1])] else { return nil }
+                switch parts[2] {
+                case "summaries": return FanIn.summaries(members, budget: o.options.summaryChars, root: o.workspace.root)
+                case "results": return FanIn.results(members)
+                default: return nil
+                }
+            }
+        }
+
+        /// Loads the results of the groups a task needs (once per group: a finished group does not change).
+        mutating func loadNeeds(of task: TaskRecord) async throws {
+            let missing = task.spec.needs.filter { groupResults[$0] == nil }
+            guard !missing.isEmpty else { return }
+            let all = try await o.store.tasks(run: run.id)
+            for group in missing { groupResults[group] = all.filter { $0.group == group && !$0.spec.isExpander } }
+        }
+
+        /// Replaces a `foreach: from` stand-in with one task per item its source printed.
+        mutating func expand(_ task: TaskRecord) async throws -> TaskOutcome? {
+            guard let spec = task.spec.expands, case .from(let source) = spec.foreach else { return nil }
+            try await loadNeeds(of: task)
+            var items: [ItemValue]
+            do {
+                items = try FanIn.items(from: groupResults[source] ?? [])
+            } catch {
+                guard run.simulate else { return failure(task, error: "\(error)", retryable: false) }
+                items = (1...3).map { .string("simulated-\($0)") }
+            }
+            do {
+                let children = try Planner.expand(spec, items: items, workflow: workflow)
+                _ = try await o.store.expand(run: run.id, holder: o.identity.id, expander: task.id, into: children, now: Date())
+            } catch {
+                return failure(task, error: "fan-out failed: \(error)", retryable: false)
+            }
+            return nil
+        }
+
+        func failure(_ task: TaskRecord, error: String, retryable: Bool, exitCode: Int32? = nil) -> TaskOutcome {
+            let retry = retryable && task.failures + 1 <= task.spec.retries
+            let retryAt = retry ? Date().addingTimeInterval(
+                workflow.backoff.delay(attempt: task.failures + 1, unit: Double.random(in: 0..<1)).seconds) : nil
+            return TaskOutcome(task: task.id, attempt: task.attempt, result: .failed(retryAt: retryAt),
+                               exitCode: exitCode, error: error, costUSD: nil)
+        }
+
+        // MARK: Completion
+
+        mutating func complete(_ exits: [ProcessExit]) async throws {
+            var outcomes: [TaskOutcome] = []
+            for exit in exits {
+                guard let entry = running.removeValue(forKey: exit.key) else { continue }
+                outcomes.append(outcome(entry, exit))
+            }
+            try await apply(outcomes)
+        }
+
+        func outcome(_ entry: Running, _ exit: ProcessExit) -> TaskOutcome {
+            let task = entry.task
+            let dir = o.workspace.taskDirectory(run: run.id, task: task.id)
+            let stdout = (try? String(contentsOfFile: entry.process.output.stdoutPath, encoding: .utf8)) ?? ""
+            let report = entry.adapter.report(stdout: stdout, status: exit.status, task: task.spec)
+            let resultPath = dir.appendingPathComponent("result.md")
+            try? report.result.write(to: resultPath, atomically: false, encoding: .utf8)
+            let relative = resultPath.path.replacingOccurrences(of: o.workspace.root.path + "/", with: "")
+            let cost: Double? = report.costUSD ?? report.usage.flatMap { o.options.prices.cost(model: report.model ?? task.spec.model, usage: $0) }
+                ?? (entry.adapter.spendsTokens ? nil : 0)
+            var outcome: TaskOutcome
+            if entry.stop == .cancelled {
+                outcome = TaskOutcome(task: task.id, attempt: task.attempt, result: .cancelled, exitCode: exit.status.code, error: "cancelled")
+            } else if exit.status.succeeded && !report.isError && entry.stop == nil {
+                outcome = TaskOutcome(task: task.id, attempt: task.attempt, result: .succeeded, exitCode: 0)
+            } else {
+                var error = entry.stop?.text ?? (exit.status.succeeded ? "the agent reported an error" : exit.status.description)
+                let last = entry.process.output.lastLine
+                if !last.isEmpty { error += ": \(last.prefix(200))" }
+                outcome = failure(task, error: error, retryable: true, exitCode: exit.status.code)
+            }
+            outcome.summary = String(report.result.trimmingCharacters(in: .whitespacesAndNewlines).prefix(4000))
+            outcome.resultPath = relative
+            outcome.usage = report.usage
+            outcome.costUSD = cost
+            return outcome
+        }
+
+        mutating func apply(_ outcomes: [TaskOutcome]) async throws {
+            guard !outcomes.isEmpty else { return }
+            let report = try await o.store.finish(run: run.id, holder: o.identity.id, outcomes, now: Date())
+            let applied = Set(report.applied)
+            if workflow.onFailure == .stop,
+               outcomes.contains(where: { applied.contains($0.task) && $0.result == .failed(retryAt: nil) }) {
+                stopping = true
+            }
+            for rejected in report.rejected {
+                try await o.store.appendEvent(NewEvent(run: run.id, task: rejected, kind: "task.lease_lost",
+                                                       message: "outcome discarded: another orchestrator holds this task", at: Date()))
+            }
+        }
+
+        // MARK: Supervision
+
+        mutating func tick() async throws {
+            let now = Date()
+            for (id, entry) in running {
+                if entry.stopSentAt == nil {
+                    if let deadline = entry.deadline, now >= deadline, let timeout = entry.task.spec.timeout {
+                        stop(id, reason: .timeout(timeout), now: now)
+                    } else if let stall = entry.stallAfter, now.timeIntervalSince(entry.process.output.lastOutput) >= stall,
+                              let d = entry.task.spec.stallTimeout {
+                        stop(id, reason: .stalled(d), now: now)
+                        try await o.store.appendEvent(NewEvent(run: run.id, task: id, kind: "task.stalled", message: StopReason.stalled(d).text, at: now))
+                    }
+                } else if !entry.killed, let sent = entry.stopSentAt, now.timeIntervalSince(sent) >= o.options.grace.seconds {
+                    ProcessSupervisor.signalGroup(entry.process.pgid, SIGKILL)
+                    running[id]?.killed = true
+                }
+            }
+            let clock = ContinuousClock.now
+            if clock - lastHeartbeat >= .seconds(o.options.leaseSeconds / 3) {
+                lastHeartbeat = clock
+                try await o.store.heartbeat(run: run.id, holder: o.identity.id, leaseSeconds: o.options.leaseSeconds, now: now)
+                try await o.store.heartbeatWorker(id: o.identity.id, task: nil, now: now)
+            }
+            if clock - lastSlowTick >= .milliseconds(250) {
+                lastSlowTick = clock
+                if accepting, try await o.store.run(run.id)?.cancelRequested == true {
+                    try await beginCancel(reason: "cancel requested")
+                }
+                try await events.mirror(o.store, run: run.id)
+                try await reportProgress()
+            }
+        }
+
+        mutating func stop(_ id: String, reason: StopReason, now: Date) {
+            guard let entry = running[id], entry.stopSentAt == nil else { return }
+            ProcessSupervisor.signalGroup(entry.process.pgid, SIGTERM)
+            running[id]?.stop = reason
+            running[id]?.stopSentAt = now
+        }
+
+        mutating func interrupt(_ signal: Int32) async throws {
+            interrupts += 1
+            if interrupts == 1 {
+                try await beginCancel(reason: "interrupted by signal \(signal)")
+            } else {
+                // A second Ctrl-C: no more grace.
+                for entry in running.values { ProcessSupervisor.signalGroup(entry.process.pgid, SIGKILL) }
+            }
+        }
+
+        mutating func beginCancel(reason: String) async throws {
+            cancelling = true
+            try await o.store.appendEvent(NewEvent(run: run.id, kind: "run.cancelling", message: reason, at: Date()))
+            let now = Date()
+            for id in running.keys { stop(id, reason: .cancelled, now: now) }
+        }
+
+        /// Error path: stop every process group, leaving the tasks leased so `resume` picks them up.
+        mutating func stopAll(reason: String) async {
+            await OrphanReaper.stop(groups: Set(running.values.map(\.process.pgid)), grace: o.options.grace)
+        }
+
+        func reportProgress() async throws {
+            guard let progress = o.options.progress else { return }
+            progress(RunProgress(run: run.id, counts: try await o.store.counts(run: run.id), elapsed: ContinuousClock.now - started))
+        }
+
+        mutating func finish() async throws -> RunStatus {
+            if cancelling {
+                _ = try await o.store.closeUnstarted(run: run.id, state: .cancelled, reason: "cancelled before it started", now: Date())
+            } else if stopping {
+                _ = try await o.store.closeUnstarted(run: run.id, state: .skipped,
+                                                     reason: "not started: the run stopped after a failure (on_failure: stop)", now: Date())
+            }
+            let counts = try await o.store.counts(run: run.id)
+            let status: RunStatus = cancelling ? .cancelled : (counts[.succeeded] == counts.total ? .succeeded : .failed)
+            try await o.store.finishRun(run.id, status: status, now: Date())
+            try await events.mirror(o.store, run: run.id)
+            try await reportProgress()
+            events.close()
+            return status
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import MusterCore
+import MusterStore
+import Synchronization
+
+/// Runs one run to its end: claims ready tasks from the Store up to the concurrency, starts each as
+/// an agent process, supervises timeouts and stalls, records every outcome, and fans out
+/// `foreach: from` tasks when their source is done. Everything that must survive a crash is in the
+/// Store before it is acted on; a killed orchestrator is replaced by `muster resume`.
+///
+/// State lives in one loop (`execute`): process exits, ticks and signals arrive as wake-ups, and
+/// exits that pile up while the loop is busy are completed together in one transaction.
+public final class Orchestrator: Sendable {
+    public let store: any Store
+    public let workspace: Workspace
+    public let storePath: String
+    public let runID: String
+    public let options: RunOptions
+    let identity = ProcessIdentity.current(role: "orchestrator")
+    let resolver = ExecutableResolver()
+    let inbox: Inbox
+
+    enum Wake: Sendable {
+        case exits, tick, interrupt(Int32)
+    }
+
+    /// Where the supervisor's I/O queue leaves exits for the loop.
+    final class Inbox: Sendable {
+        let exits = Mutex<[ProcessExit]>([])
+        let stream: AsyncStream<Wake>
+        let continuation: AsyncStream<Wake>.Continuation
+
+        init() {
+            (stream, continuation) = AsyncStream.makeStream(of: Wake.self)
+        }
+
+        func push(_ exit: ProcessExit) {
+            let first = exits.withLock { list in
+                list.append(exit)
+                return list.count == 1
+            }
+            if first { continuation.yield(.exits) }
+        }
+
+        func take() -> [ProcessExit] { exits.withLock { list in defer { list.removeAll() }; return list } }
+    }
+
+    public init(store: any Store, workspace: Workspace, storePath: String, run: String, options: RunOptions) {
+        self.store = store
+        self.workspace = workspace
+        self.storePath = storePath
+        self.runID = run
+        self.options = options
+        self.inbox = Inbox()
+    }
+
+    /// Takes the run over (refusing if a live orchestrator holds it), stops orphans of a previous
+    /// holder, and runs until every task is final, the run is cancelled, or it stops after a failure.
+    public func execute() async throws -> RunOutcome {
+        let started = ContinuousClock.now
+        guard let record = try await store.run(runID) else { throw OrchestratorError.unknownRun(runID) }
+        try await acquire(record)
+        var loop = try Loop(orchestrator: self, run: record)
+        let ticker = startTicker()
+        let signals = SignalWatch(signals: [SIGINT, SIGTERM, SIGHUP]) { [inbox] signal in inbox.continuation.yield(.interrupt(signal)) }
+        defer {
+            ticker.cancel()
+            signals.cancel()
+        }
+        try await store.registerWorker(WorkerRecord(id: identity.id, run: runID, role: "orchestrator", host: identity.host,
+                                                    pid: identity.pid, startedAt: Date(), heartbeatAt: Date()))
+        do {
+            try await loop.run(started: started)
+        } catch {
+            // Leave the run resumable: stop what we started, keep every recorded state.
+            await loop.stopAll(reason: "orchestrator error: \(error)")
+            try? await store.removeWorker(id: identity.id)
+            try? await store.releaseRun(runID, holder: identity.id)
+            throw error
+        }
+        let status = try await loop.finish()
+        try? await store.removeWorker(id: identity.id)
+        try await store.releaseRun(runID, holder: identity.id)
+        return RunOutcome(run: runID, status: status, counts: try await store.counts(run: runID),
+                          elapsed: ContinuousClock.now - started)
+    }
+
+    func acquire(_ record: RunRecord) async throws {
+        var staleAfter = options.leaseSeconds * 2
+        if let holder = record.holder, holder.id != identity.id {
+            if holder.host == identity.host {
+                // Same machine: the holder's pid tells at once whether it still lives.
+                let alive = kill(holder.pid, 0) == 0 || errno == EPERM
+                if alive && holder.pid != identity.pid { throw OrchestratorError.heldElsewhere(run: runID, holder: holder) }
+                staleAfter = 0
+            }
+        }
+        switch try await store.acquireRun(runID, holder: identity, staleAfter: staleAfter, now: Date()) {
+        case .acquired(let previous):
+            if previous != nil {
+                let orphans = OrphanReaper.groupsOf(run: runID, store: storePath)
+                let stopped = await OrphanReaper.stop(groups: orphans, grace: options.grace)
+                if stopped > 0 {
+                    try await store.appendEvent(NewEvent(run: runID, kind: "run.orphans_stopped",
+                                                         message: "stopped \(stopped) process groups left by the previous orchestrator", at: Date()))
+                }
+            }
+        case .heldBy(let holder, _): throw OrchestratorError.heldElsewhere(run: runID, holder: holder)
+        case .notFound: throw OrchestratorError.unknownRun(runID)
+        }
+    }
+
+    func startTicker() -> DispatchSourceTimer {
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "muster.ticker"))
+        let interval = Int(options.tick.seconds * 1000)
+        timer.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(interval), leeway: .milliseconds(10))
+        timer.setEventHandler { [inbox] in inbox.continuation.yield(.tick) }
+        timer.resume()
+        return timer
+    }
+}
+
+/// Turns signals into wake-ups of the loop instead of killing the process, so Ctrl-C can stop
+/// every agent's process group cleanly and leave the run resumable.
+final class SignalWatch {
+    let sources: [DispatchSourceSignal]
+    let signals: [Int32]
+
+    init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
+        self.signals = signals
+        let queue = DispatchQueue(label: "muster.signals")
+        sources = signals.map { signo in
+            signal(signo, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signo, queue: queue)
+            source.setEventHandler { handler(signo) }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        sources.forEach { $0.cancel() }
+        signals.forEach { signal($0, SIG_DFL) }
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// Finds and stops agent processes a killed orchestrator left behind, before their tasks run again,
+/// so two copies of one task never run at once. Processes are found two ways: the process groups
+/// recorded in the Store, and (for a process started just before the crash, before its group was
+/// recorded) a scan of /proc for the `MUSTER_RUN`/`MUSTER_STORE` pair every task inherits.
+public enum OrphanReaper {
+    /// Process groups whose members carry this run's marker in their environment.
+    public static func groupsOf(run: String, store: String) -> Set<Int32> {
+        let me = getpid()
+        let runMarker = "MUSTER_RUN=\(run)", storeMarker = "MUSTER_STORE=\(store)"
+        var groups = Set<Int32>()
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return groups }
+        for entry in entries {
+            guard let pid = Int32(entry), pid != me,
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/environ") else { continue }
+            var sawRun = false, sawStore = false
+            for field in data.split(separator: 0) {
+                let text = String(decoding: field, as: UTF8.self)
+                if text == runMarker { sawRun = true }
+                if text == storeMarker { sawStore = true }
+            }
+            guard sawRun && sawStore else { continue }
+            let pgid = getpgid(pid)
+            if pgid > 1 && pgid != getpgrp() { groups.insert(pgid) }
+        }
+        return groups
+    }
+
+    /// SIGTERM, up to `grace` for the groups to go, then SIGKILL. Returns how many groups were signalled.
+    @discardableResult
+    public static func stop(groups: Set<Int32>, grace: Duration) async -> Int {
+        let alive = groups.filter(ProcessSupervisor.groupAlive)
+        guard !alive.isEmpty else { return 0 }
+        for pgid in alive { ProcessSupervisor.signalGroup(pgid, SIGTERM) }
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline, alive.contains(where: ProcessSupervisor.groupAlive) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for pgid in alive where ProcessSupervisor.groupAlive(pgid) { ProcessSupervisor.signalGroup(pgid, SIGKILL) }
+        return alive.count
+    }
+}

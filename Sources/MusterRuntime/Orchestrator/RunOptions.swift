@@ -1,0 +1,49 @@
+import Foundation
+import MusterCore
+import MusterStore
+
+public struct RunOptions: Sendable {
+    public var concurrency: Int
+    /// A claimed task's lease; renewed every third of it while the orchestrator lives.
+    public var leaseSeconds: Double = 30
+    /// Between SIGTERM and SIGKILL when a task is stopped.
+    public var grace: Duration = .seconds(5)
+    public var simulate = false
+    public var simulationSpeed: Double = 1
+    public var tick: Duration = .milliseconds(100)
+    public var prices: PriceTable = .defaults
+    /// Per-child characters of `{{needs.X.summaries}}`; nil sizes it so 100 children fit a prompt.
+    public var summaryChars: Int?
+    /// Called a few times a second with the run's counts, for a progress line.
+    public var progress: (@Sendable (RunProgress) -> Void)?
+
+    public init(concurrency: Int) { self.concurrency = concurrency }
+}
+
+public struct RunProgress: Sendable {
+    public var run: String
+    public var counts: TaskCounts
+    public var elapsed: Duration
+}
+
+public struct RunOutcome: Sendable {
+    public var run: String
+    public var status: RunStatus
+    public var counts: TaskCounts
+    public var elapsed: Duration
+}
+
+public enum OrchestratorError: Error, CustomStringConvertible, Sendable {
+    case heldElsewhere(run: String, holder: ProcessIdentity)
+    case unknownRun(String)
+    case alreadyFinished(String)
+
+    public var description: String {
+        switch self {
+        case .heldElsewhere(let run, let holder):
+            "run \(run) is being orchestrated by pid \(holder.pid) on \(holder.host); stop it with `muster cancel \(run)` or wait for it"
+        case .unknownRun(let run): "no run named \(run) (see `muster runs`)"
+        case .alreadyFinished(let run): "run \(run) already succeeded; nothing to resume"
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import Synchronization
+
+/// Writes a task's output to `output.log` as it arrives, up to a cap; past the cap it keeps only a
+/// bounded tail in memory and appends it at the end, so a chatty agent never grows memory or disk
+/// without bound. Stdout is also kept (capped) in a separate file: it is the task's result.
+public final class OutputCapture: Sendable {
+    struct State {
+        var logBytes = 0
+        var droppedBytes = 0
+        var tail = Data()
+        var stdoutBytes = 0
+        var lastOutput: Date
+        var lastLine = ""
+        var partialLine = Data()
+    }
+
+    public let logPath: String
+    public let stdoutPath: String
+    let logCap: Int
+    let stdoutCap: Int
+    let tailCap = 64 * 1024
+    let logFD: Int32
+    let stdoutFD: Int32
+    let state: Mutex<State>
+
+    public init(logPath: String, stdoutPath: String, logCap: Int, stdoutCap: Int, now: Date) throws {
+        self.logPath = logPath
+        self.stdoutPath = stdoutPath
+        self.logCap = logCap
+        self.stdoutCap = stdoutCap
+        logFD = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+        guard logFD >= 0 else { throw SystemError.io("cannot write \(logPath)", errno) }
+        stdoutFD = open(stdoutPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard stdoutFD >= 0 else {
+            close(logFD)
+            throw SystemError.io("cannot write \(stdoutPath)", errno)
+        }
+        state = Mutex(State(lastOutput: now))
+    }
+
+    /// Time of the last byte from the process: what stall detection watches.
+    public var lastOutput: Date { state.withLock { $0.lastOutput } }
+    /// The last complete non-empty line, for status views.
+    public var lastLine: String { state.withLock { $0.lastLine } }
+    public var bytesSeen: Int { state.withLock { $0.logBytes + $0.droppedBytes } }
+
+    func append(_ bytes: UnsafeRawBufferPointer, fromStdout: Bool, now: Date) {
+        state.withLock { s in
+            s.lastOutput = now
+            let room = max(0, logCap - s.logBytes)
+            if room > 0 {
+                let n = min(room, bytes.count)
+                writeAll(logFD, UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
+                s.logBytes += n
+            }
+            if bytes.count > room {
+                let rest = UnsafeRawBufferPointer(rebasing: bytes[room...])
+                s.droppedBytes += rest.count
+                s.tail.append(contentsOf: rest)
+                if s.tail.count > tailCap { s.tail.removeFirst(s.tail.count - tailCap) }
+            }
+            if fromStdout && s.stdoutBytes < stdoutCap {
+                let n = min(stdoutCap - s.stdoutBytes, bytes.count)
+                writeAll(stdoutFD, UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
+                s.stdoutBytes += n
+            }
+            Self.trackLastLine(&s, bytes)
+        }
+    }
+
+    static func trackLastLine(_ s: inout State, _ bytes: UnsafeRawBufferPointer) {
+        s.partialLine.append(contentsOf: bytes.suffix(4096))
+        if s.partialLine.count > 8192 { s.partialLine.removeFirst(s.partialLine.count - 8192) }
+        let lines = s.partialLine.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
+        if let last = lines.last(where: { !$0.allSatisfy { $0 == 32 || $0 == 13 || $0 == 9 } }) {
+            s.lastLine = String(decoding: last.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let lastNewline = s.partialLine.lastIndex(of: UInt8(ascii: "\n")) {
+            s.partialLine.removeSubrange(s.partialLine.startIndex...lastNewline)
+        }
+    }
+
+    /// Appends the kept tail (if the cap was hit) and closes the files.
+    func finish() {
+        state.withLock { s in
+            if s.droppedBytes > 0 {
+                let omitted = s.droppedBytes - s.tail.count
+                let marker = "\n[muster: output capped at \(logCap) bytes; \(omitted) bytes omitted; last \(s.tail.count) bytes follow]\n"
+                marker.utf8CString.withUnsafeBytes { writeAll(logFD, UnsafeRawBufferPointer(rebasing: $0.dropLast())) }
+                s.tail.withUnsafeBytes { writeAll(logFD, $0) }
+            }
+        }
+        close(logFD)
+        close(stdoutFD)
+    }
+}
+
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
+    var offset = 0
+    while offset < bytes.count {
+        let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+        if n < 0 {
+            if errno == EINTR { continue }
+            return  // disk full or closed: the task's own outcome matters more than its log
+        }
+        offset += n
+    }
+}
+
+public enum SystemError: Error, CustomStringConvertible, Sendable {
+    case io(String, Int32)
+    case spawn(String, Int32)
+    case notFound(String)
+
+    public var description: String {
+        switch self {
+        case .io(let what, let code): "\(what): \(String(cString: strerror(code)))"
+        case .spawn(let what, let code): "cannot start \(what): \(String(cString: strerror(code)))"
+        case .notFound(let name): "`\(name)` is not installed or not on PATH"
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import MusterCore
+import MusterRuntime
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan", abstract: "Expand a workflow and show its waves, critical path, estimates and parallelism advice.")
+
+    @Argument(help: "The workflow spec (YAML).") var file: String
+    @Option(name: .shortAndLong, help: "Worker slots to estimate for (default: the spec's `concurrency`).") var concurrency: Int?
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await guarded {
+            let plan = try SpecPlanning.plan(file: file, concurrency: concurrency, workspace: global.workspace)
+            if global.json { Terminal.json(PlanReport.json(plan, file: file)) } else { print(PlanReport.text(plan, file: file)) }
+        }
+    }
+}
+
+/// Loading and planning a spec, shared by `plan` and `run`.
+enum SpecPlanning {
+    static func plan(file: String, concurrency: Int?, workspace: Workspace) throws -> Plan {
+        if let concurrency, concurrency < 1 { throw CLIError.usage("--concurrency must be at least 1, got \(concurrency)") }
+        let loaded = try WorkflowLoader.load(path: file)
+        return try Planner.plan(loaded, root: workspace.root, concurrency: concurrency)
+    }
+}
+
+enum PlanReport {
+    static func text(_ plan: Plan, file: String) -> String {
+        let e = plan.estimate
+        var lines: [String] = []
+        lines.append("\(Terminal.bold("Plan")) \(plan.workflow.name) (\(file))")
+        lines.append("  \(e.taskCount) tasks in \(plan.waves.count) waves, concurrency \(plan.concurrency)")
+        for (index, wave) in plan.waves.enumerated() {
+            let shown = wave.prefix(6).joined(separator: ", ") + (wave.count > 6 ? ", … (\(wave.count) tasks)" : "")
+            lines.append("  wave \(index + 1): \(shown)")
+        }
+        for group in e.dynamicGroups {
+            lines.append("  \(group): fans out at run time over its source's JSON list")
+        }
+        lines.append("")
+        lines.append("Critical path: \(minutes(e.criticalPathMinutes))  \(e.criticalPath.joined(separator: " → "))")
+        lines.append("Estimated wall-clock: \(minutes(e.wallClockMinutes)) at concurrency \(plan.concurrency) (sequential: \(minutes(e.sequentialMinutes)))")
+        if e.unestimatedTasks > 0 {
+            lines.append(Terminal.dim("  \(e.unestimatedTasks) of \(e.taskCount) tasks have no `estimate.minutes` and count as 0"))
+        }
+        let cost = e.costUSD.map { Terminal.money($0) } ?? "unknown (no price for \(e.unpricedModels.joined(separator: ", ")))"
+        lines.append("Estimated tokens: \(Terminal.tokens(e.tokens.input)) in, \(Terminal.tokens(e.tokens.output)) out; cost \(cost)")
+        if let usd = e.costUSD, usd > 0 {
+            lines.append("Fast mode: ≈ \(minutes(e.wallClockMinutes / ParallelismAdvice.fastModeSpeedup)) for ≈ \(Terminal.money(usd * ParallelismAdvice.fastModePriceFactor))")
+        }
+        if !plan.advice.isEmpty {
+            lines.append("")
+            lines.append(Terminal.bold("Parallelism advice") + Terminal.dim(" (break-even per sub-task: exploration 5 min, independent 10, implementation 20)"))
+            for advice in plan.advice { lines.append("  - \(advice.message)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func minutes(_ value: Double) -> String { Duration.seconds(value * 60).humanized }
+
+    static func json(_ plan: Plan, file: String) -> [String: Any] {
+        let e = plan.estimate
+        return [
+            "name": plan.workflow.name, "file": file, "concurrency": plan.concurrency, "task_count": e.taskCount,
+            "waves": plan.waves,
+            "critical_path": ["minutes": e.criticalPathMinutes, "tasks": e.criticalPath],
+            "estimate": [
+                "wall_clock_minutes": e.wallClockMinutes, "sequential_minutes": e.sequentialMinutes,
+                "input_tokens": e.tokens.input, "output_tokens": e.tokens.output,
+                "cost_usd": e.costUSD as Any? ?? NSNull(), "unpriced_models": e.unpricedModels,
+                "unestimated_tasks": e.unestimatedTasks,
+                "fast_mode": ["wall_clock_minutes": e.wallClockMinutes / ParallelismAdvice.fastModeSpeedup,
+                              "cost_usd": e.costUSD.map { $0 * ParallelismAdvice.fastModePriceFactor } as Any? ?? NSNull()],
+            ],
+            "dynamic_groups": e.dynamicGroups,
+            "advice": plan.advice.map { a -> [String: Any] in
+                [
+                    "group": a.group, "sub_tasks": a.subTasks, "kind": a.kind.rawValue, "break_even_minutes": a.breakEvenMinutes,
+                    "minutes_per_task": a.minutesPerTask as Any? ?? NSNull(), "verdict": a.verdict.rawValue,
+                    "fan_out_cost_usd": a.fanOutCostUSD as Any? ?? NSNull(),
+                    "sequential_cost_usd": a.sequentialCostUSD.map { [$0.lowerBound, $0.upperBound] } as Any? ?? NSNull(),
+                    "message": a.message,
+                ]
+            },
+            "tasks": plan.tasks.map { t -> [String: Any] in
+                ["id": t.id, "group": t.group, "agent": t.agent, "needs": t.needs, "owns": t.owns,
+                 "item": t.item?.text as Any? ?? NSNull(), "dynamic": t.isExpander]
+            },
+        ]
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import MusterRuntime
+import MusterStore
+
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Finish a run after a crash, Ctrl-C or failure: stops orphaned agents, keeps succeeded tasks, runs the rest.")
+
+    @Argument(help: "The run id (see `muster runs`).") var run: String
+    @Option(name: .shortAndLong, help: "Worker slots (default: the run's).") var concurrency: Int?
+    @Option(help: "Seconds between SIGTERM and SIGKILL when a task is stopped.") var grace: Double = 5
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await guarded {
+            let store = try global.openStore(create: false)
+            guard let record = try await store.run(run) else { throw CLIError.usage("no run named \(run) (see `muster runs`)") }
+            if record.status == .succeeded {
+                if global.json { Terminal.json(["run": run, "status": "succeeded", "resumed": false]) } else { print("run \(run) already succeeded; nothing to resume") }
+                return
+            }
+            let reopened = try await store.reopen(run, now: Date())
+            if !global.json && reopened > 0 { Terminal.error(Terminal.dim("\(reopened) failed, skipped or cancelled tasks back in line")) }
+            var options = RunOptions(concurrency: concurrency ?? record.concurrency)
+            options.simulate = record.simulate
+            options.simulationSpeed = record.simulate ? 60 : 1
+            options.grace = .seconds(grace)
+            try await RunSession.execute(run: run, store: store, storePath: global.storePath,
+                                         workspace: Workspace(root: URL(fileURLWithPath: record.root), isGitRepository: global.workspace.isGitRepository),
+                                         options: options, json: global.json)
+        }
+    }
+}
+
+struct CancelCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cancel", abstract: "Stop a run: its orchestrator terminates every agent's process group and records them cancelled.")
+
+    @Argument(help: "The run id (see `muster runs`).") var run: String
+    @Flag(help: "Return at once instead of waiting for the run to stop.") var noWait = false
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await guarded {
+            let store = try global.openStore(create: false)
+            guard let record = try await store.run(run) else { throw CLIError.usage("no run named \(run) (see `muster runs`)") }
+            guard !record.status.isFinal else {
+                if global.json { Terminal.json(["run": run, "status": record.status.rawValue]) } else { print("run \(run) already \(record.status.rawValue)") }
+                return
+            }
+            try await store.requestCancel(run, now: Date())
+            let host = ProcessInfo.processInfo.hostName
+            let holderAlive = record.holder.map { $0.host != host || kill($0.pid, 0) == 0 } ?? false
+            if !holderAlive {
+                // Nobody orchestrates it (crashed): take it over just to stop orphans and close it.
+                do {
+                    try await RunSession.execute(run: run, store: store, storePath: global.storePath,
+                                                 workspace: Workspace(root: URL(fileURLWithPath: record.root), isGitRepository: false),
+                                                 options: RunOptions(concurrency: record.concurrency), json: false, quiet: true)
+                } catch let exit as ExitCode where exit.rawValue == ExitCodes.interrupted {}
+            } else if !noWait {
+                while try await store.run(run)?.status == .running { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            let status = try await store.run(run)?.status ?? .cancelled
+            if global.json { Terminal.json(["run": run, "status": status.rawValue]) } else { print("run \(run): \(Terminal.status(status))") }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import MusterCore
+import MusterRuntime
+import MusterStore
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Plan a workflow, record it in the store and run it to the end.")
+
+    @Argument(help: "The workflow spec (YAML).") var file: String
+    @Option(name: .shortAndLong, help: "Worker slots (default: the spec's `concurrency`).") var concurrency: Int?
+    @Flag(help: "Run every task with the simulated agent: previews wall-clock and cost, spends nothing.") var simulate = false
+    @Option(help: "With --simulate: estimated minutes per real second (60 = a minute becomes a second).") var speed: Double?
+    @Option(help: "Seconds between SIGTERM and SIGKILL when a task is stopped.") var grace: Double = 5
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await guarded {
+            let workspace = global.workspace
+            let plan = try SpecPlanning.plan(file: file, concurrency: concurrency, workspace: workspace)
+            if let speed, speed <= 0 { throw CLIError.usage("--speed must be positive") }
+            try workspace.prepare()
+            let store = try global.openStore(create: true)
+            let runID = try await RunFactory.create(plan: plan, specPath: file, workspace: workspace, store: store,
+                                                    concurrency: plan.concurrency, simulate: simulate)
+            var options = RunOptions(concurrency: plan.concurrency)
+            options.simulate = simulate
+            options.simulationSpeed = speed ?? (simulate ? 60 : 1)
+            options.grace = .seconds(grace)
+            try await RunSession.execute(run: runID, store: store, storePath: global.storePath, workspace: workspace,
+                                         options: options, json: global.json)
+        }
+    }
+}
+
+/// Runs an orchestrator with a live progress line, then prints the outcome; shared by run, resume, cancel.
+enum RunSession {
+    static func execute(run: String, store: SQLiteStore, storePath: String, workspace: Workspace, options: RunOptions,
+                        json: Bool, quiet: Bool = false) async throws {
+        var options = options
+        let live = !json && !quiet && Terminal.stderrIsTerminal
+        if live {
+            Terminal.error(Terminal.dim("run \(run): \(options.concurrency) slots; Ctrl-C stops it cleanly (resume with `muster resume \(run)`)"))
+            options.progress = { progress in ProgressLine.draw(progress) }
+        }
+        let outcome = try await Orchestrator(store: store, workspace: workspace, storePath: storePath, run: run, options: options).execute()
+        if live { ProgressLine.clear() }
+        let tasks = try await store.tasks(run: run)
+        if json {
+            Terminal.json(RunSummary.json(outcome, tasks: tasks, workspace: workspace))
+        } else if !quiet {
+            print(RunSummary.text(outcome, tasks: tasks, simulate: options.simulate, speed: options.simulationSpeed))
+        }
+        switch outcome.status {
+        case .succeeded: return
+        case .cancelled: throw ExitCode(ExitCodes.interrupted)
+        default: throw ExitCode(ExitCodes.runFailed)
+        }
+    }
+}
+
+enum ProgressLine {
+    static func draw(_ p: RunProgress) {
+        let c = p.counts
+        let done = c[.succeeded] + c[.failed] + c[.skipped] + c[.cancelled]
+        var line = "\r\u{1B}[2K\(done)/\(c.total) done, \(c[.running]) running"
+        if c[.failed] > 0 { line += ", \(c[.failed]) failed" }
+        line += ", \(p.elapsed.humanized) elapsed, \(Terminal.money(c.costUSD))"
+        if c.unknownCost > 0 { line += " (+\(c.unknownCost) unknown)" }
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    static func clear() { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+}
+
+enum RunSummary {
+    static func text(_ outcome: RunOutcome, tasks: [TaskRecord], simulate: Bool, speed: Double) -> String {
+        let c = outcome.counts
+        var lines = ["run \(Terminal.bold(outcome.run)) \(Terminal.status(outcome.status)): \(c[.succeeded])/\(c.total) tasks succeeded in \(outcome.elapsed.humanized), cost \(Terminal.money(c.costUSD))"
+                     + (c.unknownCost > 0 ? " + \(c.unknownCost) tasks of unknown cost" : "")]
+        if simulate {
+            let scaled = Duration.seconds(outcome.elapsed.seconds * speed)
+            lines.append("  simulated at \(speed)×: estimated real wall-clock ≈ \(scaled.humanized); tokens \(Terminal.tokens(c.tokens.input)) in, \(Terminal.tokens(c.tokens.output)) out")
+        }
+        for task in tasks where task.state == .failed {
+            lines.append("  \(Terminal.state(.failed)) \(task.id): \(task.error ?? "?")  (muster logs \(outcome.run) \(task.id))")
+        }
+        let skipped = c[.skipped] + c[.cancelled]
+        if skipped > 0 { lines.append("  \(skipped) tasks did not run; `muster resume \(outcome.run)` retries what failed and runs the rest") }
+        return lines.joined(separator: "\n")
+    }
+
+    static func json(_ outcome: RunOutcome, tasks: [TaskRecord], workspace: Workspace) -> [String: Any] {
+        [
+            "run": outcome.run, "status": outcome.status.rawValue, "elapsed_seconds": outcome.elapsed.seconds,
+            "counts": Dictionary(uniqueKeysWithValues: TaskState.allCases.map { ($0.rawValue, outcome.counts[$0]) }),
+            "cost_usd": outcome.counts.costUSD, "unknown_cost_tasks": outcome.counts.unknownCost,
+            "tokens": ["input": outcome.counts.tokens.input, "output": outcome.counts.tokens.output],
+            "tasks": tasks.map(TaskJSON.object),
+        ]
+    }
+}
+
+enum TaskJSON {
+    static func object(_ t: TaskRecord) -> [String: Any] {
+        let iso = ISO8601DateFormatter()
+        return [
+            "id": t.id, "group": t.group, "state": t.state.rawValue, "agent": t.spec.agent, "attempt": t.attempt,
+            "failures": t.failures, "exit_code": t.exitCode.map { Int($0) } as Any? ?? NSNull(),
+            "error": t.error as Any? ?? NSNull(), "summary": t.summary.map { String($0.prefix(500)) } as Any? ?? NSNull(),
+            "result_path": t.resultPath as Any? ?? NSNull(), "cost_usd": t.costUSD as Any? ?? NSNull(),
+            "tokens": t.usage.map { ["input": $0.input, "output": $0.output, "cache_read": $0.cacheRead, "cache_write": $0.cacheWrite] } as Any? ?? NSNull(),
+            "started_at": t.startedAt.map { iso.string(from: $0) } as Any? ?? NSNull(),
+            "finished_at": t.finishedAt.map { iso.string(from: $0) } as Any? ?? NSNull(),
+            "idempotency_key": t.idempotencyKey,
+        ]
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import MusterCore
+import MusterStore
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a run's tasks (default: the newest run).")
+
+    @Argument(help: "The run id (see `muster runs`).") var run: String?
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await guarded {
+            let store = try global.openStore(create: false)
+            let record = try await global.resolveRun(run, in: store)
+            let tasks = try await store.tasks(run: record.id)
+            let counts = try await store.counts(run: record.id)
+            if global.json {
+                Terminal.json(RunsCommand.object(record, counts: counts).merging(["tasks": tasks.map(TaskJSON.object)]) { a, _ in a })
+                return
+            }
+            print(RunsCommand.line(record, counts: counts))
+            let width = min(40, max(4, tasks.map(\.id.count).max() ?? 4))
+            print(Terminal.dim(Terminal.padded("TASK", width + 2) + Terminal.padded("STATE", 11) + Terminal.padded("TRY", 5)
+                               + Terminal.padded("TIME", 9) + Terminal.padded("COST", 10) + "DETAIL"))
+            for task in tasks {
+                let elapsed = task.startedAt.map { start in Duration.seconds((task.finishedAt ?? Date()).timeIntervalSince(start)).humanized } ?? "-"
+                let detail = (task.state == .failed || task.state == .skipped || task.state == .cancelled ? task.error : task.summary)
+                    .map { $0.split(separator: "\n").first.map(String.init) ?? "" } ?? ""
+                let cost = task.costUSD.map { Terminal.money($0) } ?? (task.attempt > 0 && task.state.isFinal ? "unknown" : "-")
+                print(Terminal.padded(String(task.id.prefix(width)), width + 2) + Terminal.padded(Terminal.state(task.state), 11)
+                      + Terminal.padded(String(task.attempt), 5) + Terminal.padded(elapsed, 9) + Terminal.padded(cost, 10)
+                      + String(detail.prefix(80)))
+            }
+        }
+    }
+}
+
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List runs, newest first.")
+
+    @Option(help: "How many runs to show.") var limit = 20
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        try await guarded {
+            let store = try global.openStore(create: false)
+            let runs = try await store.runs(limit: limit)
+            var objects: [[String: Any]] = []
+            for run in runs {
+                let counts = try await store.counts(run: run.id)
+                if global.json { objects.append(Self.object(run, counts: counts)) } else { print(Self.line(run, counts: counts)) }
+            }
+            if global.json { Terminal.json(objects) } else if runs.isEmpty { print("no runs yet: start one with `muster run FILE`") }
+        }
+    }
+
+    static func line(_ run: RunRecord, counts: TaskCounts) -> String {
+        let when = DateFormatter.localizedString(from: run.createdAt, dateStyle: .short, timeStyle: .medium)
+        var text = "\(Terminal.bold(run.id))  \(Terminal.status(run.status))  \(counts[.succeeded])/\(counts.total) succeeded"
+        if counts[.failed] > 0 { text += ", \(counts[.failed]) failed" }
+        if counts[.running] > 0 { text += ", \(counts[.running]) running" }
+        text += "  \(Terminal.money(counts.costUSD))  \(Terminal.dim("\(run.name) · \(run.specPath) · \(when)"))"
+        if run.simulate { text += Terminal.dim(" · simulated") }
+        return text
+    }
+
+    static func object(_ run: RunRecord, counts: TaskCounts) -> [String: Any] {
+        let iso = ISO8601DateFormatter()
+        return [
+            "run": run.id, "name": run.name, "spec": run.specPath, "status": run.status.rawValue, "simulate": run.simulate,
+            "concurrency": run.concurrency, "created_at": iso.string(from: run.createdAt),
+            "finished_at": run.finishedAt.map { iso.string(from: $0) } as Any? ?? NSNull(),
+            "orchestrator": run.holder.map { ["host": $0.host, "pid": Int($0.pid)] } as Any? ?? NSNull(),
+            "counts": Dictionary(uniqueKeysWithValues: TaskState.allCases.map { ($0.rawValue, counts[$0]) }),
+            "cost_usd": counts.costUSD, "unknown_cost_tasks": counts.unknownCost,
+        ]
+    }
+}
