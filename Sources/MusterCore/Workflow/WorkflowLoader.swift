@@ -43,7 +43,7 @@ public enum WorkflowLoader {
     }
 
     public static func parse(_ text: String, file: String, knownAgents: Set<String> = BuiltinAgents.names) throws(SpecError) -> LoadedWorkflow {
-        var reader = NodeReader(file: file)
+        var reader = NodeReader(file: file, text: text)
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -66,9 +66,13 @@ public enum WorkflowLoader {
 /// Walks the YAML node tree by hand: Codable decoding loses marks, and every error must name a line.
 struct NodeReader {
     let file: String
+    let text: String
     var locations: [String: SourceLocation] = [:]
 
-    init(file: String) { self.file = file }
+    init(file: String, text: String) {
+        self.file = file
+        self.text = text
+    }
 
     func loc(_ node: Node) -> SourceLocation {
         node.mark.map { SourceLocation(line: $0.line, column: $0.column) } ?? SourceLocation(line: 1, column: 1)
@@ -81,11 +85,29 @@ struct NodeReader {
     func syntaxError(_ error: YamlError) -> SpecError {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            let firstLine = problem.split(separator: "\n").first.map(String.init) ?? problem
             return SpecError(file: file, location: SourceLocation(line: mark.line, column: mark.column),
-                             message: "malformed YAML: \(problem)", fix: "check indentation and quoting near this position")
+                             message: "malformed YAML: \(firstLine)", fix: "check indentation and quoting near this position")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let key = duplicates.first ?? "?"
+            return SpecError(file: file, location: secondOccurrence(of: key, in: context.mark),
+                             message: "duplicate key `\(key)` in the same mapping (task ids and keys must be unique)",
+                             fix: "rename or remove one of them")
         default:
             return SpecError(file: file, location: SourceLocation(line: 1, column: 1), message: "malformed YAML: \(error)")
         }
+    }
+
+    /// Yams marks the mapping that holds a duplicate, not the duplicate: find the repeated key's line.
+    func secondOccurrence(of key: String, in mark: Mark) -> SourceLocation {
+        let indent = String(repeating: " ", count: max(0, mark.column - 1))
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let hits = lines.indices.filter { index in
+            index + 1 >= mark.line && lines[index].hasPrefix(indent + key + ":")
+                && !lines[index].dropFirst(indent.count).hasPrefix(" ")
+        }
+        let line = hits.count > 1 ? hits[1] + 1 : mark.line
+        return SourceLocation(line: line, column: mark.column)
     }
 
     mutating func record(_ path: String, _ node: Node) { locations[path] = loc(node) }

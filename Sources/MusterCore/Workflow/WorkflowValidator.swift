@@ -106,6 +106,8 @@ enum WorkflowValidator {
                     fix = "add `\(need)` to this task's `needs`, or use one of: " + knownNames(task).joined(separator: ", ")
                 } else if placeholder.name == "item" {
                     fix = "`{{item}}` needs a `foreach` on this task"
+                } else if let near = Suggest.nearest(placeholder.name, among: knownNames(task) + ["item"]) {
+                    fix = "did you mean `{{\(near)}}`? " + fix
                 }
                 throw loaded.error(at: path, "template variable `\(placeholder.raw)` in task `\(task.id)` does not resolve", fix: fix)
             }

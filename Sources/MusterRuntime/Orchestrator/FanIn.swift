@@ -20,9 +20,14 @@ enum FanIn {
         }.joined(separator: "\n\n")
     }
 
-    static func results(_ members: [TaskRecord]) -> String {
+    /// Result paths are stored relative to the repository root, so they stay valid if it moves.
+    static func fullResult(_ task: TaskRecord, root: URL) -> String {
+        task.resultPath.flatMap { try? String(contentsOf: root.appendingPathComponent($0), encoding: .utf8) } ?? task.summary ?? ""
+    }
+
+    static func results(_ members: [TaskRecord], root: URL) -> String {
         members.map { task in
-            let full = task.resultPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? task.summary ?? ""
+            let full = fullResult(task, root: root)
             return "### \(task.id)\n\(full.trimmingCharacters(in: .whitespacesAndNewlines))"
         }.joined(separator: "\n\n")
     }
@@ -36,10 +41,10 @@ enum FanIn {
 
     /// The items of a `foreach: from` source: the JSON array each source task printed (the whole
     /// output, or failing that its last line that is an array), concatenated in task order.
-    static func items(from sources: [TaskRecord]) throws -> [ItemValue] {
+    static func items(from sources: [TaskRecord], root: URL) throws -> [ItemValue] {
         var items: [ItemValue] = []
         for task in sources {
-            let text = task.resultPath.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? task.summary ?? ""
+            let text = fullResult(task, root: root)
             guard let array = jsonArray(text) else { throw NotAList(task: task.id) }
             items += array.map(item)
         }

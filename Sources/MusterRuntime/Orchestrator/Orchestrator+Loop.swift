@@ -168,7 +168,7 @@ extension Orchestrator {
                 guard parts.count == 3, parts[0] == "needs", let members = groupResults[String(parts[1])] else { return nil }
                 switch parts[2] {
                 case "summaries": return FanIn.summaries(members, budget: o.options.summaryChars, root: o.workspace.root)
-                case "results": return FanIn.results(members)
+                case "results": return FanIn.results(members, root: o.workspace.root)
                 default: return nil
                 }
             }
@@ -188,7 +188,7 @@ extension Orchestrator {
             try await loadNeeds(of: task)
             var items: [ItemValue]
             do {
-                items = try FanIn.items(from: groupResults[source] ?? [])
+                items = try FanIn.items(from: groupResults[source] ?? [], root: o.workspace.root)
             } catch {
                 guard run.simulate else { return failure(task, error: "\(error)", retryable: false) }
                 items = (1...3).map { .string("simulated-\($0)") }
