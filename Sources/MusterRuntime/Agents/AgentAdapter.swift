@@ -47,7 +47,7 @@ public protocol AgentAdapter: Sendable {
     /// Whether the agent bills tokens; a tool that does not (shell) costs a known $0.
     var spendsTokens: Bool { get }
     func invocation(for task: PlannedTask, prompt: String?, context: AgentContext) throws -> AgentInvocation
-    func report(stdout: String, status: ExitStatus, task: PlannedTask) -> AgentReport
+    func report(stdout: String, status: TerminationStatus, task: PlannedTask) -> AgentReport
 }
 
 public enum AgentError: Error, CustomStringConvertible, Sendable {

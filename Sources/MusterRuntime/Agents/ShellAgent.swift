@@ -13,7 +13,7 @@ public struct ShellAgent: AgentAdapter {
         return AgentInvocation(executable: first, arguments: command.argv)
     }
 
-    public func report(stdout: String, status: ExitStatus, task: PlannedTask) -> AgentReport {
+    public func report(stdout: String, status: TerminationStatus, task: PlannedTask) -> AgentReport {
         AgentReport(result: stdout, usage: nil, costUSD: 0, isError: !status.succeeded)
     }
 }

@@ -24,7 +24,7 @@ public struct SimAgent: AgentAdapter {
                                            String(format: "%.3f", seconds), line])
     }
 
-    public func report(stdout: String, status: ExitStatus, task: PlannedTask) -> AgentReport {
+    public func report(stdout: String, status: TerminationStatus, task: PlannedTask) -> AgentReport {
         for line in stdout.split(separator: "\n").reversed() {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   object["type"] as? String == "result" else { continue }

@@ -31,7 +31,7 @@ public struct LaunchRequest: Sendable {
     }
 }
 
-public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
+public enum TerminationStatus: Sendable, Equatable, CustomStringConvertible {
     case exited(Int32)
     case signaled(Int32)
 
@@ -52,7 +52,7 @@ public enum ExitStatus: Sendable, Equatable, CustomStringConvertible {
 
 public struct ProcessExit: Sendable {
     public var key: String
-    public var status: ExitStatus
+    public var status: TerminationStatus
     public var finishedAt: Date
 }
 
@@ -76,7 +76,7 @@ public final class ProcessSupervisor: Sendable {
     final class Watch: @unchecked Sendable {  // confined to the supervisor's queue
         var sources: [DispatchSourceProtocol] = []
         var openPipes = 2
-        var status: ExitStatus?
+        var status: TerminationStatus?
         var pid: Int32 = 0
         var pgid: Int32 = 0
         var output: OutputCapture?
@@ -228,8 +228,18 @@ public final class ProcessSupervisor: Sendable {
         kill(-pgid, signal)
     }
 
-    /// True while any process of the group exists.
+    /// True while any process of the group is still running. A zombie does not count: it has
+    /// exited, and under a PID 1 that does not reap (containers) it may never go away.
     public static func groupAlive(_ pgid: Int32) -> Bool {
-        pgid > 1 && (kill(-pgid, 0) == 0 || errno == EPERM)
+        guard pgid > 1, kill(-pgid, 0) == 0 || errno == EPERM else { return false }
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return true }
+        for entry in entries where entry.first?.isNumber == true {
+            guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // After "(comm)": state, ppid, pgrp, ...
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 2, Int32(fields[2]) == pgid, fields[0] != "Z", fields[0] != "X" { return true }
+        }
+        return false
     }
 }
