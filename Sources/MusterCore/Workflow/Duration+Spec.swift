@@ -9,8 +9,12 @@ extension Duration {
 
     /// Parses spec durations: `90`, `1.5` (seconds), `250ms`, `30s`, `20m`, `2h`, `1h30m`.
     public static func parseSpec(_ text: String) -> Duration? {
+        // Ten years: beyond it a timeout means "never", and Duration would overflow near 1e19 s.
+        let limit = 10 * 365 * 86400.0
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        if let plain = Double(trimmed), plain >= 0 { return .seconds(plain) }
+        if let plain = Double(trimmed) {
+            return plain >= 0 && plain <= limit ? .seconds(plain) : nil
+        }
         var total = 0.0
         var number = ""
         var index = trimmed.startIndex
@@ -38,7 +42,7 @@ extension Duration {
             number = ""
             index = trimmed.index(index, offsetBy: unit.count)
         }
-        guard sawUnit, number.isEmpty else { return nil }
+        guard sawUnit, number.isEmpty, total.isFinite, total <= limit else { return nil }
         return .seconds(total)
     }
 

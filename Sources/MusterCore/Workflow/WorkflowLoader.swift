@@ -246,11 +246,8 @@ struct NodeReader {
             case "command":
                 commandNode = value
                 switch value {
-                case .scalar(let scalar):
-                    guard let words = ShellWords.split(scalar.string), !words.isEmpty else {
-                        throw fail(value, "`command` is empty or has an unclosed quote", fix: "write an argv list: [\"make\", \"test\"]")
-                    }
-                    spec.command = Command(argv: words)
+                case .scalar:
+                    break  // split into words after the loop, unless `shell: true` keeps it whole
                 default:
                     let argv = try strings(value, "`command`", path: "\(base).command")
                     guard !argv.isEmpty else { throw fail(value, "`command` is an empty list") }
@@ -298,6 +295,12 @@ struct NodeReader {
                            fix: "write `command: \"…\"` as a single string for the shell")
             }
             spec.command = Command(argv: [scalar.string], viaShell: true)
+        } else if let commandNode, case .scalar(let scalar) = commandNode {
+            guard let words = ShellWords.split(scalar.string), !words.isEmpty else {
+                throw fail(commandNode, "`command` is empty or has an unclosed quote",
+                           fix: "write an argv list: [\"make\", \"test\"], or add `shell: true` to run it through /bin/sh")
+            }
+            spec.command = Command(argv: words)
         }
         return spec
     }

@@ -71,8 +71,14 @@ enum WorkflowValidator {
     static func knownNames(_ task: TaskSpec) -> [String] {
         var names = ["task.id", "run.id", "workflow.name"]
         if task.foreach != nil { names.append("item") }
-        if case .items(let items) = task.foreach, case .map(let first) = items.first {
-            names += first.keys.sorted().map { "item.\($0)" }
+        if case .items(let items) = task.foreach {
+            // Only fields every item has: a field missing from one item would be left unfilled.
+            var common: Set<String>?
+            for item in items {
+                guard case .map(let fields) = item else { common = []; break }
+                common = common.map { $0.intersection(fields.keys) } ?? Set(fields.keys)
+            }
+            names += (common ?? []).sorted().map { "item.\($0)" }
         }
         for need in dependencies(of: task) {
             names += ["needs.\(need).summaries", "needs.\(need).results"]
