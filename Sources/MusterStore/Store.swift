@@ -43,6 +43,14 @@ public protocol Store: Sendable {
     func appendEvent(_ event: NewEvent) async throws
     func events(run: String, after sequence: Int64, limit: Int) async throws -> [EventRecord]
 
+    // MARK: Locks
+    /// Takes `request.path` for `request.holder` unless another holder's lease is live (or the same
+    /// holder re-acquires, which renews). Atomic across processes.
+    func acquireLock(_ request: LockRequest, now: Date) async throws -> LockAcquisition
+    /// Returns false when `holder` did not hold it.
+    func releaseLock(path: String, holder: String) async throws -> Bool
+    func locks() async throws -> [LockRecord]
+
     // MARK: Workers
     func registerWorker(_ worker: WorkerRecord) async throws
     func heartbeatWorker(id: String, task: String?, now: Date) async throws

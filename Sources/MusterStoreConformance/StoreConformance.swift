@@ -30,6 +30,8 @@ public struct StoreConformance: Sendable {
         ("cancelRequestStopsClaims", cancelRequestStopsClaims),
         ("workersRegisterAndLeave", workersRegisterAndLeave),
         ("usageAndCostAddUp", usageAndCostAddUp),
+        ("locksAreExclusiveExpireAndCanBeTakenOver", locksAreExclusiveExpireAndCanBeTakenOver),
+        ("gitStateIsKeptAndBlockedSkipsDependents", gitStateIsKeptAndBlockedSkipsDependents),
     ]
 
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
@@ -291,5 +293,47 @@ public struct StoreConformance: Sendable {
                    "totals \(counts.costUSD) \(counts.tokens)")
         try expect(counts.unknownCost == 1, "a task without cost must count as unknown, not 0: \(counts.unknownCost)")
         try expect(try await store.task(run: "r1", id: "c")?.costUSD == nil, "unknown cost stored as a number")
+    }
+
+    public static let locksAreExclusiveExpireAndCanBeTakenOver: Check = { store in
+        func request(_ holder: String, ttl: Double = 10, replacing: String? = nil) -> LockRequest {
+            LockRequest(path: "Package.swift", holder: holder, host: "h", pid: 1, ttl: ttl, replacing: replacing)
+        }
+        try expect(try await store.acquireLock(request("a"), now: t0) == .acquired(previous: nil), "first acquire")
+        guard case .heldBy(let held) = try await store.acquireLock(request("b"), now: t0.addingTimeInterval(5)), held.holder == "a" else {
+            throw ConformanceFailure("a live lock was given to another holder")
+        }
+        try expect(try await store.acquireLock(request("a"), now: t0.addingTimeInterval(5)) == .acquired(previous: nil), "re-acquire renews")
+        guard case .heldBy = try await store.acquireLock(request("b"), now: t0.addingTimeInterval(12)) else {
+            throw ConformanceFailure("the renewal did not extend the lease")
+        }
+        guard case .acquired(let previous) = try await store.acquireLock(request("b"), now: t0.addingTimeInterval(16)),
+              previous?.holder == "a" else { throw ConformanceFailure("an expired lock was not taken over") }
+        guard case .acquired(let taken) = try await store.acquireLock(request("c", replacing: "b"), now: t0.addingTimeInterval(17)),
+              taken?.holder == "b" else { throw ConformanceFailure("a dead holder's lock was not taken over") }
+        try expect(try await store.releaseLock(path: "Package.swift", holder: "b") == false, "a non-holder released the lock")
+        try expect(try await store.locks().map(\.holder) == ["c"], "locks listing")
+        try expect(try await store.releaseLock(path: "Package.swift", holder: "c"), "holder could not release")
+        try expect(try await store.locks().isEmpty, "lock not released")
+    }
+
+    public static let gitStateIsKeptAndBlockedSkipsDependents: Check = { store in
+        try await makeRun(store, [task("a"), task("b"), task("after", needs: ["b"])])
+        let claimed = try await store.claim(run: "r1", holder: "h", limit: 2, leaseSeconds: 60, now: t0)
+        let started = TaskGitState(worktree: "/w/a", branch: "muster/r1/a", baseCommit: "abc")
+        try await store.recordProcesses(run: "r1", holder: "h", [StartedProcess(task: "a", pid: 10, pgid: 10, host: "h", git: started)], now: t0)
+        try expect(try await store.task(run: "r1", id: "a")?.git == started, "git state not recorded at start")
+        var finished = started
+        finished.headCommit = "def"
+        finished.changedPaths = ["x.swift"]
+        let report = try await store.finish(run: "r1", holder: "h", [
+            TaskOutcome(task: "a", attempt: claimed[0].task.attempt, result: .succeeded, git: finished),
+            TaskOutcome(task: "b", attempt: claimed[1].task.attempt, result: .blocked, error: "blocked: conflict in x.swift"),
+        ], now: t0)
+        try expect(report.applied.count == 2 && report.skipped == 1, "report \(report)")
+        try expect(try await store.task(run: "r1", id: "a")?.git == finished, "git state not updated at finish")
+        try expect(try await store.task(run: "r1", id: "b")?.state == .blocked, "blocked state")
+        try expect(try await store.task(run: "r1", id: "after")?.state == .skipped, "dependents of a blocked task must be skipped")
+        try expect(try await store.reopen("r1", now: t0) == 2, "reopen must put blocked and skipped tasks back")
     }
 }

@@ -33,7 +33,11 @@ public struct NewRun: Sendable {
     public var concurrency: Int
     public var simulate: Bool
     public var createdAt: Date
-    public init(id: String, workflow: Workflow, specPath: String, root: String, concurrency: Int, simulate: Bool, createdAt: Date) {
+    /// The commit every task's worktree starts from (nil outside git).
+    public var baseCommit: String?
+    public init(id: String, workflow: Workflow, specPath: String, root: String, concurrency: Int, simulate: Bool, createdAt: Date,
+                baseCommit: String? = nil) {
+        self.baseCommit = baseCommit
         self.id = id
         self.workflow = workflow
         self.specPath = specPath
@@ -58,6 +62,7 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var heartbeatAt: Date?
     public var createdAt: Date
     public var finishedAt: Date?
+    public var baseCommit: String?
 }
 
 public struct TaskCounts: Sendable, Codable, Equatable {

@@ -11,8 +11,10 @@ public enum TaskState: String, Codable, Sendable, CaseIterable, CodingKeyReprese
     /// Never ran: something it needs failed, or the run stopped.
     case skipped
     case cancelled
+    /// Never started: merging the branches it needs conflicted (`error` names the files).
+    case blocked
 
-    public var isFinal: Bool { [.succeeded, .failed, .skipped, .cancelled].contains(self) }
+    public var isFinal: Bool { [.succeeded, .failed, .skipped, .cancelled, .blocked].contains(self) }
 }
 
 public struct TaskRecord: Sendable, Codable, Equatable {
@@ -40,6 +42,31 @@ public struct TaskRecord: Sendable, Codable, Equatable {
     public var costUSD: Double?
     public var startedAt: Date?
     public var finishedAt: Date?
+    /// Its branch, worktree and diff when the run is isolated in git.
+    public var git: TaskGitState?
+}
+
+/// A task's place in git: where it ran, what it started from, what it changed.
+public struct TaskGitState: Codable, Sendable, Equatable {
+    /// nil with `isolation: none` (the task ran in the repository itself).
+    public var worktree: String?
+    public var branch: String?
+    public var baseCommit: String
+    /// The commit holding the task's changes; nil until it finished (or when it changed nothing).
+    public var headCommit: String?
+    public var changedPaths: [String]
+    /// Changed paths outside the task's `owns`; non-empty means the task failed its ownership check.
+    public var violations: [String]
+
+    public init(worktree: String?, branch: String?, baseCommit: String, headCommit: String? = nil,
+                changedPaths: [String] = [], violations: [String] = []) {
+        self.worktree = worktree
+        self.branch = branch
+        self.baseCommit = baseCommit
+        self.headCommit = headCommit
+        self.changedPaths = changedPaths
+        self.violations = violations
+    }
 }
 
 /// A claimed task, with the process a previous holder left behind (if any) so it can be stopped first.
@@ -53,11 +80,13 @@ public struct StartedProcess: Sendable, Codable, Equatable {
     public var pid: Int32
     public var pgid: Int32
     public var host: String
-    public init(task: String, pid: Int32, pgid: Int32, host: String) {
+    public var git: TaskGitState?
+    public init(task: String, pid: Int32, pgid: Int32, host: String, git: TaskGitState? = nil) {
         self.task = task
         self.pid = pid
         self.pgid = pgid
         self.host = host
+        self.git = git
     }
 }
 
@@ -67,6 +96,8 @@ public struct TaskOutcome: Sendable, Equatable {
         /// `retryAt` set: the task goes back in line then; nil: it failed for good.
         case failed(retryAt: Date?)
         case cancelled
+        /// Could not start: merging what it needs conflicted. Its dependents are skipped.
+        case blocked
     }
     public var task: String
     /// The attempt this outcome belongs to: a stale attempt's outcome is rejected.
@@ -78,9 +109,12 @@ public struct TaskOutcome: Sendable, Equatable {
     public var resultPath: String?
     public var usage: TokenUsage?
     public var costUSD: Double?
+    public var git: TaskGitState?
 
     public init(task: String, attempt: Int, result: Result, exitCode: Int32? = nil, error: String? = nil,
-                summary: String? = nil, resultPath: String? = nil, usage: TokenUsage? = nil, costUSD: Double? = nil) {
+                summary: String? = nil, resultPath: String? = nil, usage: TokenUsage? = nil, costUSD: Double? = nil,
+                git: TaskGitState? = nil) {
+        self.git = git
         self.task = task
         self.attempt = attempt
         self.result = result

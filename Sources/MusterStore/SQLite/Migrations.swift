@@ -75,6 +75,21 @@ enum Migrations {
                     heartbeat_at REAL NOT NULL);
                 """)
         }
+        migrator.registerMigration("v2-git-and-locks") { db in
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN base_commit TEXT;
+                ALTER TABLE tasks ADD COLUMN git TEXT;
+                CREATE TABLE locks (
+                    path TEXT PRIMARY KEY,
+                    holder TEXT NOT NULL,
+                    holder_host TEXT NOT NULL,
+                    holder_pid INTEGER NOT NULL,
+                    run_id TEXT,
+                    task_id TEXT,
+                    acquired_at REAL NOT NULL,
+                    expires_at REAL NOT NULL);
+                """)
+        }
         return migrator
     }
 }

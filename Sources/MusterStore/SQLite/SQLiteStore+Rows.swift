@@ -13,7 +13,7 @@ extension SQLiteStore {
             status: RunStatus(rawValue: row["status"]) ?? .failed, cancelRequested: row["cancel_requested"],
             holder: holder.map { ProcessIdentity(id: $0, host: row["holder_host"] ?? "?", pid: row["holder_pid"] ?? 0) },
             heartbeatAt: date(row["heartbeat_at"]), createdAt: Date(timeIntervalSince1970: row["created_at"]),
-            finishedAt: date(row["finished_at"]))
+            finishedAt: date(row["finished_at"]), baseCommit: row["base_commit"])
     }
 
     static func taskRecord(_ row: Row) throws -> TaskRecord {
@@ -29,7 +29,14 @@ extension SQLiteStore {
             summary: row["summary"], resultPath: row["result_path"],
             usage: hasUsage ? TokenUsage(input: row["input_tokens"], output: row["output_tokens"],
                                          cacheRead: row["cache_read_tokens"], cacheWrite: row["cache_write_tokens"]) : nil,
-            costUSD: row["cost_usd"], startedAt: date(row["started_at"]), finishedAt: date(row["finished_at"]))
+            costUSD: row["cost_usd"], startedAt: date(row["started_at"]), finishedAt: date(row["finished_at"]),
+            git: try (row["git"] as String?).map { try JSONCoding.decode(TaskGitState.self, from: $0) })
+    }
+
+    static func lockRecord(_ row: Row) -> LockRecord {
+        LockRecord(path: row["path"], holder: row["holder"], host: row["holder_host"], pid: row["holder_pid"],
+                   run: row["run_id"], task: row["task_id"], acquiredAt: Date(timeIntervalSince1970: row["acquired_at"]),
+                   expiresAt: Date(timeIntervalSince1970: row["expires_at"]))
     }
 }
 

@@ -58,10 +58,10 @@ public final class SQLiteStore: Store {
                 throw StoreError.runExists(run.id)
             }
             try db.execute(sql: """
-                INSERT INTO runs (id, name, workflow, spec_path, root, concurrency, simulate, status, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?)
+                INSERT INTO runs (id, name, workflow, spec_path, root, concurrency, simulate, status, created_at, base_commit)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)
                 """, arguments: [run.id, run.workflow.name, workflowJSON, run.specPath, run.root, run.concurrency,
-                                 run.simulate, run.createdAt.timeIntervalSince1970])
+                                 run.simulate, run.createdAt.timeIntervalSince1970, run.baseCommit])
             try Self.insert(db, run: run.id, tasks: tasks, specs: specs, firstPosition: 0)
             try Self.event(db, run: run.id, task: nil, kind: "run.created",
                            message: "\(tasks.count) tasks, concurrency \(run.concurrency)", at: run.createdAt)
@@ -143,7 +143,7 @@ public final class SQLiteStore: Store {
         try await write { db in
             try db.execute(sql: """
                 UPDATE tasks SET state = 'pending', failures = 0, error = NULL, exit_code = NULL, not_before = 0,
-                    finished_at = NULL WHERE run_id = ? AND state IN ('failed', 'skipped', 'cancelled')
+                    finished_at = NULL WHERE run_id = ? AND state IN ('failed', 'skipped', 'cancelled', 'blocked')
                 """, arguments: [id])
             let reopened = db.changesCount
             try db.execute(sql: "UPDATE runs SET status = 'running', cancel_requested = 0, finished_at = NULL WHERE id = ?",
@@ -234,10 +234,12 @@ public final class SQLiteStore: Store {
         guard !processes.isEmpty else { return }
         try await write { db in
             let update = try db.cachedStatement(sql: """
-                UPDATE tasks SET pid = ?, pgid = ?, host = ? WHERE run_id = ? AND id = ? AND holder = ? AND state = 'running'
+                UPDATE tasks SET pid = ?, pgid = ?, host = ?, git = COALESCE(?, git)
+                WHERE run_id = ? AND id = ? AND holder = ? AND state = 'running'
                 """)
             for process in processes {
-                try update.execute(arguments: [process.pid, process.pgid, process.host, run, process.task, holder])
+                let git = try process.git.map { try JSONCoding.encodeString($0) }
+                try update.execute(arguments: [process.pid, process.pgid, process.host, git, run, process.task, holder])
                 try Self.event(db, run: run, task: process.task, kind: "task.started", message: "pid \(process.pid)", at: now)
             }
         }
@@ -266,7 +268,7 @@ public final class SQLiteStore: Store {
                     has_usage = ?, input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,
                     cache_read_tokens = cache_read_tokens + ?, cache_write_tokens = cache_write_tokens + ?,
                     cost_usd = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(cost_usd, 0) + ? END,
-                    finished_at = ?
+                    finished_at = ?, git = COALESCE(?, git)
                 WHERE run_id = ? AND id = ? AND holder = ? AND attempt = ? AND state = 'running'
                 RETURNING grp
                 """)
@@ -284,12 +286,13 @@ public final class SQLiteStore: Store {
                     state = .failed
                     failed = 1
                 case .cancelled: state = .cancelled
+                case .blocked: state = .blocked
                 }
                 let usage = outcome.usage ?? TokenUsage()
                 guard let group = try String.fetchOne(update, arguments: [
                     state.rawValue, notBefore, failed, outcome.exitCode, outcome.error, outcome.summary, outcome.resultPath,
                     outcome.usage != nil, usage.input, usage.output, usage.cacheRead, usage.cacheWrite,
-                    outcome.costUSD, outcome.costUSD ?? 0, state.isFinal ? t : nil,
+                    outcome.costUSD, outcome.costUSD ?? 0, state.isFinal ? t : nil, try outcome.git.map { try JSONCoding.encodeString($0) },
                     run, outcome.task, holder, outcome.attempt,
                 ]) else {
                     report.rejected.append(outcome.task)
@@ -298,7 +301,7 @@ public final class SQLiteStore: Store {
                 report.applied.append(outcome.task)
                 switch state {
                 case .succeeded: succeededGroups.insert(group)
-                case .failed: failedGroups.insert(group)
+                case .failed, .blocked: failedGroups.insert(group)
                 default: break
                 }
                 let kind = state == .ready ? "task.retry" : "task.\(state.rawValue)"
@@ -409,6 +412,41 @@ public final class SQLiteStore: Store {
                             message: row["message"], at: Date(timeIntervalSince1970: row["at"]))
             }
         }
+    }
+
+    // MARK: Locks
+
+    public func acquireLock(_ request: LockRequest, now: Date) async throws -> LockAcquisition {
+        let t = now.timeIntervalSince1970
+        return try await write { db in
+            let current = try Row.fetchOne(db, sql: "SELECT * FROM locks WHERE path = ?", arguments: [request.path]).map(Self.lockRecord)
+            if let current, current.holder != request.holder, current.expiresAt.timeIntervalSince1970 > t,
+               current.holder != request.replacing {
+                return .heldBy(current)
+            }
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO locks (path, holder, holder_host, holder_pid, run_id, task_id, acquired_at, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [request.path, request.holder, request.host, request.pid, request.run, request.task,
+                                 current?.holder == request.holder ? current!.acquiredAt.timeIntervalSince1970 : t, t + request.ttl])
+            let previous = current?.holder == request.holder ? nil : current
+            if let run = request.run {
+                let message = previous.map { "\(request.path) (taken over from \($0.holder))" } ?? request.path
+                try Self.event(db, run: run, task: request.task, kind: "lock.acquired", message: message, at: now)
+            }
+            return .acquired(previous: previous)
+        }
+    }
+
+    public func releaseLock(path: String, holder: String) async throws -> Bool {
+        try await write { db in
+            try db.execute(sql: "DELETE FROM locks WHERE path = ? AND holder = ?", arguments: [path, holder])
+            return db.changesCount == 1
+        }
+    }
+
+    public func locks() async throws -> [LockRecord] {
+        try await read { db in try Row.fetchAll(db, sql: "SELECT * FROM locks ORDER BY path").map(Self.lockRecord) }
     }
 
     // MARK: Workers
