@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/syscall.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 int muster_spawn(const char *path, char *const argv[], char *const envp[], const char *cwd,
@@ -48,3 +50,26 @@ int muster_pipe_cloexec(int fds[2]) {
 }
 
 int muster_errno(void) { return errno; }
+
+int muster_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int muster_epoll_add(int epfd, int fd) {
+    struct epoll_event event = { .events = EPOLLIN | EPOLLRDHUP, .data = { .fd = fd } };
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event);
+}
+
+int muster_epoll_remove(int epfd, int fd) {
+    struct epoll_event unused = { 0 };
+    return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, &unused);
+}
+
+int muster_epoll_wait(int epfd, int *fds, int max, int timeout_ms) {
+    struct epoll_event events[256];
+    if (max > 256) max = 256;
+    int n;
+    do { n = epoll_wait(epfd, events, max, timeout_ms); } while (n < 0 && errno == EINTR);
+    for (int i = 0; i < n; i++) fds[i] = events[i].data.fd;
+    return n;
+}
+
+int muster_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }

@@ -32,6 +32,7 @@ public struct StoreConformance: Sendable {
         ("usageAndCostAddUp", usageAndCostAddUp),
         ("locksAreExclusiveExpireAndCanBeTakenOver", locksAreExclusiveExpireAndCanBeTakenOver),
         ("gitStateIsKeptAndBlockedSkipsDependents", gitStateIsKeptAndBlockedSkipsDependents),
+        ("taskLevelOrderingWaitsForOneTask", taskLevelOrderingWaitsForOneTask),
     ]
 
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
@@ -335,5 +336,22 @@ public struct StoreConformance: Sendable {
         try expect(try await store.task(run: "r1", id: "b")?.state == .blocked, "blocked state")
         try expect(try await store.task(run: "r1", id: "after")?.state == .skipped, "dependents of a blocked task must be skipped")
         try expect(try await store.reopen("r1", now: t0) == 2, "reopen must put blocked and skipped tasks back")
+    }
+
+    public static let taskLevelOrderingWaitsForOneTask: Check = { store in
+        var second = task("edit.b", group: "edit")
+        second.after = ["edit.a"]
+        var third = task("edit.c", group: "edit")
+        third.after = ["edit.b"]
+        try await makeRun(store, [task("edit.a", group: "edit"), second, third, task("other")])
+        let first = try await store.claim(run: "r1", holder: "h", limit: 10, leaseSeconds: 60, now: t0)
+        try expect(first.map(\.task.id) == ["edit.a", "other"], "ordered tasks started together: \(first.map(\.task.id))")
+        try await succeed(store, [first[0]], holder: "h")
+        let next = try await store.claim(run: "r1", holder: "h", limit: 10, leaseSeconds: 60, now: t0)
+        try expect(next.map(\.task.id) == ["edit.b"], "edit.b must follow edit.a alone: \(next.map(\.task.id))")
+        let report = try await store.finish(run: "r1", holder: "h",
+                                            [TaskOutcome(task: "edit.b", attempt: next[0].task.attempt, result: .failed(retryAt: nil))], now: t0)
+        try expect(report.skipped == 1, "edit.c waits for edit.b, which failed: skipped \(report.skipped)")
+        try expect(try await store.task(run: "r1", id: "other")?.state == .running, "an unrelated task was touched")
     }
 }

@@ -29,6 +29,8 @@ struct InitCommand: AsyncParsableCommand {
         agent: shell              # default agent: shell runs `command:`; claude, codex, … run a `prompt:`
         concurrency: 4            # tasks at once on this machine
         on_failure: stop          # stop: start nothing new after a failure; continue: skip only its dependents
+        isolation: none           # these tasks only read: run them in place. The default, `worktree`, gives
+                                  # every task its own git worktree and branch, checked against its `owns`.
 
         tasks:
           # Map: one task per top-level folder. `foreach` also takes `items: [...]`, or
@@ -55,6 +57,7 @@ struct InitCommand: AsyncParsableCommand {
           # A coding agent instead of a command (needs that agent's CLI):
           # review:
           #   agent: claude
+          #   isolation: worktree   # its own worktree and branch; `muster review RUN review` shows the diff
           #   needs: [report]
           #   prompt: "Summarise these folder surveys:\\n{{needs.report.summaries}}"
           #   owns: ["REPORT.md"]   # the only files it may change

@@ -9,11 +9,12 @@ struct PlanCommand: AsyncParsableCommand {
 
     @Argument(help: "The workflow spec (YAML).") var file: String
     @Option(name: .shortAndLong, help: "Worker slots to estimate for (default: the spec's `concurrency`).") var concurrency: Int?
+    @OptionGroup var overlap: OverlapOptions
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         try await guarded {
-            let plan = try SpecPlanning.plan(file: file, concurrency: concurrency, workspace: global.workspace)
+            let plan = try SpecPlanning.plan(file: file, concurrency: concurrency, workspace: global.workspace, overlaps: try overlap.policy())
             if global.json { Terminal.json(PlanReport.json(plan, file: file)) } else { print(PlanReport.text(plan, file: file)) }
         }
     }
@@ -21,10 +22,23 @@ struct PlanCommand: AsyncParsableCommand {
 
 /// Loading and planning a spec, shared by `plan` and `run`.
 enum SpecPlanning {
-    static func plan(file: String, concurrency: Int?, workspace: Workspace) throws -> Plan {
+    static func plan(file: String, concurrency: Int?, workspace: Workspace, overlaps: Planner.OverlapPolicy = .serialize) throws -> Plan {
         if let concurrency, concurrency < 1 { throw CLIError.usage("--concurrency must be at least 1, got \(concurrency)") }
         let loaded = try WorkflowLoader.load(path: file)
-        return try Planner.plan(loaded, root: workspace.root, concurrency: concurrency)
+        return try Planner.plan(loaded, root: workspace.root, concurrency: concurrency, overlaps: overlaps)
+    }
+}
+
+/// `--strict` / `--allow-overlap`: what to do with parallel tasks that own overlapping files.
+struct OverlapOptions: ParsableArguments {
+    @Flag(help: "Refuse the plan when parallel tasks own overlapping files (default: run them one after the other).")
+    var strict = false
+    @Flag(help: "Run parallel tasks with overlapping owns at the same time anyway; conflicts are predicted during the run.")
+    var allowOverlap = false
+
+    func policy() throws -> Planner.OverlapPolicy {
+        if strict && allowOverlap { throw CLIError.usage("--strict and --allow-overlap contradict each other: pick one") }
+        return strict ? .refuse : allowOverlap ? .allow : .serialize
     }
 }
 
@@ -40,6 +54,12 @@ enum PlanReport {
         }
         for group in e.dynamicGroups {
             lines.append("  \(group): fans out at run time over its source's JSON list")
+        }
+        if !plan.collisions.isEmpty {
+            lines.append("")
+            lines.append(Terminal.bold("Ownership") + ": \(plan.collisions.count) pairs of parallel tasks own overlapping files; \(plan.tasks.contains { !$0.after.isEmpty } ? "each pair runs one after the other (--strict refuses)" : "they run in parallel (--allow-overlap)"):")
+            for collision in plan.collisions.prefix(20) { lines.append("  - \(collision)") }
+            if plan.collisions.count > 20 { lines.append("  - … \(plan.collisions.count - 20) more") }
         }
         lines.append("")
         lines.append("Critical path: \(minutes(e.criticalPathMinutes))  \(e.criticalPath.joined(separator: " → "))")
@@ -77,6 +97,8 @@ enum PlanReport {
                               "cost_usd": e.costUSD.map { $0 * ParallelismAdvice.fastModePriceFactor } as Any? ?? NSNull()],
             ],
             "dynamic_groups": e.dynamicGroups,
+            "ownership_collisions": plan.collisions.map { ["first": $0.first, "second": $0.second, "first_glob": $0.firstGlob,
+                                                           "second_glob": $0.secondGlob] },
             "advice": plan.advice.map { a -> [String: Any] in
                 [
                     "group": a.group, "sub_tasks": a.subTasks, "kind": a.kind.rawValue, "break_even_minutes": a.breakEvenMinutes,
@@ -87,8 +109,8 @@ enum PlanReport {
                 ]
             },
             "tasks": plan.tasks.map { t -> [String: Any] in
-                ["id": t.id, "group": t.group, "agent": t.agent, "needs": t.needs, "owns": t.owns,
-                 "item": t.item?.text as Any? ?? NSNull(), "dynamic": t.isExpander]
+                ["id": t.id, "group": t.group, "agent": t.agent, "needs": t.needs, "after": t.after, "owns": t.owns,
+                 "isolation": t.isolation.rawValue, "item": t.item?.text as Any? ?? NSNull(), "dynamic": t.isExpander]
             },
         ]
     }

@@ -13,17 +13,32 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Run every task with the simulated agent: previews wall-clock and cost, spends nothing.") var simulate = false
     @Option(help: "With --simulate: estimated minutes per real second (60 = a minute becomes a second).") var speed: Double?
     @Option(help: "Seconds between SIGTERM and SIGKILL when a task is stopped.") var grace: Double = 5
+    @Option(help: "The branch or commit every task's worktree starts from (default: HEAD).") var base: String?
+    @OptionGroup var overlap: OverlapOptions
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
         try await guarded {
             let workspace = global.workspace
-            let plan = try SpecPlanning.plan(file: file, concurrency: concurrency, workspace: workspace)
+            let policy = try overlap.policy()
+            let plan = try SpecPlanning.plan(file: file, concurrency: concurrency, workspace: workspace, overlaps: policy)
             if let speed, speed <= 0 { throw CLIError.usage("--speed must be positive") }
+            let baseCommit: String?
+            do {
+                let (commit, warning) = try await RunBase.resolve(plan: plan, workspace: workspace, base: base, simulate: simulate)
+                if let warning, !global.json { Terminal.error(warning) }
+                baseCommit = commit
+            } catch let problem as RunBase.Problem {
+                throw CLIError.usage(problem.description)
+            }
+            if !global.json {
+                let handling = policy == .allow ? "running them in parallel anyway (--allow-overlap)" : "running them one after the other"
+                for collision in plan.collisions { Terminal.error("note: \(collision); \(handling)") }
+            }
             try workspace.prepare()
             let store = try global.openStore(create: true)
             let runID = try await RunFactory.create(plan: plan, specPath: file, workspace: workspace, store: store,
-                                                    concurrency: plan.concurrency, simulate: simulate)
+                                                    concurrency: plan.concurrency, simulate: simulate, baseCommit: baseCommit)
             var options = RunOptions(concurrency: plan.concurrency)
             options.simulate = simulate
             options.simulationSpeed = speed ?? (simulate ? 60 : 1)
@@ -83,8 +98,8 @@ enum RunSummary {
             let scaled = Duration.seconds(outcome.elapsed.seconds * speed)
             lines.append("  simulated at \(speed)×: estimated real wall-clock ≈ \(scaled.humanized); tokens \(Terminal.tokens(c.tokens.input)) in, \(Terminal.tokens(c.tokens.output)) out")
         }
-        for task in tasks where task.state == .failed {
-            lines.append("  \(Terminal.state(.failed)) \(task.id): \(task.error ?? "?")  (muster logs \(outcome.run) \(task.id))")
+        for task in tasks where task.state == .failed || task.state == .blocked {
+            lines.append("  \(Terminal.state(task.state)) \(task.id): \(task.error ?? "?")  (muster logs \(outcome.run) \(task.id))")
         }
         let skipped = c[.skipped] + c[.cancelled]
         if skipped > 0 { lines.append("  \(skipped) tasks did not run; `muster resume \(outcome.run)` retries what failed and runs the rest") }

@@ -17,7 +17,7 @@ enum Terminal {
         case .succeeded: paint(state.rawValue, "32")
         case .failed: paint(state.rawValue, "31")
         case .running: paint(state.rawValue, "36")
-        case .skipped, .cancelled: paint(state.rawValue, "33")
+        case .skipped, .cancelled, .blocked: paint(state.rawValue, "33")
         case .pending, .ready: dim(state.rawValue)
         }
     }

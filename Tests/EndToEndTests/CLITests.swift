@@ -6,6 +6,7 @@ import Testing
     @Test func initPlanRunStatusLogsOnAFreshRepository() throws {
         let h = try Harness()
         for folder in ["alpha", "beta", "gamma"] { try h.write("\(folder)/file.txt", "x\n") }
+        try h.commitAll()
         #expect(try h.muster("init").status == 0)
         #expect(h.read("muster.yml").contains("foreach"))
         #expect(try h.muster("init").status == 2, "init must not overwrite without --force")

@@ -30,7 +30,21 @@ struct Harness {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         if git {
             _ = try Self.exec("/usr/bin/env", ["git", "init", "-q", "-b", "main", root.path], in: root)
+            try self.git("config", "user.name", "Test")
+            try self.git("config", "user.email", "test@example.com")
+            try self.git("commit", "-q", "--allow-empty", "-m", "start")
         }
+    }
+
+    @discardableResult
+    func git(_ arguments: String...) throws -> Result {
+        try Self.exec("/usr/bin/env", ["git"] + arguments, in: root)
+    }
+
+    /// Commits everything in the repository (task worktrees start from HEAD).
+    func commitAll(_ message: String = "fixture") throws {
+        try git("add", "-A")
+        try git("commit", "-q", "--allow-empty", "-m", message)
     }
 
     func write(_ name: String, _ text: String) throws {
@@ -56,8 +70,10 @@ struct Harness {
         process.executableURL = URL(fileURLWithPath: Self.muster)
         process.arguments = arguments
         process.currentDirectoryURL = root
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        // Its own /dev/null: Foundation's Process closes the handles it is given, and closing the
+        // shared FileHandle.nullDevice twice closes whatever descriptor took its number meanwhile.
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         return process
     }

@@ -8,10 +8,14 @@ public struct Plan: Sendable {
     public let waves: [[String]]
     public let estimate: PlanEstimate
     public let advice: [ParallelismAdvice]
+    /// Parallel tasks whose `owns` overlap; the plan orders each pair (see `PlannedTask.after`).
+    public let collisions: [OwnershipCollision]
 
-    public init(workflow: Workflow, tasks: [PlannedTask], concurrency: Int, prices: PriceTable) {
+    public init(workflow: Workflow, tasks: [PlannedTask], concurrency: Int, prices: PriceTable,
+                collisions: [OwnershipCollision] = []) {
         self.workflow = workflow
         self.tasks = tasks
+        self.collisions = collisions
         self.concurrency = max(1, concurrency)
         let graph = TaskGraph(tasks)
         self.waves = graph.waves()
@@ -20,42 +24,49 @@ public struct Plan: Sendable {
     }
 }
 
-/// Group-level dependencies resolved to task indices (`needs: [scan]` waits for every scan task).
+/// Dependencies resolved to task indices: `needs: [scan]` waits for every scan task, and `after`
+/// (added when `owns` collide) waits for one task.
 struct TaskGraph {
     let tasks: [PlannedTask]
-    let members: [String: [Int]]
-    let groupOrder: [String]
+    let predecessors: [[Int]]
+    /// Task indices, dependencies first.
+    let order: [Int]
 
     init(_ tasks: [PlannedTask]) {
         self.tasks = tasks
         var members: [String: [Int]] = [:]
-        var order: [String] = []
-        for (index, task) in tasks.enumerated() {
-            if members[task.group] == nil { order.append(task.group) }
-            members[task.group, default: []].append(index)
+        var index: [String: Int] = [:]
+        for (i, task) in tasks.enumerated() {
+            members[task.group, default: []].append(i)
+            index[task.id] = i
         }
-        self.members = members
-        self.groupOrder = order
+        let predecessors = tasks.map { task in
+            Array(Set(task.needs.flatMap { members[$0] ?? [] } + task.after.compactMap { index[$0] })).sorted()
+        }
+        self.predecessors = predecessors
+        // Kahn's algorithm, taking tasks in file order when several are free.
+        var remaining = predecessors.map(\.count)
+        var successors = Array(repeating: [Int](), count: tasks.count)
+        for (i, preds) in predecessors.enumerated() { for p in preds { successors[p].append(i) } }
+        var queue = Deque(tasks.indices.filter { remaining[$0] == 0 })
+        var order: [Int] = []
+        order.reserveCapacity(tasks.count)
+        while let next = queue.popFirst() {
+            order.append(next)
+            for s in successors[next] {
+                remaining[s] -= 1
+                if remaining[s] == 0 { queue.append(s) }
+            }
+        }
+        self.order = order
     }
 
-    /// Wave of each group: 0 without needs, else one more than the deepest group it needs.
-    func groupLevels() -> [String: Int] {
-        var level: [String: Int] = [:]
-        func visit(_ group: String) -> Int {
-            if let known = level[group] { return known }
-            let needs = members[group].flatMap { tasks[$0[0]].needs } ?? []
-            let value = needs.map { visit($0) + 1 }.max() ?? 0
-            level[group] = value
-            return value
-        }
-        for group in groupOrder { _ = visit(group) }
-        return level
-    }
-
+    /// Task ids by wave: a task's wave is one more than the latest wave it waits for.
     func waves() -> [[String]] {
-        let levels = groupLevels()
-        var waves: [[String]] = Array(repeating: [], count: (levels.values.max() ?? -1) + 1)
-        for task in tasks { waves[levels[task.group] ?? 0].append(task.id) }
+        var level = Array(repeating: 0, count: tasks.count)
+        for i in order { level[i] = predecessors[i].map { level[$0] + 1 }.max() ?? 0 }
+        var waves: [[String]] = Array(repeating: [], count: (level.max() ?? -1) + 1)
+        for i in tasks.indices { waves[level[i]].append(tasks[i].id) }
         return waves
     }
 }
@@ -104,14 +115,10 @@ public struct PlanEstimate: Codable, Sendable, Equatable {
 
     /// Simulates `slots` workers taking ready tasks in file order; returns the finish time.
     static func schedule(durations: [Double], graph: TaskGraph, slots: Int) -> Double {
-        let tasks = graph.tasks
-        var remainingInGroup = graph.members.mapValues(\.count)
-        var waitingOn = tasks.map { Set($0.needs).count }
-        var dependents: [String: [Int]] = [:]
-        for (index, task) in tasks.enumerated() {
-            for need in Set(task.needs) { dependents[need, default: []].append(index) }
-        }
-        var ready = Deque(tasks.indices.filter { waitingOn[$0] == 0 })
+        var waitingOn = graph.predecessors.map(\.count)
+        var successors = Array(repeating: [Int](), count: graph.tasks.count)
+        for (i, preds) in graph.predecessors.enumerated() { for p in preds { successors[p].append(i) } }
+        var ready = Deque(graph.tasks.indices.filter { waitingOn[$0] == 0 })
         var running = MinHeap()
         var now = 0.0
         while true {
@@ -120,13 +127,9 @@ public struct PlanEstimate: Codable, Sendable, Equatable {
             }
             guard let (finish, index) = running.pop() else { break }
             now = finish
-            let group = tasks[index].group
-            remainingInGroup[group, default: 1] -= 1
-            if remainingInGroup[group] == 0 {
-                for dependent in dependents[group] ?? [] {
-                    waitingOn[dependent] -= 1
-                    if waitingOn[dependent] == 0 { ready.append(dependent) }
-                }
+            for s in successors[index] {
+                waitingOn[s] -= 1
+                if waitingOn[s] == 0 { ready.append(s) }
             }
         }
         return now
@@ -134,24 +137,15 @@ public struct PlanEstimate: Codable, Sendable, Equatable {
 
     /// Longest chain of estimated minutes through the graph, with unlimited workers.
     static func criticalPath(durations: [Double], graph: TaskGraph) -> (Double, [String]) {
-        let tasks = graph.tasks
-        let levels = graph.groupLevels()
-        let groups = graph.groupOrder.sorted { (levels[$0] ?? 0) < (levels[$1] ?? 0) }
-        var groupFinish: [String: (Double, Int)] = [:]  // finish time and the task that finishes last
-        var finish = Array(repeating: 0.0, count: tasks.count)
-        var previous = Array(repeating: -1, count: tasks.count)
-        for group in groups {
-            for index in graph.members[group] ?? [] {
-                var start = 0.0
-                for need in tasks[index].needs {
-                    if let (t, last) = groupFinish[need], t >= start, last >= 0 {
-                        start = t
-                        previous[index] = last
-                    }
-                }
-                finish[index] = start + durations[index]
-                if finish[index] >= (groupFinish[group]?.0 ?? -1) { groupFinish[group] = (finish[index], index) }
+        var finish = Array(repeating: 0.0, count: graph.tasks.count)
+        var previous = Array(repeating: -1, count: graph.tasks.count)
+        for i in graph.order {
+            var start = 0.0
+            for p in graph.predecessors[i] where previous[i] < 0 || finish[p] >= start {
+                start = finish[p]
+                previous[i] = p
             }
+            finish[i] = start + durations[i]
         }
         // On ties prefer the later task: it is deeper in the graph, so the path shows the whole chain.
         guard var last = finish.indices.last else { return (0, []) }
@@ -159,7 +153,7 @@ public struct PlanEstimate: Codable, Sendable, Equatable {
         var path: [String] = []
         let total = finish[last]
         while last >= 0 {
-            path.append(tasks[last].id)
+            path.append(graph.tasks[last].id)
             last = previous[last]
         }
         return (total, path.reversed())

@@ -20,13 +20,19 @@ public struct PlannedTask: Codable, Sendable, Equatable {
     /// Set on the stand-in for a `foreach: from` fan-out: when its source is done the orchestrator
     /// replaces it with one task per item of the source's JSON result, rendered from this spec.
     public var expands: TaskSpec?
+    /// Task-level ordering added by the plan: this task waits for these (colliding `owns`).
+    public var after: [String] = []
+    public var isolation: Isolation = .worktree
 
     public var isExpander: Bool { expands != nil }
 
     public init(id: String, group: String, item: ItemValue? = nil, agent: String, model: String? = nil, prompt: String? = nil,
                 command: Command? = nil, needs: [String] = [], owns: [String] = [], env: [String: String] = [:],
                 timeout: Duration? = nil, stallTimeout: Duration? = nil, retries: Int = 0, estimate: Estimate? = nil,
-                kind: WorkKind = .exploration, expands: TaskSpec? = nil) {
+                kind: WorkKind = .exploration, expands: TaskSpec? = nil, after: [String] = [],
+                isolation: Isolation = .worktree) {
+        self.after = after
+        self.isolation = isolation
         self.id = id
         self.group = group
         self.item = item
@@ -43,5 +49,28 @@ public struct PlannedTask: Codable, Sendable, Equatable {
         self.estimate = estimate
         self.kind = kind
         self.expands = expands
+    }
+}
+
+extension PlannedTask {
+    enum CodingKeys: String, CodingKey {
+        case id, group, item, agent, model, prompt, command, needs, owns, env, timeout, stallTimeout, retries, estimate,
+             kind, expands, after, isolation
+    }
+
+    // Fields added after the first release decode with their defaults from older stored runs.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(String.self, forKey: .id), group: try c.decode(String.self, forKey: .group),
+                  item: try c.decodeIfPresent(ItemValue.self, forKey: .item), agent: try c.decode(String.self, forKey: .agent),
+                  model: try c.decodeIfPresent(String.self, forKey: .model), prompt: try c.decodeIfPresent(String.self, forKey: .prompt),
+                  command: try c.decodeIfPresent(Command.self, forKey: .command), needs: try c.decode([String].self, forKey: .needs),
+                  owns: try c.decode([String].self, forKey: .owns), env: try c.decode([String: String].self, forKey: .env),
+                  timeout: try c.decodeIfPresent(Duration.self, forKey: .timeout),
+                  stallTimeout: try c.decodeIfPresent(Duration.self, forKey: .stallTimeout),
+                  retries: try c.decode(Int.self, forKey: .retries), estimate: try c.decodeIfPresent(Estimate.self, forKey: .estimate),
+                  kind: try c.decode(WorkKind.self, forKey: .kind), expands: try c.decodeIfPresent(TaskSpec.self, forKey: .expands),
+                  after: try c.decodeIfPresent([String].self, forKey: .after) ?? [],
+                  isolation: try c.decodeIfPresent(Isolation.self, forKey: .isolation) ?? .worktree)
     }
 }

@@ -2,8 +2,18 @@ import Foundation
 
 /// Turns a loaded workflow into runnable tasks, and estimates what running them costs.
 public enum Planner {
+    /// What to do with parallel tasks whose `owns` overlap.
+    public enum OverlapPolicy: Sendable {
+        /// Run each pair one after the other (the default).
+        case serialize
+        /// Refuse the plan (`--strict`).
+        case refuse
+        /// Run them in parallel anyway (`--allow-overlap`): conflicts are left to prediction and integration.
+        case allow
+    }
+
     public static func plan(_ loaded: LoadedWorkflow, root: URL, concurrency: Int? = nil,
-                            prices: PriceTable = .defaults) throws(SpecError) -> Plan {
+                            prices: PriceTable = .defaults, overlaps: OverlapPolicy = .serialize) throws(SpecError) -> Plan {
         let workflow = loaded.workflow
         var tasks: [PlannedTask] = []
         tasks.reserveCapacity(workflow.tasks.count)
@@ -41,7 +51,15 @@ public enum Planner {
                 tasks.append(expander)
             }
         }
-        return Plan(workflow: workflow, tasks: tasks, concurrency: concurrency ?? workflow.concurrency, prices: prices)
+        let collisions = OwnershipChecker.collisions(tasks)
+        if overlaps == .refuse, let first = collisions.first {
+            let group = tasks.first { $0.id == first.first }?.group ?? first.first
+            throw loaded.error(at: "tasks.\(group).owns", "\(first)" + (collisions.count > 1 ? " (and \(collisions.count - 1) more pairs)" : ""),
+                               fix: "give them disjoint `owns`, add `needs` between them, or drop --strict to run them one after the other")
+        }
+        let ordered = overlaps == .allow ? tasks : OwnershipChecker.serialize(tasks, collisions: collisions)
+        return Plan(workflow: workflow, tasks: ordered,
+                    concurrency: concurrency ?? workflow.concurrency, prices: prices, collisions: collisions)
     }
 
     /// The tasks a `foreach: from` fan-out becomes once its source's items are known (run time).
@@ -52,7 +70,8 @@ public enum Planner {
         for item in items {
             out.append(try render(spec, item: item, id: ids.next(for: item), workflow: workflow, loaded: loaded))
         }
-        return out
+        // Children whose `owns` overlap run one after the other, as in a planned fan-out.
+        return OwnershipChecker.serialize(out, collisions: OwnershipChecker.collisions(out))
     }
 
     static func render(_ spec: TaskSpec, item: ItemValue?, id: String, workflow: Workflow,
@@ -87,7 +106,8 @@ public enum Planner {
             needs: WorkflowValidator.dependencies(of: spec), owns: owns,
             env: spec.env.mapValues { Template.render($0, lookup) },
             timeout: spec.timeout, stallTimeout: spec.stallTimeout, retries: spec.retries,
-            estimate: spec.estimate, kind: spec.effectiveKind, expands: nil)
+            estimate: spec.estimate, kind: spec.effectiveKind, expands: nil,
+            isolation: spec.isolation ?? workflow.isolation ?? .worktree)
     }
 }
 

@@ -8,6 +8,8 @@ public struct Workflow: Codable, Sendable, Equatable {
     public var concurrency: Int
     public var onFailure: FailurePolicy
     public var backoff: Backoff
+    /// nil: the default, `worktree`.
+    public var isolation: Isolation?
     public var tasks: [TaskSpec]
 
     public init(name: String, agent: String = "shell", model: String? = nil, concurrency: Int = 4,
@@ -22,6 +24,12 @@ public struct Workflow: Codable, Sendable, Equatable {
     }
 
     public func task(_ id: String) -> TaskSpec? { tasks.first { $0.id == id } }
+}
+
+/// Where a task runs: its own git worktree and branch (the default), or in the repository itself
+/// (`none`: for read-only exploration, or outside git).
+public enum Isolation: String, Codable, Sendable, CaseIterable {
+    case worktree, none
 }
 
 public enum FailurePolicy: String, Codable, Sendable, CaseIterable {
@@ -77,6 +85,7 @@ public struct TaskSpec: Codable, Sendable, Equatable {
     public var retries: Int
     public var estimate: Estimate?
     public var kind: WorkKind?
+    public var isolation: Isolation?
 
     public init(id: String, prompt: String? = nil, command: Command? = nil, agent: String? = nil,
                 model: String? = nil, needs: [String] = [], foreach: Foreach? = nil, owns: [String] = [],

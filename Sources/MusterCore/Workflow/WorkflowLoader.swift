@@ -24,9 +24,9 @@ public struct LoadedWorkflow: Sendable {
 
 /// Reads a workflow spec (YAML) into `Workflow`, reporting every mistake as file:line:column with a fix.
 public enum WorkflowLoader {
-    static let workflowKeys = ["name", "agent", "model", "concurrency", "on_failure", "backoff", "tasks"]
+    static let workflowKeys = ["name", "agent", "model", "concurrency", "on_failure", "backoff", "isolation", "tasks"]
     static let taskKeys = ["prompt", "command", "shell", "agent", "model", "needs", "foreach", "owns", "env",
-                           "timeout", "stall_timeout", "retries", "estimate", "kind"]
+                           "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation"]
     static let foreachKeys = ["items", "glob", "from"]
     static let estimateKeys = ["minutes", "input_tokens", "output_tokens"]
     static let backoffKeys = ["initial", "max"]
@@ -193,6 +193,7 @@ struct NodeReader {
                     throw fail(value, "`on_failure` must be `stop` or `continue`, got `\(text)`")
                 }
                 workflow.onFailure = policy
+            case "isolation": workflow.isolation = try isolation(value)
             case "backoff":
                 for (bkey, _, bvalue) in try pairs(value, what: "`backoff`", allowed: WorkflowLoader.backoffKeys) {
                     if bkey == "initial" { workflow.backoff.initial = try duration(bvalue, "`backoff.initial`") }
@@ -221,6 +222,14 @@ struct NodeReader {
             throw fail(node, "task id `\(id)` is not a simple name",
                        fix: "use letters, digits, `_` and `-`, starting with a letter (it names a branch and a folder)")
         }
+    }
+
+    func isolation(_ node: Node) throws(SpecError) -> Isolation {
+        let text = try string(node, "`isolation`")
+        guard let value = Isolation(rawValue: text) else {
+            throw fail(node, "`isolation` must be `worktree` or `none`, got `\(text)`")
+        }
+        return value
     }
 
     func agentName(_ node: Node, knownAgents: Set<String>) throws(SpecError) -> String {
@@ -269,6 +278,7 @@ struct NodeReader {
             case "timeout": spec.timeout = try duration(value, "`timeout`")
             case "stall_timeout": spec.stallTimeout = try duration(value, "`stall_timeout`")
             case "retries": spec.retries = try int(value, "`retries`", min: 0)
+            case "isolation": spec.isolation = try isolation(value)
             case "kind":
                 let text = try string(value, "`kind`")
                 guard let kind = WorkKind(rawValue: text) else {

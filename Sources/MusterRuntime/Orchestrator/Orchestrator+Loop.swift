@@ -18,6 +18,8 @@ extension Orchestrator {
         var started = ContinuousClock.now
         var events: EventMirror
         var groupResults: [String: [TaskRecord]] = [:]
+        /// nil when tasks run in place: outside git, or simulated.
+        let worktrees: WorktreeManager?
 
         struct Running {
             var task: TaskRecord
@@ -28,6 +30,17 @@ extension Orchestrator {
             var stop: StopReason?
             var stopSentAt: Date?
             var killed = false
+            var git: TaskGitState?
+            /// `isolation: none`: the working tree before the task, to find what it changed.
+            var snapshot: String?
+        }
+
+        /// Where a claimed task will run, decided before it starts.
+        enum Placement: Sendable {
+            case worktree(TaskGitState)
+            case inPlace(snapshot: String?)
+            case blocked(TaskOutcome)
+            case failed(String)
         }
 
         enum StopReason: Equatable {
@@ -42,8 +55,9 @@ extension Orchestrator {
             }
         }
 
-        init(orchestrator: Orchestrator, run: RunRecord) throws {
+        init(orchestrator: Orchestrator, run: RunRecord, worktrees: WorktreeManager?) throws {
             o = orchestrator
+            self.worktrees = worktrees
             self.run = run
             let inbox = orchestrator.inbox
             supervisor = ProcessSupervisor { exit in inbox.push(exit) }
@@ -101,19 +115,38 @@ extension Orchestrator {
                     if let orphan = claim.orphan, orphan.host == o.identity.host {
                         await OrphanReaper.stop(groups: [orphan.pgid], grace: o.options.grace)
                     }
-                    if claim.task.spec.isExpander {
-                        if let failure = try await expand(claim.task) { failedToStart.append(failure) }
+                }
+                let tasks = claimed.map(\.task).filter { !$0.spec.isExpander }
+                for task in tasks where task.spec.mentionsNeeds || worktrees != nil { try await loadNeeds(of: task) }
+                let placements = await place(tasks)
+                for claim in claimed {
+                    let task = claim.task
+                    if task.spec.isExpander {
+                        if let failure = try await expand(task) { failedToStart.append(failure) }
                         expanded = true
                         continue
                     }
+                    var git: TaskGitState?
+                    var snapshot: String?
+                    switch placements[task.id] ?? .inPlace(snapshot: nil) {
+                    case .blocked(let outcome):
+                        failedToStart.append(outcome)
+                        continue
+                    case .failed(let reason):
+                        failedToStart.append(failure(task, error: reason, retryable: true))
+                        continue
+                    case .worktree(let state): git = state
+                    case .inPlace(let before): snapshot = before
+                    }
                     do {
-                        if claim.task.spec.mentionsNeeds { try await loadNeeds(of: claim.task) }
-                        let entry = try launch(claim.task)
-                        running[claim.task.id] = entry
-                        started.append(StartedProcess(task: claim.task.id, pid: entry.process.pid, pgid: entry.process.pgid,
-                                                      host: o.identity.host))
+                        var entry = try launch(task, in: git?.worktree ?? o.workspace.root.path)
+                        entry.git = git
+                        entry.snapshot = snapshot
+                        running[task.id] = entry
+                        started.append(StartedProcess(task: task.id, pid: entry.process.pid, pgid: entry.process.pgid,
+                                                      host: o.identity.host, git: git))
                     } catch {
-                        failedToStart.append(failure(claim.task, error: "could not start: \(error)", retryable: !(error is SystemError)))
+                        failedToStart.append(failure(task, error: "could not start: \(error)", retryable: !(error is SystemError)))
                     }
                 }
                 try await o.store.recordProcesses(run: run.id, holder: o.identity.id, started, now: Date())
@@ -122,7 +155,54 @@ extension Orchestrator {
             }
         }
 
-        func launch(_ task: TaskRecord) throws -> Running {
+        /// Prepares each task's worktree (merging what it needs) or its in-place snapshot, a few at a time.
+        func place(_ tasks: [TaskRecord]) async -> [String: Placement] {
+            guard let worktrees, let base = run.baseCommit else { return [:] }
+            var needed: [String: [TaskRecord]] = [:]
+            for task in tasks {
+                var records = task.spec.needs.flatMap { groupResults[$0] ?? [] }
+                for id in task.spec.after {
+                    if let record = try? await o.store.task(run: run.id, id: id) { records.append(record) }
+                }
+                needed[task.id] = records.sorted { $0.position < $1.position }
+            }
+            let workspace = o.workspace
+            let runID = run.id
+            return await withTaskGroup(of: (String, Placement).self) { group in
+                var placements: [String: Placement] = [:]
+                var pending = tasks[...]
+                func next(_ group: inout TaskGroup<(String, Placement)>) {
+                    guard let task = pending.popFirst() else { return }
+                    let records = needed[task.id] ?? []
+                    group.addTask {
+                        do {
+                            if task.spec.isolation == .none {
+                                let scratch = workspace.taskDirectory(run: runID, task: task.id)
+                                try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+                                return (task.id, .inPlace(snapshot: try await worktrees.snapshot(scratch: scratch)))
+                            }
+                            switch try await worktrees.prepare(run: runID, base: base, task: task, needed: records) {
+                            case .ready(let state): return (task.id, .worktree(state))
+                            case .blocked(let files, let merging):
+                                let reason = "blocked: merging \(merging) conflicts in \(files.joined(separator: ", "))"
+                                return (task.id, .blocked(TaskOutcome(task: task.id, attempt: task.attempt, result: .blocked, error: reason, costUSD: 0)))
+                            }
+                        } catch {
+                            return (task.id, .failed("could not prepare its worktree: \(error)"))
+                        }
+                    }
+                }
+                // Git serialises on its own locks; a few at once keeps both cores busy without thrashing.
+                for _ in 0..<4 { next(&group) }
+                for await (id, placement) in group {
+                    placements[id] = placement
+                    next(&group)
+                }
+                return placements
+            }
+        }
+
+        func launch(_ task: TaskRecord, in directory: String) throws -> Running {
             var spec = task.spec
             let dir = o.workspace.taskDirectory(run: run.id, task: task.id)
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -140,7 +220,7 @@ extension Orchestrator {
             if let prompt { try prompt.write(to: promptPath, atomically: false, encoding: .utf8) }
             let invocation = try adapter.invocation(for: spec, prompt: prompt,
                                                     context: AgentContext(simulationSpeed: o.options.simulationSpeed))
-            let executable = try o.resolver.resolve(invocation.executable, relativeTo: o.workspace.root.path)
+            let executable = try o.resolver.resolve(invocation.executable, relativeTo: directory)
             var environment = ProcessInfo.processInfo.environment
             environment["MUSTER_RUN"] = run.id
             environment["MUSTER_TASK_ID"] = task.id
@@ -152,7 +232,7 @@ extension Orchestrator {
             for (name, value) in invocation.environment { environment[name] = value }
             let process = try supervisor.launch(LaunchRequest(
                 key: task.id, executable: executable, arguments: invocation.arguments, environment: environment,
-                directory: o.workspace.root.path, stdinPath: invocation.promptOnStdin && prompt != nil ? promptPath.path : nil,
+                directory: directory, stdinPath: invocation.promptOnStdin && prompt != nil ? promptPath.path : nil,
                 logPath: log.path, stdoutPath: dir.appendingPathComponent("stdout.log").path))
             let now = Date()
             return Running(task: task, process: process, adapter: adapter,
@@ -213,15 +293,47 @@ extension Orchestrator {
         // MARK: Completion
 
         mutating func complete(_ exits: [ProcessExit]) async throws {
-            var outcomes: [TaskOutcome] = []
+            var finished: [(Running, ProcessExit)] = []
             for exit in exits {
                 guard let entry = running.removeValue(forKey: exit.key) else { continue }
-                outcomes.append(outcome(entry, exit))
+                finished.append((entry, exit))
+            }
+            let loop = self
+            let outcomes = await withTaskGroup(of: TaskOutcome.self) { group in
+                for (entry, exit) in finished { group.addTask { await loop.outcome(entry, exit) } }
+                var all: [TaskOutcome] = []
+                for await outcome in group { all.append(outcome) }
+                return all
             }
             try await apply(outcomes)
+            for outcome in outcomes where outcome.git.map({ !$0.violations.isEmpty }) == true {
+                try await o.store.appendEvent(NewEvent(run: run.id, task: outcome.task, kind: "ownership.violation",
+                                                       message: outcome.git!.violations.joined(separator: ", "), at: Date()))
+            }
         }
 
-        func outcome(_ entry: Running, _ exit: ProcessExit) -> TaskOutcome {
+        /// Commits the task's changes on its branch (or diffs the repository for in-place tasks) and
+        /// checks them against `owns`; a violation fails the task, whatever its exit status.
+        func settleGit(_ entry: Running, agent: String) async -> (TaskGitState?, String?) {
+            guard let worktrees else { return (nil, nil) }
+            do {
+                if let git = entry.git {
+                    let state = try await worktrees.finish(run: run.id, task: entry.task, state: git, agent: agent)
+                    return (state, nil)
+                }
+                if let before = entry.snapshot {
+                    let after = try await worktrees.snapshot(scratch: o.workspace.taskDirectory(run: run.id, task: entry.task.id))
+                    let (changed, violations) = try await worktrees.inPlaceChanges(before: before, after: after, owns: entry.task.spec.owns)
+                    return (TaskGitState(worktree: nil, branch: nil, baseCommit: before, headCommit: after == before ? nil : after,
+                                         changedPaths: changed, violations: violations), nil)
+                }
+            } catch {
+                return (entry.git, "could not record its changes: \(error)")
+            }
+            return (nil, nil)
+        }
+
+        func outcome(_ entry: Running, _ exit: ProcessExit) async -> TaskOutcome {
             let task = entry.task
             let dir = o.workspace.taskDirectory(run: run.id, task: task.id)
             let stdout = (try? String(contentsOfFile: entry.process.output.stdoutPath, encoding: .utf8)) ?? ""
@@ -246,6 +358,17 @@ extension Orchestrator {
             outcome.resultPath = relative
             outcome.usage = report.usage
             outcome.costUSD = cost
+            let (git, gitError) = await settleGit(entry, agent: entry.adapter.name)
+            outcome.git = git
+            if let violations = git?.violations, !violations.isEmpty, outcome.result != .cancelled {
+                // Its branch keeps the work for review; integration never takes it.
+                let shown = violations.prefix(10).joined(separator: ", ") + (violations.count > 10 ? ", …" : "")
+                outcome.result = .failed(retryAt: nil)
+                outcome.error = "changed files outside its owns (\(task.spec.owns.isEmpty ? "it owns nothing" : task.spec.owns.joined(separator: ", "))): \(shown)"
+            } else if let gitError, outcome.result == .succeeded {
+                outcome = failure(task, error: gitError, retryable: true, exitCode: 0)
+                outcome.git = git
+            }
             return outcome
         }
 

@@ -60,7 +60,8 @@ public final class Orchestrator: Sendable {
         let started = ContinuousClock.now
         guard let record = try await store.run(runID) else { throw OrchestratorError.unknownRun(runID) }
         try await acquire(record)
-        var loop = try Loop(orchestrator: self, run: record)
+        let usesGit = record.baseCommit != nil && !record.simulate && workspace.isGitRepository
+        var loop = try Loop(orchestrator: self, run: record, worktrees: usesGit ? try await WorktreeManager.make(workspace: workspace) : nil)
         let ticker = startTicker()
         let signals = SignalWatch(signals: [SIGINT, SIGTERM, SIGHUP]) { [inbox] signal in inbox.continuation.yield(.interrupt(signal)) }
         defer {

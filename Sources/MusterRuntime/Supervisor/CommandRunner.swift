@@ -1,8 +1,9 @@
 import CMusterSystem
 import Foundation
 
-/// Runs a short command (git, mostly) to completion and returns its output. The blocking wait
-/// happens on a Dispatch thread, not on the caller's: async callers never hold a cooperative thread.
+/// Runs a short command (git, mostly) to completion and returns its output. The blocking part
+/// runs on a thread of its own, never on Dispatch's shared pool or a cooperative thread: blocked
+/// pool threads on a 2-core machine stall everything else for up to a second.
 public enum CommandRunner {
     public struct Output: Sendable {
         public var status: TerminationStatus
@@ -15,16 +16,24 @@ public enum CommandRunner {
                            environment: [String: String] = ProcessInfo.processInfo.environment,
                            stdin: Data? = nil) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            let thread = Thread {
                 continuation.resume(with: Result { try runBlocking(executable, arguments, in: directory, environment: environment, stdin: stdin) })
             }
+            thread.stackSize = 512 * 1024
+            thread.start()
         }
     }
 
     static func runBlocking(_ executable: String, _ arguments: [String], in directory: String,
                             environment: [String: String], stdin: Data?) throws -> Output {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0], inPipe: [Int32] = [0, 0]
-        guard muster_pipe_cloexec(&outPipe) == 0, muster_pipe_cloexec(&errPipe) == 0, muster_pipe_cloexec(&inPipe) == 0 else {
+        guard muster_pipe_cloexec(&outPipe) == 0 else { throw SystemError.io("pipe", errno) }
+        guard muster_pipe_cloexec(&errPipe) == 0 else {
+            close(outPipe[0]); close(outPipe[1])
+            throw SystemError.io("pipe", errno)
+        }
+        guard muster_pipe_cloexec(&inPipe) == 0 else {
+            close(outPipe[0]); close(outPipe[1]); close(errPipe[0]); close(errPipe[1])
             throw SystemError.io("pipe", errno)
         }
         let argv = ([executable.split(separator: "/").last.map(String.init) ?? executable] + arguments).map { strdup($0) } + [nil]
@@ -40,38 +49,50 @@ public enum CommandRunner {
             close(inPipe[1]); close(outPipe[0]); close(errPipe[0])
             throw SystemError.spawn(executable, rc)
         }
-        // Feed stdin and drain stderr on helper threads so no pipe fills up and blocks the child.
-        let group = DispatchGroup()
-        let input = inPipe[1]
-        DispatchQueue.global().async(group: group) {
-            if let stdin { stdin.withUnsafeBytes { writeAll(input, $0) } }
-            close(input)
-        }
-        let errBox = DataBox()
-        let errFD = errPipe[0]
-        DispatchQueue.global().async(group: group) { errBox.data = readAll(errFD) }
-        let out = readAll(outPipe[0])
-        group.wait()
-        close(outPipe[0]); close(errPipe[0])
+        let (out, err) = pump(stdin: inPipe[1], input: stdin ?? Data(), stdout: outPipe[0], stderr: errPipe[0])
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let signal = status & 0x7f
         return Output(status: signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal),
-                      stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: errBox.data, as: UTF8.self))
+                      stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
     }
 
-    final class DataBox: @unchecked Sendable {  // written once by one thread, read after group.wait()
-        var data = Data()
-    }
-
-    static func readAll(_ fd: Int32) -> Data {
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n > 0 { data.append(contentsOf: buffer[0..<n]); continue }
-            if n < 0 && errno == EINTR { continue }
-            return data
+    /// Feeds stdin and drains stdout and stderr together with poll(), so no pipe fills and blocks the child.
+    static func pump(stdin: Int32, input: Data, stdout: Int32, stderr: Int32) -> (Data, Data) {
+        var out = Data(), err = Data()
+        var written = 0
+        var fds = [pollfd(fd: stdin, events: Int16(POLLOUT), revents: 0),
+                   pollfd(fd: stdout, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: stderr, events: Int16(POLLIN), revents: 0)]
+        if input.isEmpty {
+            close(stdin)
+            fds[0].fd = -1
         }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while fds[1].fd >= 0 || fds[2].fd >= 0 {
+            if poll(&fds, nfds_t(fds.count), -1) < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            if fds[0].fd >= 0 && fds[0].revents != 0 {
+                let n = input.withUnsafeBytes { write(stdin, $0.baseAddress! + written, min(65536, input.count - written)) }
+                if n > 0 { written += n }
+                if n < 0 && errno != EINTR && errno != EAGAIN || written >= input.count {
+                    close(stdin)
+                    fds[0].fd = -1
+                }
+            }
+            for i in 1...2 where fds[i].fd >= 0 && fds[i].revents != 0 {
+                let n = buffer.withUnsafeMutableBytes { read(fds[i].fd, $0.baseAddress, $0.count) }
+                if n > 0 {
+                    if i == 1 { out.append(contentsOf: buffer[0..<n]) } else { err.append(contentsOf: buffer[0..<n]) }
+                } else if n == 0 || errno != EINTR {
+                    close(fds[i].fd)
+                    fds[i].fd = -1
+                }
+            }
+        }
+        if fds[0].fd >= 0 { close(stdin) }
+        return (out, err)
     }
 }

@@ -65,23 +65,25 @@ public struct LaunchedProcess: Sendable {
 }
 
 /// Starts processes with posix_spawn in their own process group and watches them without
-/// polling: a pidfd per process and its pipes are event sources on one serial queue.
+/// polling: a pidfd per process and its output pipes, on one epoll thread (`IOLoop`).
 /// (Foundation's Process polls every 50 ms; this costs a spawn plus a few syscalls.)
 public final class ProcessSupervisor: Sendable {
-    let queue = DispatchQueue(label: "muster.supervisor.io")
+    let loop = IOLoop.shared
     let onExit: @Sendable (ProcessExit) -> Void
-    /// Sources must stay referenced until cancelled; only touched on `queue`.
-    let live = Mutex<[String: Watch]>([:])
 
-    final class Watch: @unchecked Sendable {  // confined to the supervisor's queue
-        var sources: [DispatchSourceProtocol] = []
-        var openPipes = 2
+    /// One process's watch state; only touched on the loop thread.
+    final class Watch: @unchecked Sendable {
+        let key: String
+        let pid: Int32
+        let output: OutputCapture
+        var pipes: Set<Int32> = []
         var status: TerminationStatus?
-        var pid: Int32 = 0
-        var pgid: Int32 = 0
-        var output: OutputCapture?
-        var reportedExit = false
-        var forceTimer: DispatchSourceTimer?
+        var reported = false
+        init(key: String, pid: Int32, output: OutputCapture) {
+            self.key = key
+            self.pid = pid
+            self.output = output
+        }
     }
 
     public init(onExit: @escaping @Sendable (ProcessExit) -> Void) {
@@ -120,58 +122,39 @@ public final class ProcessSupervisor: Sendable {
             throw SystemError.spawn(request.executable, rc)
         }
         let pidfd = muster_pidfd_open(pid)
-        let watch = Watch()
-        watch.pid = pid
-        watch.pgid = pid
-        watch.output = output
+        let watch = Watch(key: request.key, pid: pid, output: output)
         let (stdoutRead, stderrRead) = (outPipe[0], errPipe[0])
-        queue.async { self.watch(watch, key: request.key, pidfd: pidfd, stdout: stdoutRead, stderr: stderrRead) }
+        loop.post { self.register(watch, pidfd: pidfd, stdout: stdoutRead, stderr: stderrRead) }
         return LaunchedProcess(key: request.key, pid: pid, pgid: pid, output: output)
     }
 
-    /// Runs on `queue`: reads both pipes as data arrives and reaps the leader when its pidfd fires.
-    func watch(_ w: Watch, key: String, pidfd: Int32, stdout: Int32, stderr: Int32) {
-        live.withLock { $0[key] = w }
+    /// Loop thread: reads both pipes as data arrives and reaps the leader when its pidfd fires.
+    func register(_ w: Watch, pidfd: Int32, stdout: Int32, stderr: Int32) {
         for (fd, isStdout) in [(stdout, true), (stderr, false)] {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-            // The handler holds its source until cancelled; Dispatch drops both on cancel.
-            source.setEventHandler {
-                if self.drain(fd, into: w.output!, fromStdout: isStdout) { source.cancel() }
+            w.pipes.insert(fd)
+            loop.watch(fd) {
+                guard self.drain(fd, into: w.output, fromStdout: isStdout) else { return }
+                self.loop.unwatchAndClose(fd)
+                w.pipes.remove(fd)
+                self.maybeReport(w)
             }
-            source.setCancelHandler {
-                close(fd)
-                w.openPipes -= 1
-                self.maybeReport(w, key: key)
-            }
-            w.sources.append(source)
-            source.resume()
         }
         if pidfd >= 0 {
-            let exitSource = DispatchSource.makeReadSource(fileDescriptor: pidfd, queue: queue)
-            exitSource.setEventHandler {
-                self.reap(w, key: key)
-                exitSource.cancel()
+            loop.watch(pidfd) {
+                guard self.reap(w) else { return }  // a spurious wake-up: not exited yet
+                self.loop.unwatchAndClose(pidfd)
             }
-            exitSource.setCancelHandler { close(pidfd) }
-            w.sources.append(exitSource)
-            exitSource.resume()
         } else {
-            // No pidfd (old kernel): poll the leader cheaply on the queue.
-            pollReap(w, key: key)
+            pollReap(w)  // no pidfd (old kernel): check the leader every 20 ms
         }
     }
 
-    func pollReap(_ w: Watch, key: String) {
-        var status: Int32 = 0
-        if waitpid(w.pid, &status, WNOHANG) == w.pid {
-            record(w, key: key, status: status)
-        } else {
-            queue.asyncAfter(deadline: .now() + .milliseconds(20)) { self.pollReap(w, key: key) }
-        }
+    func pollReap(_ w: Watch) {
+        if !reap(w) { loop.after(.milliseconds(20)) { self.pollReap(w) } }
     }
 
-    /// Returns true at end of file.
+    /// Reads what is available; true at end of file (or on an error that ends the stream).
     func drain(_ fd: Int32, into output: OutputCapture, fromStdout: Bool) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -186,40 +169,37 @@ public final class ProcessSupervisor: Sendable {
         }
     }
 
-    func reap(_ w: Watch, key: String) {
+    /// True once the leader has exited (and is reaped).
+    func reap(_ w: Watch) -> Bool {
         var status: Int32 = 0
         var result: pid_t
         repeat { result = waitpid(w.pid, &status, WNOHANG) } while result < 0 && errno == EINTR
-        guard result == w.pid else { return }
-        record(w, key: key, status: status)
-    }
-
-    func record(_ w: Watch, key: String, status: Int32) {
+        guard result == w.pid else { return result < 0 }  // ECHILD: someone else reaped it; treat as gone
         let termsig = status & 0x7f
         w.status = termsig == 0 ? .exited((status >> 8) & 0xff) : .signaled(termsig)
-        if w.openPipes > 0 {
+        if !w.pipes.isEmpty {
             // Something the task started in the background still holds its output open: the task
-            // is over, so its leftovers get SIGTERM, then SIGKILL if they ignore it.
-            kill(-w.pgid, SIGTERM)
-            let timer = DispatchSource.makeTimerSource(queue: queue)
-            timer.schedule(deadline: .now() + .seconds(3))
-            timer.setEventHandler {
-                kill(-w.pgid, SIGKILL)
-                for source in w.sources where !source.isCancelled { source.cancel() }
+            // is over, so its leftovers get SIGTERM, then SIGKILL, then we stop listening.
+            kill(-w.pid, SIGTERM)
+            loop.after(.seconds(3)) {
+                guard !w.reported else { return }
+                kill(-w.pid, SIGKILL)
+                self.loop.after(.milliseconds(500)) {
+                    for fd in w.pipes { self.loop.unwatchAndClose(fd) }
+                    w.pipes.removeAll()
+                    self.maybeReport(w)
+                }
             }
-            w.forceTimer = timer
-            timer.resume()
         }
-        maybeReport(w, key: key)
+        maybeReport(w)
+        return true
     }
 
-    func maybeReport(_ w: Watch, key: String) {
-        guard let status = w.status, w.openPipes == 0, !w.reportedExit else { return }
-        w.reportedExit = true
-        w.forceTimer?.cancel()
-        w.output?.finish()
-        _ = live.withLock { $0.removeValue(forKey: key) }
-        onExit(ProcessExit(key: key, status: status, finishedAt: Date()))
+    func maybeReport(_ w: Watch) {
+        guard let status = w.status, w.pipes.isEmpty, !w.reported else { return }
+        w.reported = true
+        w.output.finish()
+        onExit(ProcessExit(key: w.key, status: status, finishedAt: Date()))
     }
 
     /// SIGTERM (or another signal) to a task's whole process group.

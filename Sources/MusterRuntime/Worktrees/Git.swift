@@ -20,14 +20,25 @@ public struct Git: Sendable {
         env["GIT_TERMINAL_PROMPT"] = "0"
         // Tasks must not be steered by a repository variable set for the orchestrator's own shell.
         for key in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"] { env.removeValue(forKey: key) }
+        // No automatic gc or maintenance from muster's own commits and merges: `gc --auto` prunes
+        // worktree admin folders that a concurrent `worktree add` is still creating.
+        var count = Int(env["GIT_CONFIG_COUNT"] ?? "") ?? 0
+        for (key, value) in [("gc.auto", "0"), ("maintenance.auto", "false")] {
+            env["GIT_CONFIG_KEY_\(count)"] = key
+            env["GIT_CONFIG_VALUE_\(count)"] = value
+            count += 1
+        }
+        env["GIT_CONFIG_COUNT"] = String(count)
         return env
     }()
 
     /// Runs git; a non-zero exit throws unless `allowFailure`.
     @discardableResult
-    public func run(_ arguments: [String], allowFailure: Bool = false, stdin: Data? = nil) async throws -> CommandRunner.Output {
+    public func run(_ arguments: [String], allowFailure: Bool = false, stdin: Data? = nil,
+                    environment extra: [String: String] = [:]) async throws -> CommandRunner.Output {
         let git = try Self.resolver.resolve("git", relativeTo: directory)
-        let output = try await CommandRunner.run(git, arguments, in: directory, environment: Self.environment, stdin: stdin)
+        let environment = extra.isEmpty ? Self.environment : Self.environment.merging(extra) { _, new in new }
+        let output = try await CommandRunner.run(git, arguments, in: directory, environment: environment, stdin: stdin)
         if !output.succeeded && !allowFailure {
             let message = output.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
             throw GitError(command: arguments.prefix(3).joined(separator: " "),

@@ -79,6 +79,8 @@ enum Migrations {
             try db.execute(sql: """
                 ALTER TABLE runs ADD COLUMN base_commit TEXT;
                 ALTER TABLE tasks ADD COLUMN git TEXT;
+                -- A task-level dependency (colliding `owns` ordered by the plan): `need` and `on_task` name the task.
+                ALTER TABLE deps ADD COLUMN on_task TEXT;
                 CREATE TABLE locks (
                     path TEXT PRIMARY KEY,
                     holder TEXT NOT NULL,

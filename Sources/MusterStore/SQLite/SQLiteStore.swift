@@ -19,7 +19,19 @@ public final class SQLiteStore: Store {
             try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
         }
         pool = try DatabasePool(path: path, configuration: config)
-        try Migrations.migrator.migrate(pool)
+        // Processes opening a new store at the same moment race to create the schema: the loser's
+        // migration fails on a table the winner just made; once the winner commits, retrying is a no-op.
+        var attempt = 0
+        while true {
+            do {
+                try Migrations.migrator.migrate(pool)
+                return
+            } catch {
+                attempt += 1
+                if attempt >= 10 { throw error }
+                usleep(useconds_t(UInt32.random(in: 5_000...30_000) * UInt32(attempt)))
+            }
+        }
     }
 
     /// A `BEGIN IMMEDIATE` transaction (the write lock up front, so two processes never deadlock
@@ -72,12 +84,13 @@ public final class SQLiteStore: Store {
         let taskStatement = try db.cachedStatement(sql: """
             INSERT INTO tasks (run_id, id, grp, position, idempotency_key, spec, state) VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
-        let depStatement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO deps (run_id, task_id, need) VALUES (?, ?, ?)")
+        let depStatement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO deps (run_id, task_id, need, on_task) VALUES (?, ?, ?, ?)")
         for (offset, task) in tasks.enumerated() {
             try taskStatement.execute(arguments: [run, task.id, task.group, firstPosition + offset,
                                                   IdempotencyKey.make(run: run, task: task), specs[offset],
-                                                  task.needs.isEmpty ? "ready" : "pending"])
-            for need in task.needs { try depStatement.execute(arguments: [run, task.id, need]) }
+                                                  task.needs.isEmpty && task.after.isEmpty ? "ready" : "pending"])
+            for need in task.needs { try depStatement.execute(arguments: [run, task.id, need, nil]) }
+            for before in task.after { try depStatement.execute(arguments: [run, task.id, before, before]) }
         }
     }
 
@@ -262,6 +275,7 @@ public final class SQLiteStore: Store {
             var report = FinishReport()
             var succeededGroups = Set<String>()
             var failedGroups = Set<String>()
+            var failedTasks = Set<String>()
             let update = try db.cachedStatement(sql: """
                 UPDATE tasks SET state = ?, not_before = ?, failures = failures + ?, holder = NULL, lease_expires_at = NULL,
                     exit_code = ?, error = ?, summary = COALESCE(?, summary), result_path = COALESCE(?, result_path),
@@ -300,8 +314,12 @@ public final class SQLiteStore: Store {
                 }
                 report.applied.append(outcome.task)
                 switch state {
-                case .succeeded: succeededGroups.insert(group)
-                case .failed, .blocked: failedGroups.insert(group)
+                case .succeeded:
+                    succeededGroups.insert(group)
+                    succeededGroups.insert(outcome.task)  // task-level dependents name the task
+                case .failed, .blocked:
+                    failedGroups.insert(group)
+                    failedTasks.insert(outcome.task)
                 default: break
                 }
                 let kind = state == .ready ? "task.retry" : "task.\(state.rawValue)"
@@ -309,7 +327,9 @@ public final class SQLiteStore: Store {
                 if state == .ready { message = "attempt \(outcome.attempt) failed: \(outcome.error ?? "?"); retrying" }
                 try Self.event(db, run: run, task: outcome.task, kind: kind, message: message, at: now)
             }
-            if !failedGroups.isEmpty { report.skipped = try Self.skipDependents(db, run: run, of: failedGroups, at: now) }
+            if !failedGroups.isEmpty {
+                report.skipped = try Self.skipDependents(db, run: run, groups: failedGroups, tasks: failedTasks, at: now)
+            }
             if !succeededGroups.isEmpty { report.released = try Self.promote(db, run: run, scope: .dependentsOf(succeededGroups)) }
             return report
         }
@@ -356,7 +376,10 @@ public final class SQLiteStore: Store {
         var sql = """
             UPDATE tasks SET state = 'ready' WHERE run_id = ?1 AND state = 'pending' AND NOT EXISTS (
                 SELECT 1 FROM deps d JOIN tasks t ON t.run_id = d.run_id AND t.grp = d.need
-                WHERE d.run_id = ?1 AND d.task_id = tasks.id AND t.state != 'succeeded')
+                WHERE d.run_id = ?1 AND d.task_id = tasks.id AND d.on_task IS NULL AND t.state != 'succeeded')
+            AND NOT EXISTS (
+                SELECT 1 FROM deps d JOIN tasks t ON t.run_id = d.run_id AND t.id = d.on_task
+                WHERE d.run_id = ?1 AND d.task_id = tasks.id AND d.on_task IS NOT NULL AND t.state != 'succeeded')
             """
         var arguments: StatementArguments = [run]
         switch scope {
@@ -372,23 +395,27 @@ public final class SQLiteStore: Store {
         return db.changesCount
     }
 
-    /// A group that failed for good can never satisfy its dependents: skip them, transitively.
-    static func skipDependents(_ db: Database, run: String, of groups: Set<String>, at now: Date) throws -> Int {
-        var frontier = groups
+    /// A task that failed for good can never satisfy what waits for it (its group, or itself for
+    /// task-level dependencies): skip those, transitively.
+    static func skipDependents(_ db: Database, run: String, groups: Set<String>, tasks: Set<String>, at now: Date) throws -> Int {
+        var (groupFrontier, taskFrontier) = (groups, tasks)
         var total = 0
-        while !frontier.isEmpty {
-            let names = try JSONCoding.encodeString(frontier.sorted())
+        while !groupFrontier.isEmpty || !taskFrontier.isEmpty {
             let skipped = try Row.fetchAll(db, sql: """
-                UPDATE tasks SET state = 'skipped', finished_at = ?3, error = 'needs a task that failed'
-                WHERE run_id = ?1 AND state IN ('pending', 'ready')
-                  AND id IN (SELECT task_id FROM deps WHERE run_id = ?1 AND need IN (SELECT value FROM json_each(?2)))
+                UPDATE tasks SET state = 'skipped', finished_at = ?4, error = 'needs a task that failed'
+                WHERE run_id = ?1 AND state IN ('pending', 'ready') AND id IN (
+                    SELECT task_id FROM deps WHERE run_id = ?1 AND (
+                        (on_task IS NULL AND need IN (SELECT value FROM json_each(?2)))
+                        OR (on_task IS NOT NULL AND on_task IN (SELECT value FROM json_each(?3)))))
                 RETURNING id, grp
-                """, arguments: [run, names, now.timeIntervalSince1970])
+                """, arguments: [run, try JSONCoding.encodeString(groupFrontier.sorted()),
+                                 try JSONCoding.encodeString(taskFrontier.sorted()), now.timeIntervalSince1970])
             total += skipped.count
             for row in skipped {
                 try event(db, run: run, task: row["id"], kind: "task.skipped", message: "needs a task that failed", at: now)
             }
-            frontier = Set(skipped.map { $0["grp"] as String })
+            groupFrontier = Set(skipped.map { $0["grp"] as String })
+            taskFrontier = Set(skipped.map { $0["id"] as String })
         }
         return total
     }
