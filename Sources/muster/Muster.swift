@@ -8,5 +8,5 @@ struct Muster: AsyncParsableCommand {
         discussion: "Start with `muster init`, then `muster plan muster.yml` and `muster run muster.yml`.",
         version: "0.1.0",
         subcommands: [InitCommand.self, PlanCommand.self, RunCommand.self, StatusCommand.self, RunsCommand.self,
-                      LogsCommand.self, ResumeCommand.self, CancelCommand.self, LockCommand.self])
+                      LogsCommand.self, ResumeCommand.self, CancelCommand.self, LockCommand.self, ReviewCommand.self, CleanCommand.self])
 }

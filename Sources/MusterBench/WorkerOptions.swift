@@ -1,0 +1,14 @@
+import ArgumentParser
+
+/// The options both claim workers take, so the Store API loop and the raw SQL loop run on equal terms.
+struct WorkerOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The SQLite store file.", valueName: "path")) var store: String
+    @Option(help: "The run to claim from.") var run: String
+    @Option(help: "This worker's lease holder name.") var holder: String
+    @Option(help: "Tasks per claim.") var batch: Int = 1
+    @Option(help: ArgumentHelp("Where to write every claimed task id, one per line.", valueName: "file")) var out: String
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import Testing
+
+/// Worktree per task, ownership at plan time and on every diff, review and clean, in real git repositories.
+@Suite struct GitIsolationTests {
+    static func runID(_ result: Harness.Result) throws -> String {
+        try #require((try result.json() as? [String: Any])?["run"] as? String)
+    }
+
+    static func tasks(_ h: Harness, _ run: String) throws -> [String: [String: Any]] {
+        let status = try #require(try h.muster("status", run, "--json").json() as? [String: Any])
+        let list = try #require(status["tasks"] as? [[String: Any]])
+        return Dictionary(uniqueKeysWithValues: list.map { ($0["id"] as! String, $0) })
+    }
+
+    /// Seed 000's experiment 2: two tasks both editing one file in parallel.
+    @Test func twoTasksEditingOneFileAreSerializedByThePlan() throws {
+        let h = try Harness()
+        try h.write("notes.txt", "start\n")
+        try h.commitAll()
+        try h.write("w.yml", """
+            name: exp2
+            concurrency: 2
+            tasks:
+              first:
+                shell: true
+                command: "echo first >> notes.txt"
+                owns: [notes.txt]
+              second:
+                shell: true
+                command: "echo second >> notes.txt"
+                owns: ["*.txt"]
+            """)
+        let plan = try #require(try h.muster("plan", "w.yml", "--json").json() as? [String: Any])
+        #expect((plan["ownership_collisions"] as? [[String: Any]])?.count == 1)
+        #expect((plan["waves"] as? [[String]]) == [["first"], ["second"]], "the plan must order the pair")
+        #expect(try h.muster("plan", "w.yml", "--strict").status == 2)
+
+        let run = try h.muster("run", "w.yml", "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        let id = try Self.runID(run)
+        // The second task started from the first's branch: its branch holds both lines, no conflict later.
+        let content = try h.git("show", "muster/\(id)/second:notes.txt").stdout
+        #expect(content == "start\nfirst\nsecond\n")
+        #expect(h.read("notes.txt") == "start\n", "the user's checkout is never touched")
+    }
+
+    @Test func forcedOverlapBlocksTheFanInAndNamesTheFile() throws {
+        let h = try Harness()
+        try h.write("shared.txt", "a\nb\nc\n")
+        try h.commitAll()
+        try h.write("w.yml", """
+            name: clash
+            concurrency: 2
+            tasks:
+              left:
+                shell: true
+                command: "sed -i 's/^b$/LEFT/' shared.txt"
+                owns: [shared.txt]
+              right:
+                shell: true
+                command: "sed -i 's/^b$/RIGHT/' shared.txt"
+                owns: [shared.txt]
+              join:
+                needs: [left, right]
+                command: ["cat", "shared.txt"]
+            """)
+        let run = try h.muster("run", "w.yml", "--allow-overlap", "--json")
+        #expect(run.status == 1)
+        let tasks = try Self.tasks(h, try Self.runID(run))
+        #expect(tasks["left"]?["state"] as? String == "succeeded")
+        #expect(tasks["right"]?["state"] as? String == "succeeded")
+        #expect(tasks["join"]?["state"] as? String == "blocked")
+        #expect((tasks["join"]?["error"] as? String)?.contains("shared.txt") == true, "the report names the file")
+    }
+
+    static let violations: [(String, String, [String])] = [
+        ("write outside", "echo x > other.txt", ["other.txt"]),
+        ("delete outside", "git rm -q --cached keep.txt && rm keep.txt", ["keep.txt"]),
+        ("modify outside", "echo more >> keep.txt", ["keep.txt"]),
+        ("rename out of owns", "git mv mine/a.txt elsewhere.txt", ["elsewhere.txt"]),
+        ("rename into owns", "git mv keep.txt mine/keep.txt", ["keep.txt"]),
+        ("hidden file", "echo x > .secret", [".secret"]),
+        ("nested folder", "mkdir -p deep/er && echo x > deep/er/f.txt", ["deep/er/f.txt"]),
+    ]
+
+    @Test(arguments: violations.map(\.0))
+    func writesOutsideOwnsAreCaughtEveryTime(_ name: String) throws {
+        let (_, command, expected) = Self.violations.first { $0.0 == name }!
+        let h = try Harness()
+        try h.write("keep.txt", "keep\n")
+        try h.write("mine/a.txt", "a\n")
+        try h.commitAll()
+        try h.write("w.yml", """
+            name: v
+            tasks:
+              t:
+                shell: true
+                command: "echo ok >> mine/a.txt; \(command)"
+                owns: ["mine/**"]
+            """)
+        let run = try h.muster("run", "w.yml", "--json")
+        #expect(run.status == 1)
+        let id = try Self.runID(run)
+        let task = try #require(try Self.tasks(h, id)["t"])
+        #expect(task["state"] as? String == "failed")
+        let review = try #require(try h.muster("review", id, "t", "--json").json() as? [String: Any])
+        #expect(review["ownership"] as? String == "violation")
+        #expect(Set(review["violations"] as? [String] ?? []) == Set(expected), "\(review["violations"] ?? "?")")
+        #expect(try h.git("rev-parse", "--verify", "-q", "muster/\(id)/t").status == 0, "the branch is kept for review")
+    }
+
+    @Test func aTaskWithoutOwnsMayChangeNothing() throws {
+        let h = try Harness()
+        try h.write("w.yml", "name: n\ntasks:\n  t:\n    shell: true\n    command: \"echo x > x.txt\"\n")
+        let run = try h.muster("run", "w.yml", "--json")
+        #expect(run.status == 1)
+        let task = try #require(try Self.tasks(h, try Self.runID(run))["t"])
+        #expect((task["error"] as? String)?.contains("it owns nothing") == true)
+    }
+
+    @Test func inPlaceTasksAreCheckedByComparingTheTree() throws {
+        let h = try Harness()
+        try h.write("w.yml", """
+            name: inplace
+            isolation: none
+            concurrency: 1
+            on_failure: continue
+            tasks:
+              good:
+                shell: true
+                command: "echo x > allowed.txt"
+                owns: [allowed.txt]
+              bad:
+                shell: true
+                command: "echo x > forbidden.txt"
+                owns: [allowed2.txt]
+            """)
+        let run = try h.muster("run", "w.yml", "--json")
+        let tasks = try Self.tasks(h, try Self.runID(run))
+        #expect(tasks["good"]?["state"] as? String == "succeeded")
+        #expect(tasks["bad"]?["state"] as? String == "failed")
+        #expect((tasks["bad"]?["error"] as? String)?.contains("forbidden.txt") == true)
+        #expect(h.read("allowed.txt") == "x\n", "in place means the repository itself")
+    }
+
+    @Test func outsideGitTheErrorOffersIsolationNone() throws {
+        let h = try Harness(git: false)
+        try h.write("w.yml", "name: x\ntasks:\n  a:\n    command: [\"true\"]\n")
+        let run = try h.muster("run", "w.yml")
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("not a git repository") && run.stderr.contains("isolation: none"))
+        try h.write("w2.yml", "name: x\nisolation: none\ntasks:\n  a:\n    command: [\"true\"]\n")
+        #expect(try h.muster("run", "w2.yml").status == 0)
+    }
+
+    @Test func uncommittedChangesAreNotGivenToTasksAndAWarningSaysSo() throws {
+        let h = try Harness()
+        try h.write("data.txt", "committed\n")
+        try h.commitAll()
+        try h.write("data.txt", "dirty\n")
+        try h.write("w.yml", "name: d\ntasks:\n  read:\n    command: [\"cat\", \"data.txt\"]\n")
+        let run = try h.muster("run", "w.yml")
+        #expect(run.status == 0)
+        #expect(run.stderr.contains("uncommitted changes"))
+        let id = try #require((try h.muster("runs", "--json").json() as? [[String: Any]])?.first?["run"] as? String)
+        #expect(try h.muster("logs", id, "read").stdout == "committed\n")
+        #expect(h.read("data.txt") == "dirty\n", "the user's uncommitted work is untouched")
+    }
+
+    @Test func baseOptionPicksAnotherBranch() throws {
+        let h = try Harness()
+        try h.write("v.txt", "main\n")
+        try h.commitAll()
+        try h.git("checkout", "-q", "-b", "feature")
+        try h.write("v.txt", "feature\n")
+        try h.commitAll()
+        try h.git("checkout", "-q", "main")
+        try h.write("w.yml", "name: b\ntasks:\n  read:\n    command: [\"cat\", \"v.txt\"]\n")
+        let run = try h.muster("run", "w.yml", "--base", "feature", "--json")
+        #expect(run.status == 0)
+        #expect(try h.muster("logs", try Self.runID(run), "read").stdout == "feature\n")
+        #expect(try h.muster("run", "w.yml", "--base", "nope").status == 2)
+    }
+
+    @Test func retryStartsCleanAndKeepsTheEarlierAttempt() throws {
+        let h = try Harness()
+        let marker = h.path("tried")
+        try h.write("w.yml", """
+            name: r
+            backoff: {initial: 10ms, max: 20ms}
+            tasks:
+              t:
+                shell: true
+                command: "echo attempt >> out.txt; if [ ! -e \(marker) ]; then touch \(marker); exit 1; fi"
+                owns: [out.txt]
+                retries: 1
+            """)
+        let run = try h.muster("run", "w.yml", "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        let id = try Self.runID(run)
+        #expect(try h.git("show", "muster/\(id)/t:out.txt").stdout == "attempt\n", "the retry started from the base")
+        let kept = try h.git("for-each-ref", "--format=%(refname)", "refs/muster/attempts/\(id)/t/").stdout
+        #expect(!kept.isEmpty, "the first attempt's work is kept under refs/muster/attempts")
+    }
+
+    @Test func cleanRemovesWorktreesButKeepsUnintegratedWork() throws {
+        let h = try Harness()
+        try h.write("w.yml", """
+            name: c
+            tasks:
+              writes:
+                shell: true
+                command: "echo x > w.txt"
+                owns: [w.txt]
+              reads:
+                command: ["true"]
+            """)
+        let run = try h.muster("run", "w.yml", "--json")
+        let id = try Self.runID(run)
+        let clean = try #require(try h.muster("clean", id, "--json").json() as? [String: Any])
+        #expect((clean["removed_worktrees"] as? [String])?.count == 2)
+        #expect(clean["kept_branches"] as? [String] == ["muster/\(id)/writes"])
+        #expect(clean["deleted_branches"] as? [String] == ["muster/\(id)/reads"], "a branch without changes holds no work")
+        #expect(!FileManager.default.fileExists(atPath: h.path(".muster/worktrees/\(id)")))
+        let forced = try #require(try h.muster("clean", id, "--force", "--json").json() as? [String: Any])
+        #expect(forced["deleted_branches"] as? [String] == ["muster/\(id)/writes"])
+    }
+}
