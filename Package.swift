@@ -36,6 +36,6 @@ let package = Package(
         .testTarget(name: "MusterCoreTests", dependencies: ["MusterCore"]),
         .testTarget(name: "MusterStoreTests", dependencies: ["MusterStore", "MusterStoreConformance"]),
         .testTarget(name: "MusterRuntimeTests", dependencies: ["MusterRuntime"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MusterStore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MusterStore", "MusterRuntime"]),
     ]
 )

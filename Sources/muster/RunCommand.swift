@@ -101,6 +101,9 @@ enum RunSummary {
         for task in tasks where task.state == .failed || task.state == .blocked {
             lines.append("  \(Terminal.state(task.state)) \(task.id): \(task.error ?? "?")  (muster logs \(outcome.run) \(task.id))")
         }
+        for task in tasks where task.state == .succeeded && task.error?.hasPrefix("warning:") == true {
+            lines.append("  \(Terminal.paint("warning", "33")) \(task.id): \(task.error!.dropFirst("warning: ".count))")
+        }
         let skipped = c[.skipped] + c[.cancelled]
         if skipped > 0 { lines.append("  \(skipped) tasks did not run; `muster resume \(outcome.run)` retries what failed and runs the rest") }
         return lines.joined(separator: "\n")

@@ -25,7 +25,8 @@ struct StatusCommand: AsyncParsableCommand {
                                + Terminal.padded("TIME", 9) + Terminal.padded("COST", 10) + "DETAIL"))
             for task in tasks {
                 let elapsed = task.startedAt.map { start in Duration.seconds((task.finishedAt ?? Date()).timeIntervalSince(start)).humanized } ?? "-"
-                let detail = ([.failed, .skipped, .cancelled, .blocked].contains(task.state) ? task.error : task.summary)
+                let detail = ([.failed, .skipped, .cancelled, .blocked].contains(task.state) || task.error?.hasPrefix("warning:") == true
+                              ? task.error : task.summary)
                     .map { $0.split(separator: "\n").first.map(String.init) ?? "" } ?? ""
                 let cost = task.costUSD.map { Terminal.money($0) } ?? (task.attempt > 0 && task.state.isFinal ? "unknown" : "-")
                 print(Terminal.padded(String(task.id.prefix(width)), width + 2) + Terminal.padded(Terminal.state(task.state), 11)

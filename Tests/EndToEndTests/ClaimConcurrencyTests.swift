@@ -1,4 +1,5 @@
 import Foundation
+import MusterRuntime
 import MusterStore
 import Testing
 
@@ -19,8 +20,8 @@ struct ClaimConcurrencyTests {
         let run = "claims"
 
         let seed = try Self.launch(bench, ["seed", "--store", store, "--run", run, "--tasks", String(Self.taskCount)], in: dir, name: "seed")
-        seed.process.waitUntilExit()
-        try #require(seed.process.terminationStatus == 0, "seed failed: \(seed.stderr())")
+        let seeded = seed.process.wait()
+        try #require(seeded == .exited(0), "seed failed: \(seed.stderr())")
 
         // Alternate single claims and batches of 16, so small and large claims contend.
         let outs = (0..<Self.workers).map { dir.appendingPathComponent("worker-\($0).ids").path }
@@ -28,12 +29,11 @@ struct ClaimConcurrencyTests {
             try Self.launch(bench, ["claim-worker", "--store", store, "--run", run, "--holder", "worker-\(index)",
                                     "--batch", index % 2 == 0 ? "1" : "16", "--out", outs[index]], in: dir, name: "worker-\(index)")
         }
-        for worker in launched { worker.process.waitUntilExit() }
+        let statuses = launched.map { $0.process.wait() }
 
         var reported = 0
         for (index, worker) in launched.enumerated() {
-            try #require(worker.process.terminationStatus == 0,
-                         "worker \(index) exited \(worker.process.terminationStatus): \(worker.stderr())")
+            try #require(statuses[index] == .exited(0), "worker \(index) ended with \(statuses[index]): \(worker.stderr())")
             let line = worker.stdout().trimmingCharacters(in: .whitespacesAndNewlines)
             let claims = line.split(separator: " ").first { $0.hasPrefix("claims=") }.flatMap { Int($0.dropFirst(7)) }
             try #require(claims != nil, "worker \(index) printed \(line)")
@@ -60,7 +60,7 @@ struct ClaimConcurrencyTests {
     // MARK: Helpers
 
     struct Launched {
-        let process: Process
+        let process: Harness.Background
         let stdoutPath: String
         let stderrPath: String
         func stdout() -> String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
@@ -71,16 +71,7 @@ struct ClaimConcurrencyTests {
     static func launch(_ executable: URL, _ arguments: [String], in dir: URL, name: String) throws -> Launched {
         let stdoutPath = dir.appendingPathComponent("\(name).stdout").path
         let stderrPath = dir.appendingPathComponent("\(name).stderr").path
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = dir
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        try process.run()
+        let process = try Harness.spawn(executable.path, arguments, in: dir, stdout: stdoutPath, stderr: stderrPath)
         return Launched(process: process, stdoutPath: stdoutPath, stderrPath: stderrPath)
     }
 

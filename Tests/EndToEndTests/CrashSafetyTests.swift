@@ -1,4 +1,5 @@
 import Foundation
+import MusterRuntime
 import Testing
 
 /// kill -9 of `muster run` at any moment, then `muster resume`: nothing lost, nothing that
@@ -35,8 +36,8 @@ import Testing
             """)
         let process = try h.start(["run", "crash.yml"])
         usleep(useconds_t(delay * 1_000_000))
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        _ = process.wait()
         guard let run = try Self.newestRun(h) else {
             // Killed before the run was recorded: then nothing may have started.
             #expect(h.lines("counter").isEmpty, "tasks ran for a run that was never recorded")
@@ -77,8 +78,8 @@ import Testing
         let process = try h.start(["run", "long.yml"])
         #expect(try Harness.eventually { (try? Self.newestRun(h)).flatMap { $0 }.map { (try? Self.inFlight(h, run: $0).count) == 4 } ?? false })
         usleep(300_000)  // let every task take its lock
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        _ = process.wait()
         let run = try #require(try Self.newestRun(h))
         let resumed = try h.muster("resume", run, "--grace", "2")
         #expect(resumed.status == 0, "\(resumed.stderr)")
@@ -103,9 +104,8 @@ import Testing
         let process = try h.start(["run", "slow.yml", "--grace", "0.5"])
         #expect(try Harness.eventually { (try? Self.newestRun(h)).flatMap { $0 }.map { (try? Self.inFlight(h, run: $0).count) == 3 } ?? false })
         let run = try #require(try Self.newestRun(h))
-        kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 130)
+        process.signal(SIGINT)
+        #expect(process.wait() == .exited(130))
         let status = try #require(try h.muster("status", run, "--json").json() as? [String: Any])
         #expect(status["status"] as? String == "cancelled")
         let tasks = try #require(status["tasks"] as? [[String: Any]])

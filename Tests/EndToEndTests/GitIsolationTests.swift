@@ -226,4 +226,36 @@ import Testing
         let forced = try #require(try h.muster("clean", id, "--force", "--json").json() as? [String: Any])
         #expect(forced["deleted_branches"] as? [String] == ["muster/\(id)/writes"])
     }
+
+    @Test func aTaskThatOwnsFilesAndChangesNothingIsFlagged() throws {
+        let h = try Harness()
+        try h.write("w.yml", "name: u\ntasks:\n  idle:\n    command: [\"true\"]\n    owns: [\"out.txt\"]\n")
+        let run = try h.muster("run", "w.yml", "--json")
+        #expect(run.status == 0)
+        let id = try Self.runID(run)
+        let task = try #require(try Self.tasks(h, id)["idle"])
+        #expect((task["error"] as? String)?.hasPrefix("warning: it owns out.txt but changed nothing") == true)
+        #expect(h.read(".muster/runs/\(id)/events.jsonl").contains("task.unchanged"))
+        #expect(try h.muster("run", "w.yml").stdout.contains("warning"))
+    }
+
+    @Test func concurrentInPlaceTasksDoNotBlameEachOther() throws {
+        let h = try Harness()
+        let names = (1...6).map { "f\($0)" }
+        try h.write("w.yml", """
+            name: peers
+            isolation: none
+            concurrency: 6
+            tasks:
+              write:
+                foreach: {items: [\(names.joined(separator: ", "))]}
+                shell: true
+                command: "sleep 0.2; echo x > {{item}}.txt"
+                owns: ["{{item}}.txt"]
+            """)
+        let run = try h.muster("run", "w.yml", "--json")
+        #expect(run.status == 0, "\(run.stdout.prefix(2000))")
+        let tasks = try Self.tasks(h, try Self.runID(run))
+        #expect(tasks.values.allSatisfy { $0["state"] as? String == "succeeded" })
+    }
 }

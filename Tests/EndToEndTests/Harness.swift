@@ -1,4 +1,5 @@
 import Foundation
+import MusterRuntime
 
 /// Drives the built `muster` binary as a user would, in a temp git repository.
 struct Harness {
@@ -64,43 +65,39 @@ struct Harness {
 
     func musterArgs(_ arguments: [String]) throws -> Result { try Self.exec(Self.muster, arguments, in: root) }
 
-    /// Starts muster without waiting (to interrupt or kill it).
-    func start(_ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.muster)
-        process.arguments = arguments
-        process.currentDirectoryURL = root
-        // Its own /dev/null: Foundation's Process closes the handles it is given, and closing the
-        // shared FileHandle.nullDevice twice closes whatever descriptor took its number meanwhile.
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        return process
+    /// A process started in the background, to interrupt, kill or wait for.
+    struct Background {
+        let pid: pid_t
+        func signal(_ signal: Int32) { kill(pid, signal) }
+        func wait() -> TerminationStatus { CommandRunner.wait(pid) }
     }
 
-    static func exec(_ executable: String, _ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
+    /// Starts muster without waiting (to interrupt or kill it).
+    func start(_ arguments: [String]) throws -> Background {
+        Background(pid: try CommandRunner.spawn(Self.muster, arguments, in: root.path, environment: Self.environment([:])))
+    }
+
+    /// Starts any command in the background, its output going to files (or nowhere).
+    static func spawn(_ executable: String, _ arguments: [String], in directory: URL, environment extra: [String: String] = [:],
+                      stdout: String? = nil, stderr: String? = nil) throws -> Background {
+        Background(pid: try CommandRunner.spawn(executable, arguments, in: directory.path, environment: environment(extra),
+                                                stdoutPath: stdout, stderrPath: stderr))
+    }
+
+    static func environment(_ extra: [String: String]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["NO_COLOR"] = "1"
         env.removeValue(forKey: "MUSTER_STORE")
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read both pipes while the process runs so a full pipe never blocks it.
-        let errData = Mutexed(Data())
-        let reader = Thread { errData.set(err.fileHandleForReading.readDataToEndOfFile()) }
-        reader.start()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        while !errData.done { usleep(1000) }
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData.value, as: UTF8.self))
+        for (k, v) in extra { env[k] = v }
+        return env
+    }
+
+    /// Runs a command to the end. Processes are started the way muster starts them (posix_spawn),
+    /// never with Foundation's Process, whose handles can close a descriptor twice: in this shared
+    /// test process that can close another test's pipe or epoll descriptor.
+    static func exec(_ executable: String, _ arguments: [String], in directory: URL, environment extra: [String: String] = [:]) throws -> Result {
+        let output = try CommandRunner.runBlocking(executable, arguments, in: directory.path, environment: environment(extra))
+        return Result(status: output.status.code, stdout: output.stdout, stderr: output.stderr)
     }
 
     /// Waits until `condition` holds, polling; fails after `timeout`.
@@ -112,15 +109,4 @@ struct Harness {
         }
         return false
     }
-}
-
-/// A value set once from another thread (test plumbing only).
-final class Mutexed<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T
-    private var isSet = false
-    init(_ value: T) { stored = value }
-    func set(_ value: T) { lock.lock(); stored = value; isSet = true; lock.unlock() }
-    var value: T { lock.lock(); defer { lock.unlock() }; return stored }
-    var done: Bool { lock.lock(); defer { lock.unlock() }; return isSet }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MusterRuntime
 import Testing
 
 /// `muster lock` through the binary: exclusivity between many processes, listing, markers, takeover, bad paths.
@@ -25,26 +26,15 @@ import Testing
             done
             exit 0
             """
-        var env = ProcessInfo.processInfo.environment
-        env["MUSTER"] = Harness.muster
-        env["NO_COLOR"] = "1"
-        for name in ["MUSTER_STORE", "MUSTER_RUN", "MUSTER_TASK_ID"] { env.removeValue(forKey: name) }
-        let launched = try (0..<processes).map { _ in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", script]
-            process.currentDirectoryURL = h.root
-            process.environment = env
-            let err = Pipe()
-            process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-            process.standardError = err
-            try process.run()
-            return (process, err)
+        var env = ["MUSTER": Harness.muster, "NO_COLOR": "1"]
+        // Not inside a muster task, whatever runs these tests: the holder must be the calling process.
+        for name in ["MUSTER_STORE", "MUSTER_RUN", "MUSTER_TASK_ID"] { env[name] = "" }
+        let launched = try (0..<processes).map { index in
+            try Harness.spawn("/bin/sh", ["-c", script], in: h.root, environment: env, stderr: h.path("worker-\(index).err"))
         }
-        for (process, err) in launched {
-            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "a worker failed: \(message)")
+        for (index, process) in launched.enumerated() {
+            let status = process.wait()
+            #expect(status == .exited(0), "a worker failed: \(h.read("worker-\(index).err"))")
         }
 
         let lines = h.lines("log.txt")

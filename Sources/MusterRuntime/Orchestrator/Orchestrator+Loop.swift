@@ -33,6 +33,9 @@ extension Orchestrator {
             var git: TaskGitState?
             /// `isolation: none`: the working tree before the task, to find what it changed.
             var snapshot: String?
+            /// `isolation: none`: the `owns` of other in-place tasks that ran at the same time. Their
+            /// changes show up in this task's before/after comparison too, and are not its violations.
+            var peerOwns: [String] = []
         }
 
         /// Where a claimed task will run, decided before it starts.
@@ -142,6 +145,12 @@ extension Orchestrator {
                         var entry = try launch(task, in: git?.worktree ?? o.workspace.root.path)
                         entry.git = git
                         entry.snapshot = snapshot
+                        if snapshot != nil {
+                            for (id, peer) in running where peer.snapshot != nil {
+                                entry.peerOwns += peer.task.spec.owns
+                                running[id]?.peerOwns += task.spec.owns
+                            }
+                        }
                         running[task.id] = entry
                         started.append(StartedProcess(task: task.id, pid: entry.process.pid, pgid: entry.process.pgid,
                                                       host: o.identity.host, git: git))
@@ -166,21 +175,27 @@ extension Orchestrator {
                 }
                 needed[task.id] = records.sorted { $0.position < $1.position }
             }
-            let workspace = o.workspace
             let runID = run.id
+            var shared: [String: Placement] = [:]
+            if tasks.contains(where: { $0.spec.isolation == .none }) {
+                // One snapshot serves every in-place task that starts in this round.
+                let placement: Placement
+                do {
+                    placement = .inPlace(snapshot: try await worktrees.snapshot(scratch: o.workspace.runDirectory(run.id)))
+                } catch {
+                    placement = .failed("could not snapshot the repository: \(error)")
+                }
+                for task in tasks where task.spec.isolation == .none { shared[task.id] = placement }
+            }
+            let isolated = tasks.filter { $0.spec.isolation != .none }
             return await withTaskGroup(of: (String, Placement).self) { group in
-                var placements: [String: Placement] = [:]
-                var pending = tasks[...]
+                var placements = shared
+                var pending = isolated[...]
                 func next(_ group: inout TaskGroup<(String, Placement)>) {
                     guard let task = pending.popFirst() else { return }
                     let records = needed[task.id] ?? []
                     group.addTask {
                         do {
-                            if task.spec.isolation == .none {
-                                let scratch = workspace.taskDirectory(run: runID, task: task.id)
-                                try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-                                return (task.id, .inPlace(snapshot: try await worktrees.snapshot(scratch: scratch)))
-                            }
                             switch try await worktrees.prepare(run: runID, base: base, task: task, needed: records) {
                             case .ready(let state): return (task.id, .worktree(state))
                             case .blocked(let files, let merging):
@@ -299,8 +314,14 @@ extension Orchestrator {
                 finished.append((entry, exit))
             }
             let loop = self
+            // One snapshot serves every in-place task that finished in this batch.
+            var snapshot: String?
+            if let worktrees, finished.contains(where: { $0.0.snapshot != nil }) {
+                snapshot = try? await worktrees.snapshot(scratch: o.workspace.runDirectory(run.id))
+            }
+            let after = snapshot
             let outcomes = await withTaskGroup(of: TaskOutcome.self) { group in
-                for (entry, exit) in finished { group.addTask { await loop.outcome(entry, exit) } }
+                for (entry, exit) in finished { group.addTask { await loop.outcome(entry, exit, after: after) } }
                 var all: [TaskOutcome] = []
                 for await outcome in group { all.append(outcome) }
                 return all
@@ -310,11 +331,15 @@ extension Orchestrator {
                 try await o.store.appendEvent(NewEvent(run: run.id, task: outcome.task, kind: "ownership.violation",
                                                        message: outcome.git!.violations.joined(separator: ", "), at: Date()))
             }
+            for outcome in outcomes where outcome.result == .succeeded && outcome.error?.hasPrefix("warning:") == true {
+                try await o.store.appendEvent(NewEvent(run: run.id, task: outcome.task, kind: "task.unchanged",
+                                                       message: outcome.error!, at: Date()))
+            }
         }
 
         /// Commits the task's changes on its branch (or diffs the repository for in-place tasks) and
         /// checks them against `owns`; a violation fails the task, whatever its exit status.
-        func settleGit(_ entry: Running, agent: String) async -> (TaskGitState?, String?) {
+        func settleGit(_ entry: Running, agent: String, after: String?) async -> (TaskGitState?, String?) {
             guard let worktrees else { return (nil, nil) }
             do {
                 if let git = entry.git {
@@ -322,8 +347,11 @@ extension Orchestrator {
                     return (state, nil)
                 }
                 if let before = entry.snapshot {
-                    let after = try await worktrees.snapshot(scratch: o.workspace.taskDirectory(run: run.id, task: entry.task.id))
-                    let (changed, violations) = try await worktrees.inPlaceChanges(before: before, after: after, owns: entry.task.spec.owns)
+                    guard let after else { return (nil, "could not snapshot the repository after it") }
+                    var (changed, violations) = try await worktrees.inPlaceChanges(before: before, after: after, owns: entry.task.spec.owns)
+                    let peers = WorktreeManager.violations(violations, owns: entry.peerOwns)
+                    changed = changed.filter { !violations.contains($0) || peers.contains($0) }
+                    violations = peers
                     return (TaskGitState(worktree: nil, branch: nil, baseCommit: before, headCommit: after == before ? nil : after,
                                          changedPaths: changed, violations: violations), nil)
                 }
@@ -333,7 +361,7 @@ extension Orchestrator {
             return (nil, nil)
         }
 
-        func outcome(_ entry: Running, _ exit: ProcessExit) async -> TaskOutcome {
+        func outcome(_ entry: Running, _ exit: ProcessExit, after: String?) async -> TaskOutcome {
             let task = entry.task
             let dir = o.workspace.taskDirectory(run: run.id, task: task.id)
             let stdout = (try? String(contentsOfFile: entry.process.output.stdoutPath, encoding: .utf8)) ?? ""
@@ -358,7 +386,7 @@ extension Orchestrator {
             outcome.resultPath = relative
             outcome.usage = report.usage
             outcome.costUSD = cost
-            let (git, gitError) = await settleGit(entry, agent: entry.adapter.name)
+            let (git, gitError) = await settleGit(entry, agent: entry.adapter.name, after: after)
             outcome.git = git
             if let violations = git?.violations, !violations.isEmpty, outcome.result != .cancelled {
                 // Its branch keeps the work for review; integration never takes it.
@@ -368,6 +396,10 @@ extension Orchestrator {
             } else if let gitError, outcome.result == .succeeded {
                 outcome = failure(task, error: gitError, retryable: true, exitCode: 0)
                 outcome.git = git
+            } else if outcome.result == .succeeded, let git, git.changedPaths.isEmpty, !task.spec.owns.isEmpty {
+                // Seed 000: background agents can fail silently on writes. A task that owns files
+                // and changed none is not a clean success, so say so where people look.
+                outcome.error = "warning: it owns \(task.spec.owns.joined(separator: ", ")) but changed nothing"
             }
             return outcome
         }

@@ -24,8 +24,9 @@ public enum CommandRunner {
         }
     }
 
-    static func runBlocking(_ executable: String, _ arguments: [String], in directory: String,
-                            environment: [String: String], stdin: Data?) throws -> Output {
+    /// The blocking form, for callers that are not async (tests, scripts).
+    public static func runBlocking(_ executable: String, _ arguments: [String], in directory: String,
+                                   environment: [String: String], stdin: Data? = nil) throws -> Output {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0], inPipe: [Int32] = [0, 0]
         guard muster_pipe_cloexec(&outPipe) == 0 else { throw SystemError.io("pipe", errno) }
         guard muster_pipe_cloexec(&errPipe) == 0 else {
@@ -94,5 +95,38 @@ public enum CommandRunner {
         }
         if fds[0].fd >= 0 { close(stdin) }
         return (out, err)
+    }
+
+    /// Starts a process in the background with its output discarded; the caller waits for it with
+    /// `wait(_:)` or signals it. For tests and tools that drive muster itself.
+    public static func spawn(_ executable: String, _ arguments: [String], in directory: String,
+                             environment: [String: String], stdoutPath: String? = nil, stderrPath: String? = nil) throws -> pid_t {
+        func openOutput(_ path: String?) throws -> Int32 {
+            let fd = path.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) } ?? open("/dev/null", O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw SystemError.io("cannot write \(path ?? "/dev/null")", errno) }
+            return fd
+        }
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        guard null >= 0 else { throw SystemError.io("/dev/null", errno) }
+        let out = try openOutput(stdoutPath), err = try openOutput(stderrPath)
+        defer { close(null); close(out); close(err) }
+        let argv = ([executable.split(separator: "/").last.map(String.init) ?? executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = muster_spawn(executable, argv, envp, directory, null, out, err, &pid)
+        guard rc == 0 else { throw SystemError.spawn(executable, rc) }
+        return pid
+    }
+
+    /// Waits for a process started with `spawn` and returns how it ended.
+    public static func wait(_ pid: pid_t) -> TerminationStatus {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let signal = status & 0x7f
+        return signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import MusterCore
 
 public enum TaskState: String, Codable, Sendable, CaseIterable, CodingKeyRepresentable {
@@ -17,13 +18,19 @@ public enum TaskState: String, Codable, Sendable, CaseIterable, CodingKeyReprese
     public var isFinal: Bool { [.succeeded, .failed, .skipped, .cancelled, .blocked].contains(self) }
 }
 
-public struct TaskRecord: Sendable, Codable, Equatable {
+public struct TaskRecord: Sendable, Equatable {
     public var run: String
     public var id: String
     public var group: String
     public var position: Int
     public var idempotencyKey: String
-    public var spec: PlannedTask
+    /// What to run. Decoded from the store on first use: a claimer that only needs ids and
+    /// states (a benchmark, a status count) never pays for it.
+    public var spec: PlannedTask {
+        get { specStorage.value }
+        set { specStorage = LazySpec(newValue) }
+    }
+    var specStorage: LazySpec
     public var state: TaskState
     /// Starts so far (a claim is a start); failures count separately against `retries`.
     public var attempt: Int
@@ -44,6 +51,35 @@ public struct TaskRecord: Sendable, Codable, Equatable {
     public var finishedAt: Date?
     /// Its branch, worktree and diff when the run is isolated in git.
     public var git: TaskGitState?
+}
+
+/// A task spec kept as the store's JSON until someone reads it.
+final class LazySpec: Sendable, Equatable {
+    private let json: String?
+    private let decoded: Mutex<PlannedTask?>
+
+    init(_ spec: PlannedTask) {
+        json = nil
+        decoded = Mutex(spec)
+    }
+
+    init(json: String) {
+        self.json = json
+        decoded = Mutex(nil)
+    }
+
+    /// A spec that cannot be decoded was refused when it was stored; an empty stand-in keeps readers alive.
+    var value: PlannedTask {
+        decoded.withLock { cached in
+            if let cached { return cached }
+            let spec = (try? JSONDecoder().decode(PlannedTask.self, from: Data((json ?? "").utf8)))
+                ?? PlannedTask(id: "?", group: "?", agent: "shell")
+            cached = spec
+            return spec
+        }
+    }
+
+    static func == (a: LazySpec, b: LazySpec) -> Bool { a === b || a.value == b.value }
 }
 
 /// A task's place in git: where it ran, what it started from, what it changed.

@@ -16,21 +16,23 @@ extension SQLiteStore {
             finishedAt: date(row["finished_at"]), baseCommit: row["base_commit"])
     }
 
+    /// Reads a `SELECT *` / `RETURNING *` row of `tasks` by position: name lookups cost more than
+    /// the claim itself on the hot path. The order is the table's (Migrations.swift); migrations
+    /// only ever append columns, so these positions stay valid.
     static func taskRecord(_ row: Row) throws -> TaskRecord {
-        guard let state = TaskState(rawValue: row["state"]) else { throw StoreError.corrupt("task state \(row["state"] ?? "?")") }
-        let hasUsage: Bool = row["has_usage"]
+        guard let state = TaskState(rawValue: row[6]) else { throw StoreError.corrupt("task state \(row[6] ?? "?")") }
+        let hasUsage: Bool = row[19]
+        let notBefore: Double = row[9]
+        let git: String? = row[27]
         return TaskRecord(
-            run: row["run_id"], id: row["id"], group: row["grp"], position: row["position"],
-            idempotencyKey: row["idempotency_key"], spec: try JSONCoding.decode(PlannedTask.self, from: row["spec"]),
-            state: state, attempt: row["attempt"], failures: row["failures"],
-            notBefore: (row["not_before"] as Double) > 0 ? date(row["not_before"]) : nil,
-            holder: row["holder"], leaseExpiresAt: date(row["lease_expires_at"]),
-            pid: row["pid"], pgid: row["pgid"], host: row["host"], exitCode: row["exit_code"], error: row["error"],
-            summary: row["summary"], resultPath: row["result_path"],
-            usage: hasUsage ? TokenUsage(input: row["input_tokens"], output: row["output_tokens"],
-                                         cacheRead: row["cache_read_tokens"], cacheWrite: row["cache_write_tokens"]) : nil,
-            costUSD: row["cost_usd"], startedAt: date(row["started_at"]), finishedAt: date(row["finished_at"]),
-            git: try (row["git"] as String?).map { try JSONCoding.decode(TaskGitState.self, from: $0) })
+            run: row[0], id: row[1], group: row[2], position: row[3], idempotencyKey: row[4],
+            specStorage: LazySpec(json: row[5]), state: state, attempt: row[7], failures: row[8],
+            notBefore: notBefore > 0 ? Date(timeIntervalSince1970: notBefore) : nil,
+            holder: row[10], leaseExpiresAt: date(row[11]), pid: row[12], pgid: row[13], host: row[14],
+            exitCode: row[15], error: row[16], summary: row[17], resultPath: row[18],
+            usage: hasUsage ? TokenUsage(input: row[20], output: row[21], cacheRead: row[22], cacheWrite: row[23]) : nil,
+            costUSD: row[24], startedAt: date(row[25]), finishedAt: date(row[26]),
+            git: try git.map { try JSONCoding.decode(TaskGitState.self, from: $0) })
     }
 
     static func lockRecord(_ row: Row) -> LockRecord {

@@ -36,11 +36,13 @@ public final class SQLiteStore: Store {
 
     /// A `BEGIN IMMEDIATE` transaction (the write lock up front, so two processes never deadlock
     /// upgrading a read), retried when another process holds the lock past the busy timeout.
+    /// Transactions here are short (tens of microseconds), so they run on the calling thread:
+    /// GRDB's async variant costs two thread hops per call, more than the work itself.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         var attempt = 0
         while true {
             do {
-                return try await pool.writeWithoutTransaction { db in
+                return try writeNow { db in
                     var result: T?
                     try db.inTransaction(.immediate) {
                         result = try body(db)
@@ -57,8 +59,12 @@ public final class SQLiteStore: Store {
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        try await pool.read(body)
+        try readNow(body)
     }
+
+    // Non-async on purpose: from an async function GRDB would pick its async overloads.
+    private func writeNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.writeWithoutTransaction(body) }
+    private func readNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
 
     // MARK: Runs
 
@@ -206,40 +212,46 @@ public final class SQLiteStore: Store {
         guard limit > 0 else { return [] }
         let t = now.timeIntervalSince1970
         return try await write { db in
-            if try Bool.fetchOne(db, sql: "SELECT cancel_requested FROM runs WHERE id = ?", arguments: [run]) == true { return [] }
-            // Lapsed leases first: their holder is gone and the work is oldest.
-            var rows = try Row.fetchAll(db, sql: """
-                SELECT * FROM tasks WHERE run_id = ? AND state = 'running' AND lease_expires_at < ? ORDER BY position LIMIT ?
-                """, arguments: [run, t, limit])
-            if rows.count < limit {
-                rows += try Row.fetchAll(db, sql: """
-                    SELECT * FROM tasks WHERE run_id = ? AND state = 'ready' AND not_before <= ? ORDER BY position LIMIT ?
-                    """, arguments: [run, t, limit - rows.count])
-            }
-            let update = try db.cachedStatement(sql: """
-                UPDATE tasks SET state = 'running', holder = ?, lease_expires_at = ?, attempt = attempt + 1, started_at = ?,
-                    pid = NULL, pgid = NULL, host = NULL WHERE run_id = ? AND id = ?
-                """)
+            let cancelled = try db.cachedStatement(sql: "SELECT cancel_requested FROM runs WHERE id = ?")
+            if try Bool.fetchOne(cancelled, arguments: [run]) == true { return [] }
             var claimed: [ClaimedTask] = []
-            claimed.reserveCapacity(rows.count)
-            for row in rows {
-                var task = try Self.taskRecord(row)
-                var orphan: StartedProcess?
-                if task.state == .running, let pid = task.pid, let pgid = task.pgid, let host = task.host {
-                    orphan = StartedProcess(task: task.id, pid: pid, pgid: pgid, host: host)
+            // Lapsed leases first: their holder is gone and the work is oldest. Read before updating,
+            // because the claimer needs the previous holder's process group to stop it.
+            let lapsed = try Row.fetchAll(try db.cachedStatement(sql: """
+                SELECT * FROM tasks WHERE run_id = ? AND state = 'running' AND lease_expires_at < ? ORDER BY position LIMIT ?
+                """), arguments: [run, t, limit])
+            if !lapsed.isEmpty {
+                let retake = try db.cachedStatement(sql: """
+                    UPDATE tasks SET state = 'running', holder = ?, lease_expires_at = ?, attempt = attempt + 1, started_at = ?,
+                        pid = NULL, pgid = NULL, host = NULL WHERE run_id = ? AND id = ?
+                    """)
+                for row in lapsed {
+                    var task = try Self.taskRecord(row)
+                    var orphan: StartedProcess?
+                    if let pid = task.pid, let pgid = task.pgid, let host = task.host {
+                        orphan = StartedProcess(task: task.id, pid: pid, pgid: pgid, host: host)
+                    }
+                    try retake.execute(arguments: [holder, t + leaseSeconds, t, run, task.id])
+                    task.holder = holder
+                    task.leaseExpiresAt = Date(timeIntervalSince1970: t + leaseSeconds)
+                    task.attempt += 1
+                    task.startedAt = now
+                    (task.pid, task.pgid, task.host) = (nil, nil, nil)
+                    claimed.append(ClaimedTask(task: task, orphan: orphan))
                 }
-                try update.execute(arguments: [holder, t + leaseSeconds, t, run, task.id])
-                task.state = .running
-                task.holder = holder
-                task.leaseExpiresAt = Date(timeIntervalSince1970: t + leaseSeconds)
-                task.attempt += 1
-                task.startedAt = now
-                task.pid = nil
-                task.pgid = nil
-                task.host = nil
-                claimed.append(ClaimedTask(task: task, orphan: orphan))
             }
-            return claimed
+            guard claimed.count < limit else { return claimed }
+            // Ready tasks: one statement takes them and returns them.
+            let take = try db.cachedStatement(sql: """
+                UPDATE tasks SET state = 'running', holder = ?1, lease_expires_at = ?2, attempt = attempt + 1, started_at = ?3,
+                    pid = NULL, pgid = NULL, host = NULL
+                WHERE rowid IN (SELECT rowid FROM tasks WHERE run_id = ?4 AND state = 'ready' AND not_before <= ?3
+                                ORDER BY position LIMIT ?5)
+                RETURNING *
+                """)
+            let taken = try Row.fetchAll(take, arguments: [holder, t + leaseSeconds, t, run, limit - claimed.count])
+                .map { ClaimedTask(task: try Self.taskRecord($0), orphan: nil) }
+            return claimed + taken.sorted { $0.task.position < $1.task.position }
         }
     }
 
@@ -391,7 +403,7 @@ public final class SQLiteStore: Store {
             sql += " AND id IN (SELECT task_id FROM deps WHERE run_id = ?1 AND need IN (SELECT value FROM json_each(?2)))"
             arguments += [try JSONCoding.encodeString(groups.sorted())]
         }
-        try db.execute(sql: sql, arguments: arguments)
+        try db.cachedStatement(sql: sql).execute(arguments: arguments)
         return db.changesCount
     }
 
@@ -401,14 +413,14 @@ public final class SQLiteStore: Store {
         var (groupFrontier, taskFrontier) = (groups, tasks)
         var total = 0
         while !groupFrontier.isEmpty || !taskFrontier.isEmpty {
-            let skipped = try Row.fetchAll(db, sql: """
+            let skipped = try Row.fetchAll(try db.cachedStatement(sql: """
                 UPDATE tasks SET state = 'skipped', finished_at = ?4, error = 'needs a task that failed'
                 WHERE run_id = ?1 AND state IN ('pending', 'ready') AND id IN (
                     SELECT task_id FROM deps WHERE run_id = ?1 AND (
                         (on_task IS NULL AND need IN (SELECT value FROM json_each(?2)))
                         OR (on_task IS NOT NULL AND on_task IN (SELECT value FROM json_each(?3)))))
                 RETURNING id, grp
-                """, arguments: [run, try JSONCoding.encodeString(groupFrontier.sorted()),
+                """), arguments: [run, try JSONCoding.encodeString(groupFrontier.sorted()),
                                  try JSONCoding.encodeString(taskFrontier.sorted()), now.timeIntervalSince1970])
             total += skipped.count
             for row in skipped {
