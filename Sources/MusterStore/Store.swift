@@ -33,6 +33,9 @@ public protocol Store: Sendable {
     /// Applies outcomes in one transaction: retries go back in line, failures skip their dependents,
     /// successes release their dependents. An outcome whose lease was lost is rejected, not applied.
     func finish(run: String, holder: String, _ outcomes: [TaskOutcome], now: Date) async throws -> FinishReport
+    /// `recordProcesses` and `finish` in one transaction: the starts are recorded first, so a task
+    /// that both started and ended since the last call keeps its events in order.
+    func finish(run: String, holder: String, started: [StartedProcess], _ outcomes: [TaskOutcome], now: Date) async throws -> FinishReport
     /// Replaces a `foreach: from` stand-in with its tasks and marks it succeeded, atomically.
     func expand(run: String, holder: String, expander: String, into tasks: [PlannedTask], now: Date) async throws -> Int
     /// Marks every task not started, or whose lease lapsed (its holder is gone), as skipped

@@ -18,6 +18,12 @@ extension Orchestrator {
         var started = ContinuousClock.now
         var events: EventMirror
         var groupResults: [String: [TaskRecord]] = [:]
+        /// Started processes not yet in the Store: recorded with the next completions (one
+        /// transaction instead of two) or at the next tick. Until then a crash is covered by the
+        /// /proc scan for the run's environment markers.
+        var unrecordedStarts: [StartedProcess] = []
+        /// The orchestrator's own environment, read once: every task starts from it.
+        let baseEnvironment = ProcessInfo.processInfo.environment
         /// nil when tasks run in place: outside git, or simulated.
         let worktrees: WorktreeManager?
 
@@ -158,7 +164,7 @@ extension Orchestrator {
                         failedToStart.append(failure(task, error: "could not start: \(error)", retryable: !(error is SystemError)))
                     }
                 }
-                try await o.store.recordProcesses(run: run.id, holder: o.identity.id, started, now: Date())
+                unrecordedStarts += started
                 if !failedToStart.isEmpty { try await apply(failedToStart) }
                 if claimed.count < free && !expanded && failedToStart.isEmpty { return }
             }
@@ -220,7 +226,6 @@ extension Orchestrator {
         func launch(_ task: TaskRecord, in directory: String) throws -> Running {
             var spec = task.spec
             let dir = o.workspace.taskDirectory(run: run.id, task: task.id)
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let log = dir.appendingPathComponent("output.log")
             if task.attempt > 1, FileManager.default.fileExists(atPath: log.path) {
                 // Keep earlier attempts' output for the post-mortem.
@@ -232,11 +237,15 @@ extension Orchestrator {
             let prompt = spec.prompt.map { render($0, task: task) }
             spec.command = spec.command.map { Command(argv: $0.argv.map { render($0, task: task) }, viaShell: $0.viaShell) }
             let promptPath = dir.appendingPathComponent("prompt.md")
-            if let prompt { try prompt.write(to: promptPath, atomically: false, encoding: .utf8) }
+            if let prompt {
+                // The task's folder appears with its first file: the prompt here, else its first output.
+                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                try prompt.write(to: promptPath, atomically: false, encoding: .utf8)
+            }
             let invocation = try adapter.invocation(for: spec, prompt: prompt,
                                                     context: AgentContext(simulationSpeed: o.options.simulationSpeed))
             let executable = try o.resolver.resolve(invocation.executable, relativeTo: directory)
-            var environment = ProcessInfo.processInfo.environment
+            var environment = baseEnvironment
             environment["MUSTER_RUN"] = run.id
             environment["MUSTER_TASK_ID"] = task.id
             environment["MUSTER_ATTEMPT"] = String(task.attempt)
@@ -314,6 +323,13 @@ extension Orchestrator {
                 finished.append((entry, exit))
             }
             let loop = self
+            guard worktrees != nil else {
+                // Nothing to commit or compare: no git work to run side by side.
+                var outcomes: [TaskOutcome] = []
+                for (entry, exit) in finished { outcomes.append(await loop.outcome(entry, exit, after: nil)) }
+                try await apply(outcomes)
+                return
+            }
             // One snapshot serves every in-place task that finished in this batch.
             var snapshot: String?
             if let worktrees, finished.contains(where: { $0.0.snapshot != nil }) {
@@ -367,7 +383,10 @@ extension Orchestrator {
             let stdout = (try? String(contentsOfFile: entry.process.output.stdoutPath, encoding: .utf8)) ?? ""
             let report = entry.adapter.report(stdout: stdout, status: exit.status, task: task.spec)
             let resultPath = dir.appendingPathComponent("result.md")
-            try? report.result.write(to: resultPath, atomically: false, encoding: .utf8)
+            if !report.result.isEmpty {
+                try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                try? report.result.write(to: resultPath, atomically: false, encoding: .utf8)
+            }
             let relative = resultPath.path.replacingOccurrences(of: o.workspace.root.path + "/", with: "")
             let cost: Double? = report.costUSD ?? report.usage.flatMap { o.options.prices.cost(model: report.model ?? task.spec.model, usage: $0) }
                 ?? (entry.adapter.spendsTokens ? nil : 0)
@@ -383,7 +402,7 @@ extension Orchestrator {
                 outcome = failure(task, error: error, retryable: true, exitCode: exit.status.code)
             }
             outcome.summary = String(report.result.trimmingCharacters(in: .whitespacesAndNewlines).prefix(4000))
-            outcome.resultPath = relative
+            outcome.resultPath = report.result.isEmpty ? nil : relative
             outcome.usage = report.usage
             outcome.costUSD = cost
             let (git, gitError) = await settleGit(entry, agent: entry.adapter.name, after: after)
@@ -406,7 +425,8 @@ extension Orchestrator {
 
         mutating func apply(_ outcomes: [TaskOutcome]) async throws {
             guard !outcomes.isEmpty else { return }
-            let report = try await o.store.finish(run: run.id, holder: o.identity.id, outcomes, now: Date())
+            let report = try await o.store.finish(run: run.id, holder: o.identity.id, started: unrecordedStarts, outcomes, now: Date())
+            unrecordedStarts.removeAll()
             let applied = Set(report.applied)
             if workflow.onFailure == .stop,
                outcomes.contains(where: { applied.contains($0.task) && $0.result == .failed(retryAt: nil) }) {
@@ -420,7 +440,14 @@ extension Orchestrator {
 
         // MARK: Supervision
 
+        mutating func recordStarts() async throws {
+            guard !unrecordedStarts.isEmpty else { return }
+            try await o.store.recordProcesses(run: run.id, holder: o.identity.id, unrecordedStarts, now: Date())
+            unrecordedStarts.removeAll()
+        }
+
         mutating func tick() async throws {
+            try await recordStarts()
             let now = Date()
             for (id, entry) in running {
                 if entry.stopSentAt == nil {
@@ -487,6 +514,7 @@ extension Orchestrator {
         }
 
         mutating func finish() async throws -> RunStatus {
+            try await recordStarts()
             if cancelling {
                 _ = try await o.store.closeUnstarted(run: run.id, state: .cancelled, reason: "cancelled before it started", now: Date())
             } else if stopping {

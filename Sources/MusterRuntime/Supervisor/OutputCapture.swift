@@ -4,6 +4,8 @@ import Synchronization
 /// Writes a task's output to `output.log` as it arrives, up to a cap; past the cap it keeps only a
 /// bounded tail in memory and appends it at the end, so a chatty agent never grows memory or disk
 /// without bound. Stdout is also kept (capped) in a separate file: it is the task's result.
+/// Files (and their folder) are created on the first byte: a silent task creates none, which
+/// matters when a thousand short tasks run.
 public final class OutputCapture: Sendable {
     struct State {
         var logBytes = 0
@@ -13,6 +15,8 @@ public final class OutputCapture: Sendable {
         var lastOutput: Date
         var lastLine = ""
         var partialLine = Data()
+        var logFD: Int32 = -1
+        var stdoutFD: Int32 = -1
     }
 
     public let logPath: String
@@ -20,8 +24,6 @@ public final class OutputCapture: Sendable {
     let logCap: Int
     let stdoutCap: Int
     let tailCap = 64 * 1024
-    let logFD: Int32
-    let stdoutFD: Int32
     let state: Mutex<State>
 
     public init(logPath: String, stdoutPath: String, logCap: Int, stdoutCap: Int, now: Date) throws {
@@ -29,14 +31,21 @@ public final class OutputCapture: Sendable {
         self.stdoutPath = stdoutPath
         self.logCap = logCap
         self.stdoutCap = stdoutCap
-        logFD = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
-        guard logFD >= 0 else { throw SystemError.io("cannot write \(logPath)", errno) }
-        stdoutFD = open(stdoutPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard stdoutFD >= 0 else {
-            close(logFD)
-            throw SystemError.io("cannot write \(stdoutPath)", errno)
-        }
         state = Mutex(State(lastOutput: now))
+    }
+
+    /// Opens (creating its folder) on first use; -1 if it cannot be written, and the bytes are dropped:
+    /// the task's own outcome matters more than its log.
+    static func lazyOpen(_ fd: inout Int32, _ path: String, append: Bool) -> Int32 {
+        if fd >= 0 { return fd }
+        let flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (append ? O_APPEND : 0)
+        fd = open(path, flags, 0o644)
+        if fd < 0 && errno == ENOENT {
+            try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                     withIntermediateDirectories: true)
+            fd = open(path, flags, 0o644)
+        }
+        return fd
     }
 
     /// Time of the last byte from the process: what stall detection watches.
@@ -51,7 +60,7 @@ public final class OutputCapture: Sendable {
             let room = max(0, logCap - s.logBytes)
             if room > 0 {
                 let n = min(room, bytes.count)
-                writeAll(logFD, UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
+                writeAll(Self.lazyOpen(&s.logFD, logPath, append: true), UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
                 s.logBytes += n
             }
             if bytes.count > room {
@@ -62,7 +71,7 @@ public final class OutputCapture: Sendable {
             }
             if fromStdout && s.stdoutBytes < stdoutCap {
                 let n = min(stdoutCap - s.stdoutBytes, bytes.count)
-                writeAll(stdoutFD, UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
+                writeAll(Self.lazyOpen(&s.stdoutFD, stdoutPath, append: false), UnsafeRawBufferPointer(rebasing: bytes[0..<n]))
                 s.stdoutBytes += n
             }
             Self.trackLastLine(&s, bytes)
@@ -87,16 +96,19 @@ public final class OutputCapture: Sendable {
             if s.droppedBytes > 0 {
                 let omitted = s.droppedBytes - s.tail.count
                 let marker = "\n[muster: output capped at \(logCap) bytes; \(omitted) bytes omitted; last \(s.tail.count) bytes follow]\n"
-                marker.utf8CString.withUnsafeBytes { writeAll(logFD, UnsafeRawBufferPointer(rebasing: $0.dropLast())) }
-                s.tail.withUnsafeBytes { writeAll(logFD, $0) }
+                marker.utf8CString.withUnsafeBytes { writeAll(s.logFD, UnsafeRawBufferPointer(rebasing: $0.dropLast())) }
+                s.tail.withUnsafeBytes { writeAll(s.logFD, $0) }
             }
+            if s.logFD >= 0 { close(s.logFD) }
+            if s.stdoutFD >= 0 { close(s.stdoutFD) }
+            s.logFD = -1
+            s.stdoutFD = -1
         }
-        close(logFD)
-        close(stdoutFD)
     }
 }
 
 func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
+    guard fd >= 0 else { return }
     var offset = 0
     while offset < bytes.count {
         let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)

@@ -257,16 +257,18 @@ public final class SQLiteStore: Store {
 
     public func recordProcesses(run: String, holder: String, _ processes: [StartedProcess], now: Date) async throws {
         guard !processes.isEmpty else { return }
-        try await write { db in
-            let update = try db.cachedStatement(sql: """
-                UPDATE tasks SET pid = ?, pgid = ?, host = ?, git = COALESCE(?, git)
-                WHERE run_id = ? AND id = ? AND holder = ? AND state = 'running'
-                """)
-            for process in processes {
-                let git = try process.git.map { try JSONCoding.encodeString($0) }
-                try update.execute(arguments: [process.pid, process.pgid, process.host, git, run, process.task, holder])
-                try Self.event(db, run: run, task: process.task, kind: "task.started", message: "pid \(process.pid)", at: now)
-            }
+        try await write { db in try Self.record(db, run: run, holder: holder, processes, now: now) }
+    }
+
+    static func record(_ db: Database, run: String, holder: String, _ processes: [StartedProcess], now: Date) throws {
+        let update = try db.cachedStatement(sql: """
+            UPDATE tasks SET pid = ?, pgid = ?, host = ?, git = COALESCE(?, git)
+            WHERE run_id = ? AND id = ? AND holder = ? AND state = 'running'
+            """)
+        for process in processes {
+            let git = try process.git.map { try JSONCoding.encodeString($0) }
+            try update.execute(arguments: [process.pid, process.pgid, process.host, git, run, process.task, holder])
+            try event(db, run: run, task: process.task, kind: "task.started", message: "pid \(process.pid)", at: now)
         }
     }
 
@@ -282,8 +284,14 @@ public final class SQLiteStore: Store {
     }
 
     public func finish(run: String, holder: String, _ outcomes: [TaskOutcome], now: Date) async throws -> FinishReport {
+        try await finish(run: run, holder: holder, started: [], outcomes, now: now)
+    }
+
+    public func finish(run: String, holder: String, started: [StartedProcess], _ outcomes: [TaskOutcome],
+                       now: Date) async throws -> FinishReport {
         let t = now.timeIntervalSince1970
         return try await write { db in
+            try Self.record(db, run: run, holder: holder, started, now: now)
             var report = FinishReport()
             var succeededGroups = Set<String>()
             var failedGroups = Set<String>()
