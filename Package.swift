@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // posix_spawn + pidfd helpers: C variadics (syscall) and glibc's *_np spawn actions are not importable from Swift.
@@ -27,6 +28,7 @@ let package = Package(
         .executableTarget(name: "muster", dependencies: [
             "MusterCore", "MusterStore", "MusterRuntime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "MusterBench", dependencies: [
             "MusterStore", "MusterRuntime",
@@ -35,7 +37,7 @@ let package = Package(
         ]),
         .testTarget(name: "MusterCoreTests", dependencies: ["MusterCore"]),
         .testTarget(name: "MusterStoreTests", dependencies: ["MusterStore", "MusterStoreConformance"]),
-        .testTarget(name: "MusterRuntimeTests", dependencies: ["MusterRuntime"]),
+        .testTarget(name: "MusterRuntimeTests", dependencies: ["MusterRuntime"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EndToEndTests", dependencies: ["MusterStore", "MusterRuntime"]),
     ]
 )

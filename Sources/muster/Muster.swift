@@ -8,5 +8,6 @@ struct Muster: AsyncParsableCommand {
         discussion: "Start with `muster init`, then `muster plan muster.yml` and `muster run muster.yml`.",
         version: "0.1.0",
         subcommands: [InitCommand.self, PlanCommand.self, RunCommand.self, StatusCommand.self, RunsCommand.self,
-                      LogsCommand.self, ResumeCommand.self, CancelCommand.self, LockCommand.self, ReviewCommand.self, CleanCommand.self])
+                      LogsCommand.self, ResumeCommand.self, CancelCommand.self, LockCommand.self, ConflictsCommand.self, IntegrateCommand.self,
+                      ReviewCommand.self, CleanCommand.self, AgentsCommand.self, CostCommand.self])
 }

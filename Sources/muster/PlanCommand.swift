@@ -24,8 +24,10 @@ struct PlanCommand: AsyncParsableCommand {
 enum SpecPlanning {
     static func plan(file: String, concurrency: Int?, workspace: Workspace, overlaps: Planner.OverlapPolicy = .serialize) throws -> Plan {
         if let concurrency, concurrency < 1 { throw CLIError.usage("--concurrency must be at least 1, got \(concurrency)") }
-        let loaded = try WorkflowLoader.load(path: file)
-        return try Planner.plan(loaded, root: workspace.root, concurrency: concurrency, overlaps: overlaps)
+        // muster.toml (optional): agent profiles every spec may use, and price overrides.
+        let config = try ProjectConfig.load(root: workspace.root)
+        let loaded = try WorkflowLoader.load(path: file, profiles: config.profiles)
+        return try Planner.plan(loaded, root: workspace.root, concurrency: concurrency, prices: config.prices, overlaps: overlaps)
     }
 }
 

@@ -23,6 +23,7 @@ struct RunCommand: AsyncParsableCommand {
             let policy = try overlap.policy()
             let plan = try SpecPlanning.plan(file: file, concurrency: concurrency, workspace: workspace, overlaps: policy)
             if let speed, speed <= 0 { throw CLIError.usage("--speed must be positive") }
+            if !simulate { try AgentCatalog.requireInstalled(plan, root: workspace.root) }
             let baseCommit: String?
             do {
                 let (commit, warning) = try await RunBase.resolve(plan: plan, workspace: workspace, base: base, simulate: simulate)
@@ -43,6 +44,7 @@ struct RunCommand: AsyncParsableCommand {
             options.simulate = simulate
             options.simulationSpeed = speed ?? (simulate ? 60 : 1)
             options.grace = .seconds(grace)
+            options.prices = try ProjectConfig.load(root: workspace.root).prices
             try await RunSession.execute(run: runID, store: store, storePath: global.storePath, workspace: workspace,
                                          options: options, json: global.json)
         }
@@ -54,6 +56,9 @@ enum RunSession {
     static func execute(run: String, store: SQLiteStore, storePath: String, workspace: Workspace, options: RunOptions,
                         json: Bool, quiet: Bool = false) async throws {
         var options = options
+        // The run's custom agent profiles (stored with it, so resume starts the same agents), and muster.toml's prices.
+        if let record = try await store.run(run) { Agents.register(record.workflow.agents ?? [:]) }
+        if options.prices == .defaults, let config = try? ProjectConfig.load(root: workspace.root) { options.prices = config.prices }
         let live = !json && !quiet && Terminal.stderrIsTerminal
         if live {
             Terminal.error(Terminal.dim("run \(run): \(options.concurrency) slots; Ctrl-C stops it cleanly (resume with `muster resume \(run)`)"))

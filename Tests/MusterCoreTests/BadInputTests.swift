@@ -412,7 +412,7 @@ struct BadInputTests {
                 prompt: hi
             """)
         expectAt(e, 3, 12, "unknown agent `copilot-xl`")
-        expectFix(e, "known agents: shell, sim")
+        expectFix(e, "known agents: aider, claude, codex, gemini, opencode, shell, sim")
     }
 
     @Test

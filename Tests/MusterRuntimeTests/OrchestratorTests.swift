@@ -174,7 +174,7 @@ import Testing
               chatty:
                 shell: true
                 command: "for i in 1 2 3 4 5 6; do echo $i; sleep 0.1; done"
-                stall_timeout: 2s
+                stall_timeout: 10s
             """)
         #expect(outcome.status == .failed)
         #expect(tasks["slow"]?.error?.hasPrefix("timed out after 300ms") == true)

@@ -11,9 +11,14 @@ public struct Workflow: Codable, Sendable, Equatable {
     /// nil: the default, `worktree`.
     public var isolation: Isolation?
     public var tasks: [TaskSpec]
+    /// Custom agent profiles: the spec's `agents:` merged over `muster.toml`'s (nil: none). Stored
+    /// with the run, so `resume` starts the same agents.
+    public var agents: [String: AgentProfile]?
 
     public init(name: String, agent: String = "shell", model: String? = nil, concurrency: Int = 4,
-                onFailure: FailurePolicy = .stop, backoff: Backoff = Backoff(), tasks: [TaskSpec]) {
+                onFailure: FailurePolicy = .stop, backoff: Backoff = Backoff(), tasks: [TaskSpec],
+                agents: [String: AgentProfile]? = nil) {
+        self.agents = agents
         self.name = name
         self.agent = agent
         self.model = model
@@ -153,4 +158,84 @@ public enum ItemValue: Codable, Sendable, Equatable {
             (try? String(decoding: JSONSerialization.data(withJSONObject: m, options: [.sortedKeys]), as: UTF8.self)) ?? ""
         }
     }
+}
+
+/// The output formats muster can read, each with its own parser.
+public enum AgentOutputFormat: String, Codable, Sendable, CaseIterable {
+    /// Claude Code `-p --output-format stream-json --verbose`: JSON lines ending in a `result` event.
+    case claudeStreamJSON = "claude-stream-json"
+    /// Codex CLI `exec --json`: JSON lines (`thread.started`, `item.completed`, `turn.completed` with usage).
+    case codexJSON = "codex-json"
+    /// Gemini CLI `--output-format json`: one object with `response`, `stats.models` and `error`.
+    case geminiJSON = "gemini-json"
+    /// OpenCode `run --format json`: JSON lines (`text`, `step_finish` with tokens and cost, `error`).
+    case openCodeJSON = "opencode-json"
+    /// Plain text; token and cost lines in Aider's form (`Tokens: 2.1k sent, 310 received. Cost: …`) are read when present.
+    case text
+}
+
+/// How a custom agent gets its prompt: as its last argument, or on standard input.
+public enum PromptDelivery: String, Codable, Sendable, CaseIterable {
+    case argument, stdin
+}
+
+/// A named agent profile: a built-in agent with its own settings (`base:`), or another CLI
+/// (`command:` + `output:`). Written under `agents:` in the spec or in `muster.toml`.
+public struct AgentProfile: Codable, Sendable, Equatable {
+    public var name: String
+    /// The built-in agent it refines (claude, codex, gemini, aider, opencode, sim).
+    public var base: String?
+    /// With `base`: replaces the CLI's executable (e.g. `[npx, -y, @anthropic-ai/claude-code]`);
+    /// without: the whole argv of another CLI.
+    public var command: [String]?
+    /// The format a `command` profile prints, or the one a `sim` profile imitates.
+    public var output: AgentOutputFormat?
+    public var prompt: PromptDelivery?
+    public var model: String?
+    /// The value of the base agent's own headless permission flag.
+    public var permissions: String?
+    /// claude: `--allowedTools`.
+    public var allowedTools: [String]?
+    /// Extra arguments for the base agent's CLI.
+    public var args: [String]
+    /// How to install the CLI, shown when it is missing.
+    public var install: String?
+    /// Where it was defined (a spec file or muster.toml), for `muster agents`.
+    public var source: String?
+
+    public init(name: String, base: String? = nil, command: [String]? = nil, output: AgentOutputFormat? = nil,
+                prompt: PromptDelivery? = nil, model: String? = nil, permissions: String? = nil,
+                allowedTools: [String]? = nil, args: [String] = [], install: String? = nil, source: String? = nil) {
+        self.name = name
+        self.base = base
+        self.command = command
+        self.output = output
+        self.prompt = prompt
+        self.model = model
+        self.permissions = permissions
+        self.allowedTools = allowedTools
+        self.args = args
+        self.install = install
+        self.source = source
+    }
+
+    /// The format this profile's output is read in.
+    public var format: AgentOutputFormat {
+        if let output { return output }
+        return base.flatMap(BuiltinAgents.output(for:)) ?? .text
+    }
+
+    /// The program `muster agents` and `muster run` look for on PATH.
+    public var executable: String? {
+        if let first = command?.first { return first }
+        return base.flatMap(BuiltinAgents.executable(for:))
+    }
+
+    /// How to install what it runs.
+    public var installHint: String? {
+        install ?? (command == nil ? base.flatMap(BuiltinAgents.installHint(for:)) : nil)
+    }
+
+    /// The model it bills against when a task names none.
+    public var defaultModel: String? { model ?? base.flatMap(BuiltinAgents.defaultModel(for:)) }
 }

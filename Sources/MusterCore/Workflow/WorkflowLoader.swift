@@ -24,14 +24,16 @@ public struct LoadedWorkflow: Sendable {
 
 /// Reads a workflow spec (YAML) into `Workflow`, reporting every mistake as file:line:column with a fix.
 public enum WorkflowLoader {
-    static let workflowKeys = ["name", "agent", "model", "concurrency", "on_failure", "backoff", "isolation", "tasks"]
+    static let workflowKeys = ["name", "agent", "model", "concurrency", "on_failure", "backoff", "isolation", "tasks", "agents"]
     static let taskKeys = ["prompt", "command", "shell", "agent", "model", "needs", "foreach", "owns", "env",
                            "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation"]
     static let foreachKeys = ["items", "glob", "from"]
     static let estimateKeys = ["minutes", "input_tokens", "output_tokens"]
     static let backoffKeys = ["initial", "max"]
 
-    public static func load(path: String, knownAgents: Set<String> = BuiltinAgents.names) throws(SpecError) -> LoadedWorkflow {
+    /// `profiles`: agent profiles defined outside the spec (`muster.toml`); the spec's own `agents:` override them.
+    public static func load(path: String, knownAgents: Set<String> = BuiltinAgents.names,
+                            profiles: [String: AgentProfile] = [:]) throws(SpecError) -> LoadedWorkflow {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -39,10 +41,11 @@ public enum WorkflowLoader {
             throw SpecError(file: path, location: SourceLocation(line: 0, column: 0),
                             message: "cannot read the workflow file", fix: "check the path; `muster init` writes an example")
         }
-        return try parse(text, file: path, knownAgents: knownAgents)
+        return try parse(text, file: path, knownAgents: knownAgents, profiles: profiles)
     }
 
-    public static func parse(_ text: String, file: String, knownAgents: Set<String> = BuiltinAgents.names) throws(SpecError) -> LoadedWorkflow {
+    public static func parse(_ text: String, file: String, knownAgents: Set<String> = BuiltinAgents.names,
+                             profiles: [String: AgentProfile] = [:]) throws(SpecError) -> LoadedWorkflow {
         var reader = NodeReader(file: file, text: text)
         let root: Node?
         do {
@@ -56,7 +59,7 @@ public enum WorkflowLoader {
             throw SpecError(file: file, location: SourceLocation(line: 1, column: 1), message: "the workflow file is empty",
                             fix: "start from `muster init`")
         }
-        let workflow = try reader.workflow(root, knownAgents: knownAgents)
+        let workflow = try reader.workflow(root, knownAgents: knownAgents, profiles: profiles)
         let loaded = LoadedWorkflow(workflow: workflow, file: file, locations: reader.locations)
         try WorkflowValidator.validate(loaded)
         return loaded
@@ -177,9 +180,15 @@ struct NodeReader {
         }
     }
 
-    mutating func workflow(_ root: Node, knownAgents: Set<String>) throws(SpecError) -> Workflow {
+    mutating func workflow(_ root: Node, knownAgents: Set<String>, profiles: [String: AgentProfile] = [:]) throws(SpecError) -> Workflow {
         var workflow = Workflow(name: "workflow", tasks: [])
         var sawTasks = false
+        // `agents:` first: any task, wherever it is in the file, may name one of its profiles.
+        var profiles = profiles
+        if case .mapping(let mapping) = root, let entry = mapping.first(where: { $0.key.string == "agents" }) {
+            for (name, profile) in try agentProfiles(entry.value) { profiles[name] = profile }
+        }
+        let knownAgents = knownAgents.union(profiles.keys)
         for (key, keyNode, value) in try pairs(root, what: "the workflow", allowed: WorkflowLoader.workflowKeys) {
             record(key, keyNode)
             switch key {
@@ -194,6 +203,7 @@ struct NodeReader {
                 }
                 workflow.onFailure = policy
             case "isolation": workflow.isolation = try isolation(value)
+            case "agents": break  // read above
             case "backoff":
                 for (bkey, _, bvalue) in try pairs(value, what: "`backoff`", allowed: WorkflowLoader.backoffKeys) {
                     if bkey == "initial" { workflow.backoff.initial = try duration(bvalue, "`backoff.initial`") }
@@ -213,7 +223,60 @@ struct NodeReader {
         guard sawTasks else {
             throw fail(root, "the workflow has no `tasks`", fix: "add a `tasks:` mapping; `muster init` writes an example")
         }
+        if !profiles.isEmpty {
+            workflow.agents = profiles
+            // A task on a profile bills the profile's model unless it names its own.
+            for index in workflow.tasks.indices where workflow.tasks[index].model == nil {
+                guard let profile = profiles[workflow.tasks[index].agent ?? workflow.agent] else { continue }
+                if profile.model != nil || workflow.model == nil { workflow.tasks[index].model = profile.defaultModel }
+            }
+        }
         return workflow
+    }
+
+    /// `agents: {name: {base: claude, permissions: plan}}` or `{name: {command: [...], output: codex-json}}`.
+    mutating func agentProfiles(_ node: Node) throws(SpecError) -> [String: AgentProfile] {
+        var out: [String: AgentProfile] = [:]
+        for (name, nameNode, body) in try pairs(node, what: "`agents`", allowed: nil) {
+            record("agents.\(name)", nameNode)
+            guard case .mapping(let mapping) = body else {
+                throw fail(body, "agent `\(name)` must be a mapping", fix: "write e.g. `\(name): {command: [my-agent], output: text}`")
+            }
+            var fields: [(String, ProfileValue)] = []
+            var keyNodes: [String: Node] = [:]
+            var valueNodes: [String: Node] = [:]
+            for (keyNode, value) in mapping {
+                guard let key = keyNode.string else { throw fail(keyNode, "agent `\(name)` has a key that is not text") }
+                if keyNodes[key] == nil {
+                    keyNodes[key] = keyNode
+                    valueNodes[key] = value
+                } else {
+                    keyNodes[key] = keyNode  // a repeated key is reported where it repeats
+                }
+                fields.append((key, Self.profileValue(value)))
+            }
+            let reader = self
+            let profile = try AgentProfileBuilder.build(name: name, fields: fields, source: file) { key, atKey, message, fix in
+                let at = key.flatMap { atKey ? keyNodes[$0] : valueNodes[$0] } ?? nameNode
+                return reader.fail(at, message, fix: fix)
+            }
+            out[name] = profile
+        }
+        return out
+    }
+
+    static func profileValue(_ node: Node) -> ProfileValue {
+        switch node {
+        case .scalar(let scalar): return .text(scalar.string)
+        case .sequence(let sequence):
+            var items: [String] = []
+            for element in sequence {
+                guard case .scalar(let scalar) = element else { return .other("a nested value") }
+                items.append(scalar.string)
+            }
+            return .list(items)
+        default: return .other("a mapping")
+        }
     }
 
     func checkTaskID(_ id: String, _ node: Node) throws(SpecError) {

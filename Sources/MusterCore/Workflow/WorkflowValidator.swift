@@ -14,7 +14,8 @@ enum WorkflowValidator {
                 throw loaded.error(at: base, "task `\(task.id)` runs the `shell` agent but has no `command`",
                                    fix: "add `command: [...]`, or set `agent:` to a coding agent and give a `prompt`")
             }
-            if agent != "shell" && agent != "sim" && task.prompt == nil {
+            let simulated = agent == "sim" || workflow.agents?[agent]?.base == "sim"
+            if agent != "shell" && !simulated && task.prompt == nil {
                 throw loaded.error(at: base, "task `\(task.id)` has no `prompt` for agent `\(agent)`", fix: "add `prompt: ...`")
             }
             for (index, need) in task.needs.enumerated() where !ids.contains(need) || need == task.id {

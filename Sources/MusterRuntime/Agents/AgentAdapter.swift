@@ -1,5 +1,6 @@
 import Foundation
 import MusterCore
+import Synchronization
 
 /// How to start one agent run: argv (never through a shell unless the spec asked for one) and
 /// whether the prompt goes on stdin.
@@ -62,11 +63,49 @@ public enum AgentError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+/// The agents muster can start: the built-in adapters, and the custom profiles of the run at hand
+/// (registered from the workflow before it runs, so `adapter(named:)` finds them).
 public enum Agents {
-    static let all: [any AgentAdapter] = [ShellAgent(), SimAgent()]
-    public static var names: [String] { all.map(\.name) }
+    static let builtins: [any AgentAdapter] = [ShellAgent(), SimAgent(), ClaudeAgent(), CodexAgent(), GeminiAgent(),
+                                               AiderAgent(), OpenCodeAgent()]
+    static let registered = Mutex<[String: AgentProfile]>([:])
+
+    public static var names: [String] { (builtins.map(\.name) + registered.withLock { Array($0.keys) }).sorted() }
+
+    /// Makes `profiles` (a workflow's `agents`) available by name, replacing any registered before.
+    public static func register(_ profiles: [String: AgentProfile]) {
+        registered.withLock { $0 = profiles }
+    }
+
+    public static func profile(named name: String) -> AgentProfile? { registered.withLock { $0[name] } }
+
     public static func adapter(named name: String) throws -> any AgentAdapter {
-        guard let adapter = all.first(where: { $0.name == name }) else { throw AgentError.unknownAgent(name) }
+        if let profile = profile(named: name) { return adapter(for: profile) }
+        guard let adapter = builtins.first(where: { $0.name == name }) else { throw AgentError.unknownAgent(name) }
         return adapter
+    }
+
+    /// The adapter a profile describes: a built-in one with the profile's settings, or a custom CLI.
+    public static func adapter(for profile: AgentProfile) -> any AgentAdapter {
+        switch profile.base {
+        case "claude": ClaudeAgent(profile: profile)
+        case "codex": CodexAgent(profile: profile)
+        case "gemini": GeminiAgent(profile: profile)
+        case "aider": AiderAgent(profile: profile)
+        case "opencode": OpenCodeAgent(profile: profile)
+        case "sim": SimAgent(name: profile.name, format: profile.output)
+        default: CustomAgent(profile: profile)
+        }
+    }
+
+    /// Parses `stdout` in `format`.
+    public static func parse(_ stdout: String, format: AgentOutputFormat, succeeded: Bool) -> AgentReport {
+        switch format {
+        case .claudeStreamJSON: ClaudeStreamJSONParser.parse(stdout, succeeded: succeeded)
+        case .codexJSON: CodexJSONParser.parse(stdout, succeeded: succeeded)
+        case .geminiJSON: GeminiJSONParser.parse(stdout, succeeded: succeeded)
+        case .openCodeJSON: OpenCodeJSONParser.parse(stdout, succeeded: succeeded)
+        case .text: TextUsageParser.parse(stdout, succeeded: succeeded)
+        }
     }
 }

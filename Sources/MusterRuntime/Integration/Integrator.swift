@@ -1,0 +1,394 @@
+import Foundation
+import MusterStore
+
+/// What the integrator needs to know about one task (built from a `TaskRecord`).
+public struct IntegrationTask: Sendable, Equatable {
+    public var id: String
+    public var group: String
+    public var position: Int
+    /// Groups this task's group waits for.
+    public var needs: [String]
+    public var state: TaskState
+    public var git: TaskGitState?
+    public var isExpander: Bool
+    public var error: String?
+
+    public init(id: String, group: String, position: Int, needs: [String] = [], state: TaskState,
+                git: TaskGitState?, isExpander: Bool = false, error: String? = nil) {
+        self.id = id
+        self.group = group
+        self.position = position
+        self.needs = needs
+        self.state = state
+        self.git = git
+        self.isExpander = isExpander
+        self.error = error
+    }
+
+    public init(_ record: TaskRecord) {
+        self.init(id: record.id, group: record.group, position: record.position, needs: record.spec.needs, state: record.state,
+                  git: record.git, isExpander: record.spec.isExpander, error: record.error)
+    }
+}
+
+public struct IntegrationOptions: Sendable, Equatable {
+    /// The branch to merge into; nil: `muster/<run>/integrated`.
+    public var into: String?
+    /// Predict the whole sequence with `git merge-tree`; create or move no ref.
+    public var dryRun: Bool
+    /// Allow merging into a branch checked out in the main worktree (merges happen there, in place).
+    public var allowCheckedOut: Bool
+
+    public init(into: String? = nil, dryRun: Bool = false, allowCheckedOut: Bool = false) {
+        self.into = into
+        self.dryRun = dryRun
+        self.allowCheckedOut = allowCheckedOut
+    }
+}
+
+public struct IntegrationReport: Sendable, Codable, Equatable {
+    public struct Merged: Sendable, Codable, Equatable {
+        public var task: String
+        public var branch: String?
+        public var commit: String
+        /// The merge commit (with `dryRun`: a predicted commit no ref points to).
+        public var mergeCommit: String
+    }
+
+    public struct Excluded: Sendable, Codable, Equatable {
+        public var task: String
+        public var reason: String
+    }
+
+    public struct Conflict: Sendable, Codable, Equatable {
+        public var task: String
+        public var branch: String?
+        public var commit: String
+        public var files: [String]
+    }
+
+    public var run: String
+    public var branch: String
+    public var dryRun: Bool
+    /// The branch did not exist: it was (or, with `dryRun`, would be) created at the run's base.
+    public var createdBranch: Bool
+    /// Where the branch was before, and where it is now (with `dryRun`: where it would be).
+    public var startCommit: String
+    public var endCommit: String
+    /// In merge order.
+    public var merged: [Merged] = []
+    /// Tasks whose commit the branch already contained (an earlier `integrate`).
+    public var alreadyIntegrated: [String] = []
+    /// The merge that stopped integration; it was aborted, the branch stays at `endCommit`.
+    public var conflict: Conflict?
+    /// Tasks left unmerged because integration stopped first.
+    public var notAttempted: [String] = []
+    /// Tasks that are never merged, with why (failed, ownership violations, not finished, no changes).
+    public var excluded: [Excluded] = []
+    /// Where the merges ran (nil with `dryRun`).
+    public var worktree: String?
+
+    public var succeeded: Bool { conflict == nil }
+}
+
+public enum IntegrationError: Error, CustomStringConvertible, Sendable, Equatable {
+    case notGitRepository(String)
+    case noBaseCommit(run: String)
+    case invalidBranch(String)
+    case checkedOut(branch: String, worktree: String, main: Bool)
+    case dirtyWorktree(branch: String, worktree: String)
+    case branchIsTaskBranch(branch: String, task: String)
+
+    public var description: String {
+        switch self {
+        case .notGitRepository(let path):
+            "\(path) is not a git repository: integration merges task branches (runs with `isolation: none` have nothing to merge)"
+        case .noBaseCommit(let run):
+            "run \(run) did not run in git worktrees (no base commit): there are no task branches to merge"
+        case .invalidBranch(let name):
+            "\(name) is not a valid branch name"
+        case .checkedOut(let branch, let worktree, let main):
+            main ? "\(branch) is checked out in \(worktree): muster does not merge into your checked-out branch unless asked (--allow-checked-out), or pick another with --into"
+                 : "\(branch) is checked out in the worktree \(worktree): pick another branch with --into"
+        case .dirtyWorktree(let branch, let worktree):
+            "\(branch) is checked out in \(worktree) with uncommitted changes: commit or stash them first"
+        case .branchIsTaskBranch(let branch, let task):
+            "\(branch) is task \(task)'s own branch: pick another with --into"
+        }
+    }
+}
+
+/// Merges a run's succeeded task branches, in dependency order, into one branch, in a worktree of
+/// its own (`.muster/worktrees/<run>/_integration`, detached) so the user's checkout is never
+/// touched. The branch moves only after each clean merge (compare-and-swap), so a conflict or a
+/// crash leaves it at the last good merge.
+public struct Integrator: Sendable {
+    public let repository: String
+
+    /// `repository`: the repository's top folder (the run's root).
+    public init(repository: String) {
+        self.repository = repository
+    }
+
+    public static func defaultBranch(run: String) -> String { "muster/\(run)/integrated" }
+
+    public func integrate(run: RunRecord, tasks: [TaskRecord], options: IntegrationOptions = IntegrationOptions()) async throws -> IntegrationReport {
+        guard let base = run.baseCommit else { throw IntegrationError.noBaseCommit(run: run.id) }
+        return try await integrate(run: run.id, baseCommit: base, tasks: tasks.map(IntegrationTask.init), options: options)
+    }
+
+    public func integrate(run: String, baseCommit: String, tasks: [IntegrationTask],
+                          options: IntegrationOptions = IntegrationOptions()) async throws -> IntegrationReport {
+        let git = Git(repository)
+        guard FileManager.default.fileExists(atPath: repository),
+              try await git.run(["rev-parse", "--is-inside-work-tree"], allowFailure: true).succeeded else {
+            throw IntegrationError.notGitRepository(repository)
+        }
+        let branch = options.into ?? Self.defaultBranch(run: run)
+        guard try await git.run(["check-ref-format", "--branch", branch], allowFailure: true).succeeded, !branch.hasPrefix("-") else {
+            throw IntegrationError.invalidBranch(branch)
+        }
+        if let owner = tasks.first(where: { $0.git?.branch == branch }) {
+            throw IntegrationError.branchIsTaskBranch(branch: branch, task: owner.id)
+        }
+
+        // What to merge, in order; what not to, and why.
+        let ordered = Self.order(tasks)
+        let existing = try await existingCommits(ordered.compactMap { $0.git?.headCommit }, git: git)
+        var plan: [(task: IntegrationTask, commit: String)] = []
+        var excluded: [IntegrationReport.Excluded] = []
+        let tips = try await branchTips(run: run, git: git)
+        for task in ordered {
+            if let reason = Self.exclusion(task, existing: existing) {
+                excluded.append(.init(task: task.id, reason: reason))
+            } else if let commit = task.git?.headCommit {
+                // A branch moved on from the recorded commit (someone resolved a conflict on it) is merged at its tip.
+                var chosen = commit
+                if let branch = task.git?.branch, let tip = tips[branch], tip != commit,
+                   try await git.run(["merge-base", "--is-ancestor", commit, tip], allowFailure: true).succeeded {
+                    chosen = tip
+                }
+                plan.append((task, chosen))
+            }
+        }
+
+        let tip = try await git.run(["rev-parse", "--verify", "--quiet", "refs/heads/\(branch)^{commit}"], allowFailure: true)
+        let existingTip = tip.succeeded ? tip.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+        let start: String
+        if let existingTip { start = existingTip } else { start = try await git.revParse(baseCommit) }
+        var report = IntegrationReport(run: run, branch: branch, dryRun: options.dryRun, createdBranch: existingTip == nil,
+                                       startCommit: start, endCommit: start, excluded: excluded)
+
+        let checkedOutIn = try await checkedOut(branch, git: git)
+        if let place = checkedOutIn, !(place.main && options.allowCheckedOut) {
+            throw IntegrationError.checkedOut(branch: branch, worktree: place.path, main: place.main)
+        }
+        if options.dryRun {
+            try await predict(plan, into: &report, git: git)
+            return report
+        }
+        if let place = checkedOutIn {
+            let dirty = try await Git(place.path).output(["status", "--porcelain", "--untracked-files=no"])
+            guard dirty.isEmpty else { throw IntegrationError.dirtyWorktree(branch: branch, worktree: place.path) }
+            report.worktree = place.path
+            try await merge(plan, into: &report, in: Git(place.path), moveRef: nil)
+            return report
+        }
+        if existingTip == nil {
+            // "" as the old value: create, and fail if someone else just did.
+            try await git.run(["update-ref", "-m", "muster integrate \(run): start at base", "refs/heads/\(branch)", start, ""])
+        }
+        let worktree = try await prepareWorktree(run: run, at: start, git: git)
+        report.worktree = worktree
+        do {
+            try await merge(plan, into: &report, in: Git(worktree), moveRef: "refs/heads/\(branch)")
+        } catch {
+            await removeWorktree(worktree, git: git)
+            throw error
+        }
+        await removeWorktree(worktree, git: git)
+        return report
+    }
+
+    // MARK: Order and exclusions
+
+    /// Dependency order: groups topologically over `needs` (ties: the group that appears first),
+    /// then tasks by position within a group.
+    public static func order(_ tasks: [IntegrationTask]) -> [IntegrationTask] {
+        var members: [String: [IntegrationTask]] = [:]
+        for task in tasks { members[task.group, default: []].append(task) }
+        var needs: [String: Set<String>] = [:]
+        for task in tasks { needs[task.group, default: []].formUnion(task.needs.filter { members[$0] != nil && $0 != task.group }) }
+        let first = members.mapValues { $0.map(\.position).min() ?? 0 }
+        var dependents: [String: [String]] = [:]
+        var waiting: [String: Int] = [:]
+        for (group, wanted) in needs {
+            waiting[group] = wanted.count
+            for need in wanted { dependents[need, default: []].append(group) }
+        }
+        let earlier: (String, String) -> Bool = { (first[$0]!, $0) < (first[$1]!, $1) }
+        var ready = members.keys.filter { waiting[$0] == 0 }.sorted(by: earlier)
+        var result: [IntegrationTask] = []
+        var done: Set<String> = []
+        while !ready.isEmpty {
+            let group = ready.removeFirst()
+            done.insert(group)
+            result += members[group]!.sorted { ($0.position, $0.id) < ($1.position, $1.id) }
+            for dependent in dependents[group] ?? [] {
+                waiting[dependent]! -= 1
+                if waiting[dependent] == 0 {
+                    ready.append(dependent)
+                    ready.sort(by: earlier)
+                }
+            }
+        }
+        // A cycle cannot be expressed in a spec; should one appear anyway, keep its tasks (by position) rather than drop them.
+        result += tasks.filter { !done.contains($0.group) }.sorted { ($0.position, $0.id) < ($1.position, $1.id) }
+        return result
+    }
+
+    static func exclusion(_ task: IntegrationTask, existing: Set<String>) -> String? {
+        if let violations = task.git?.violations, !violations.isEmpty {
+            return "ownership violations: " + violations.prefix(5).joined(separator: ", ") + (violations.count > 5 ? ", …" : "")
+        }
+        switch task.state {
+        case .succeeded: break
+        case .pending, .ready, .running: return "not finished (\(task.state.rawValue))"
+        default:
+            let detail = task.error.flatMap { $0.split(separator: "\n").first.map(String.init) }
+            return task.state.rawValue + (detail.map { ": \($0)" } ?? "")
+        }
+        if task.isExpander { return "fan-out stand-in: no work of its own" }
+        guard let git = task.git else { return "did not run in a git worktree" }
+        if git.worktree == nil && git.branch == nil { return "ran in place (isolation: none): its changes are already in the repository" }
+        guard let commit = git.headCommit else { return "changed nothing" }
+        if !existing.contains(commit) { return "its commit \(commit.prefix(12)) no longer exists (branch deleted?)" }
+        return nil
+    }
+
+    /// Which of `commits` exist as commits in the repository (one `cat-file --batch-check`).
+    func existingCommits(_ commits: [String], git: Git) async throws -> Set<String> {
+        guard !commits.isEmpty else { return [] }
+        let output = try await git.run(["cat-file", "--batch-check=%(objecttype) %(rest)"],
+                                       stdin: Data(commits.map { "\($0)^{commit} \($0)\n" }.joined().utf8))
+        var found: Set<String> = []
+        for line in output.stdout.split(separator: "\n") where line.hasPrefix("commit ") {
+            found.insert(String(line.dropFirst("commit ".count)))
+        }
+        return found
+    }
+
+    /// Branch name → tip for every branch under `muster/<run>/` (one `for-each-ref`).
+    func branchTips(run: String, git: Git) async throws -> [String: String] {
+        let output = try await git.output(["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/muster/\(run)/"])
+        var tips: [String: String] = [:]
+        for line in output.split(separator: "\n") {
+            guard let space = line.firstIndex(of: " ") else { continue }
+            tips[String(line[line.index(after: space)...].dropFirst("refs/heads/".count))] = String(line[..<space])
+        }
+        return tips
+    }
+
+    // MARK: Worktrees
+
+    /// The worktree that has `branch` checked out, if any (the first listed is the main one).
+    func checkedOut(_ branch: String, git: Git) async throws -> (path: String, main: Bool)? {
+        let list = try await git.output(["worktree", "list", "--porcelain"])
+        var path: String?
+        var index = 0
+        for line in list.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("worktree ") {
+                path = String(line.dropFirst("worktree ".count))
+                index += 1
+            } else if line == "branch refs/heads/\(branch)", let path {
+                return (path, index == 1)
+            }
+        }
+        return nil
+    }
+
+    func integrationWorktree(run: String) -> String {
+        URL(fileURLWithPath: repository).appendingPathComponent(".muster/worktrees/\(run)/_integration").path
+    }
+
+    /// A fresh detached worktree at `commit` (a leftover from an interrupted integration is replaced).
+    func prepareWorktree(run: String, at commit: String, git: Git) async throws -> String {
+        let path = integrationWorktree(run: run)
+        if FileManager.default.fileExists(atPath: path) { await removeWorktree(path, git: git) }
+        try await git.run(["worktree", "prune"], allowFailure: true)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try await git.run(["worktree", "add", "--detach", "--quiet", path, commit])
+        return path
+    }
+
+    func removeWorktree(_ path: String, git: Git) async {
+        _ = try? await git.run(["worktree", "remove", "--force", path], allowFailure: true)
+        try? FileManager.default.removeItem(atPath: path)
+        _ = try? await git.run(["worktree", "prune"], allowFailure: true)
+    }
+
+    // MARK: Merging
+
+    static func message(run: String, task: IntegrationTask) -> String {
+        "muster: integrate \(task.id) (run \(run))\n\nbranch: \(task.git?.branch ?? "-")\ncommit: \(task.git?.headCommit ?? "-")"
+    }
+
+    /// Merges `plan` in `worktree`; after each clean merge moves `moveRef` (compare-and-swap) unless nil
+    /// (the worktree has the branch checked out, so the merge itself moved it).
+    func merge(_ plan: [(task: IntegrationTask, commit: String)], into report: inout IntegrationReport, in worktree: Git, moveRef: String?) async throws {
+        let identity = try await worktree.identityArguments()
+        var current = report.startCommit
+        for (offset, step) in plan.enumerated() {
+            if try await worktree.run(["merge-base", "--is-ancestor", step.commit, current], allowFailure: true).succeeded {
+                report.alreadyIntegrated.append(step.task.id)
+                continue
+            }
+            let result = try await worktree.run(identity + ["-c", "gc.auto=0", "merge", "--no-ff", "--no-edit", "--no-verify", "--no-rerere-autoupdate",
+                                                            "-m", Self.message(run: report.run, task: step.task), step.commit], allowFailure: true)
+            if !result.succeeded {
+                let files = try await worktree.output(["diff", "--name-only", "--diff-filter=U", "-z"])
+                    .split(separator: "\0").map(String.init)
+                _ = try? await worktree.run(["merge", "--abort"], allowFailure: true)
+                guard !files.isEmpty else {
+                    let message = (result.stderr + result.stdout).trimmingCharacters(in: .whitespacesAndNewlines)
+                    throw GitError(command: "merge \(step.task.id)", message: message.isEmpty ? result.status.description : message)
+                }
+                report.conflict = .init(task: step.task.id, branch: step.task.git?.branch, commit: step.commit, files: files)
+                report.notAttempted = plan[(offset + 1)...].map(\.task.id)
+                return
+            }
+            let merged = try await worktree.revParse("HEAD")
+            if let moveRef {
+                try await Git(repository).run(["update-ref", "-m", "muster integrate \(report.run): \(step.task.id)", moveRef, merged, current])
+            }
+            current = merged
+            report.endCommit = merged
+            report.merged.append(.init(task: step.task.id, branch: step.task.git?.branch, commit: step.commit, mergeCommit: merged))
+        }
+    }
+
+    /// The same sequence with `git merge-tree --write-tree` and `commit-tree`: objects only, no ref moves.
+    func predict(_ plan: [(task: IntegrationTask, commit: String)], into report: inout IntegrationReport, git: Git) async throws {
+        let executable = try Git.resolver.resolve("git", relativeTo: repository)
+        var current = report.startCommit
+        for (offset, step) in plan.enumerated() {
+            if try await git.run(["merge-base", "--is-ancestor", step.commit, current], allowFailure: true).succeeded {
+                report.alreadyIntegrated.append(step.task.id)
+                continue
+            }
+            let outcome = try await ConflictPredictor.mergeTree(repository: repository, current, step.commit)
+            if !outcome.conflicted.isEmpty {
+                report.conflict = .init(task: step.task.id, branch: step.task.git?.branch, commit: step.commit, files: outcome.conflicted)
+                report.notAttempted = plan[(offset + 1)...].map(\.task.id)
+                return
+            }
+            let commit = try await CommandRunner.run(executable, ["commit-tree", outcome.tree, "-p", current, "-p", step.commit,
+                                                                  "-m", Self.message(run: report.run, task: step.task)],
+                                                     in: repository, environment: ConflictPredictor.snapshotEnvironment)
+            guard commit.succeeded else { throw GitError(command: "commit-tree", message: commit.stderr.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            current = commit.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            report.endCommit = current
+            report.merged.append(.init(task: step.task.id, branch: step.task.git?.branch, commit: step.commit, mergeCommit: current))
+        }
+    }
+}

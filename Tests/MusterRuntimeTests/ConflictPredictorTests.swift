@@ -1,0 +1,254 @@
+import Foundation
+import MusterStore
+import Testing
+@testable import MusterRuntime
+
+/// A real git repository in a temp folder, with task worktrees laid out as muster lays them out.
+/// The folder goes when the fixture does.
+final class GitFixture {
+    let root: URL
+    let run = "r1"
+    var base = ""
+
+    init(root: URL) { self.root = root }
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    /// `shared.txt`: 30 numbered lines every test edits in places; `other.txt`: untouched by default.
+    static func make() async throws -> GitFixture {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("muster-itest-git-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let fixture = GitFixture(root: root)
+        try await fixture.git(["init", "-q", "-b", "main"])
+        try await fixture.git(["config", "user.name", "t"])
+        try await fixture.git(["config", "user.email", "t@t"])
+        try fixture.write("shared.txt", GitFixture.lines())
+        try fixture.write("other.txt", "other\n")
+        try fixture.write(".git/info/exclude", ".muster/\n")
+        try await fixture.git(["add", "-A"])
+        try await fixture.git(["commit", "-q", "-m", "base"])
+        fixture.base = try await fixture.git(["rev-parse", "HEAD"])
+        return fixture
+    }
+
+    static func lines(replacing changes: [Int: String] = [:]) -> String {
+        (1...30).map { changes[$0] ?? "line \($0)" }.joined(separator: "\n") + "\n"
+    }
+
+    @discardableResult
+    func git(_ arguments: [String], in directory: String? = nil) async throws -> String {
+        try await Git(directory ?? root.path).output(arguments)
+    }
+
+    func write(_ path: String, _ text: String, in directory: String? = nil) throws {
+        let url = URL(fileURLWithPath: directory ?? root.path).appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    func worktreePath(_ task: String) -> String { root.appendingPathComponent(".muster/worktrees/\(run)/\(task)").path }
+    func branch(_ task: String) -> String { "muster/\(run)/\(task)" }
+
+    /// `git worktree add` on branch muster/<run>/<task> from `from` (default: the base).
+    @discardableResult
+    func worktree(_ task: String, from: String? = nil) async throws -> String {
+        let path = worktreePath(task)
+        try await git(["worktree", "add", "-q", "-b", branch(task), path, from ?? base])
+        return path
+    }
+
+    /// Commits everything in the task's worktree; returns the new head.
+    @discardableResult
+    func commit(_ task: String, message: String? = nil) async throws -> String {
+        let path = worktreePath(task)
+        try await git(["add", "-A"], in: path)
+        try await git(["commit", "-q", "-m", message ?? "task \(task)"], in: path)
+        return try await git(["rev-parse", "HEAD"], in: path)
+    }
+
+    func predictorWorktree(_ task: String, base: String? = nil) -> ConflictPredictor.Worktree {
+        .init(task: task, path: worktreePath(task), baseCommit: base ?? self.base)
+    }
+
+    func refs() async throws -> String { try await git(["for-each-ref", "--format=%(refname) %(objectname)"]) }
+}
+
+@Suite struct ConflictPredictorTests {
+    @Test func sameLinesCommittedAgainstUncommittedIsAConflict() async throws {
+        let f = try await GitFixture.make()
+        let a = try await f.worktree("a"), b = try await f.worktree("b")
+        try f.write("shared.txt", GitFixture.lines(replacing: [5: "from a"]), in: a)
+        try await f.commit("a")
+        try f.write("shared.txt", GitFixture.lines(replacing: [5: "from b"]), in: b)   // never staged or committed
+
+        let indexFile = try #require(ConflictPredictor.indexPath(of: b))
+        let indexBefore = try Data(contentsOf: URL(fileURLWithPath: indexFile))
+        let statusBefore = try await f.git(["status", "--porcelain"], in: b)
+        let report = try await ConflictPredictor(repository: f.root.path, concurrency: 2)
+            .predict([f.predictorWorktree("a"), f.predictorWorktree("b")])
+
+        #expect(report.conflicts == [.init(first: "a", second: "b", files: ["shared.txt"], conflicting: true)])
+        #expect(report.overlaps.isEmpty)
+        #expect(report.skipped.isEmpty)
+        #expect(report.changedPaths == 2)
+        // The snapshot went through a private index: b's own index, files and status are as they were.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: indexFile)) == indexBefore)
+        #expect(try await f.git(["status", "--porcelain"], in: b) == statusBefore)
+        #expect(try String(contentsOfFile: b + "/shared.txt", encoding: .utf8).contains("from b"))
+    }
+
+    @Test func sameFileDifferentRegionsIsAnOverlapNotAConflict() async throws {
+        let f = try await GitFixture.make()
+        let a = try await f.worktree("a"), b = try await f.worktree("b")
+        try f.write("shared.txt", GitFixture.lines(replacing: [2: "from a"]), in: a)
+        try f.write("shared.txt", GitFixture.lines(replacing: [27: "from b"]), in: b)
+        try await f.git(["add", "shared.txt"], in: b)   // staged only
+        let report = try await ConflictPredictor(repository: f.root.path).predict([f.predictorWorktree("a"), f.predictorWorktree("b")])
+        #expect(report.conflicts.isEmpty)
+        #expect(report.overlaps == [.init(first: "a", second: "b", files: ["shared.txt"], conflicting: false)])
+        #expect(report.candidates == 1)
+    }
+
+    @Test func disjointFilesFindNothing() async throws {
+        let f = try await GitFixture.make()
+        let a = try await f.worktree("a"), b = try await f.worktree("b"), c = try await f.worktree("c")
+        try f.write("shared.txt", GitFixture.lines(replacing: [5: "from a"]), in: a)
+        try f.write("other.txt", "changed by b\n", in: b)
+        try f.write("new/c.txt", "new from c\n", in: c)
+        try await f.commit("c")
+        let report = try await ConflictPredictor(repository: f.root.path)
+            .predict(["a", "b", "c"].map { f.predictorWorktree($0) })
+        #expect(report.conflicts.isEmpty)
+        #expect(report.overlaps.isEmpty)
+        #expect(report.candidates == 0, "no shared path: merge-tree is never run")
+        #expect(report.changedWorktrees == 3)
+        #expect(report.changedPaths == 3)
+    }
+
+    @Test func untrackedNewFileInBothIsAConflict() async throws {
+        let f = try await GitFixture.make()
+        let a = try await f.worktree("a"), b = try await f.worktree("b")
+        try f.write("docs/NEW.md", "written by a\n", in: a)
+        try f.write("docs/NEW.md", "written by b\n", in: b)
+        let report = try await ConflictPredictor(repository: f.root.path).predict([f.predictorWorktree("b"), f.predictorWorktree("a")])
+        #expect(report.conflicts == [.init(first: "a", second: "b", files: ["docs/NEW.md"], conflicting: true)])
+        // Still untracked in both: nothing was added to their indexes.
+        #expect(try await f.git(["status", "--porcelain", "--untracked-files=all"], in: a) == "?? docs/NEW.md")
+        #expect(try await f.git(["status", "--porcelain", "--untracked-files=all"], in: b) == "?? docs/NEW.md")
+    }
+
+    @Test func fileWhereAnotherTaskHasADirectoryIsAConflict() async throws {
+        let f = try await GitFixture.make()
+        let a = try await f.worktree("a"), b = try await f.worktree("b")
+        try f.write("notes", "a file\n", in: a)
+        try f.write("notes/b.md", "a file in a folder\n", in: b)
+        let report = try await ConflictPredictor(repository: f.root.path).predict([f.predictorWorktree("a"), f.predictorWorktree("b")])
+        #expect(report.candidates == 1)
+        #expect(report.conflicts.count == 1)
+        #expect(report.conflicts.first?.tasks == ["a", "b"])
+    }
+
+    @Test func ignoredFilesAndDependenciesAreNotConflicts() async throws {
+        let f = try await GitFixture.make()
+        try f.write(".gitignore", "build/\n")
+        try await f.git(["add", ".gitignore"])
+        try await f.git(["commit", "-q", "-m", "ignore build"])
+        let base = try await f.git(["rev-parse", "HEAD"])
+        let a = try await f.worktree("a", from: base)
+        try f.write("shared.txt", GitFixture.lines(replacing: [5: "from a"]), in: a)
+        try f.write("build/out.o", "a\n", in: a)
+        let aHead = try await f.commit("a")
+        // b needs a: it starts from a's work and edits the line a edited, on top of it.
+        let b = try await f.worktree("b", from: aHead)
+        try f.write("shared.txt", GitFixture.lines(replacing: [5: "from b, after a"]), in: b)
+        try f.write("build/out.o", "b\n", in: b)
+        let report = try await ConflictPredictor(repository: f.root.path)
+            .predict([f.predictorWorktree("a", base: base), f.predictorWorktree("b", base: aHead)])
+        #expect(report.conflicts.isEmpty, "b builds on a: merging them is a fast-forward of that line")
+        #expect(report.changedPaths == 2, "ignored build output is not a change")
+    }
+
+    @Test func aMissingWorktreeIsSkippedNotFatal() async throws {
+        let f = try await GitFixture.make()
+        let a = try await f.worktree("a"), b = try await f.worktree("b")
+        try f.write("shared.txt", GitFixture.lines(replacing: [5: "from a"]), in: a)
+        try f.write("shared.txt", GitFixture.lines(replacing: [5: "from b"]), in: b)
+        let gone = ConflictPredictor.Worktree(task: "gone", path: f.root.appendingPathComponent("nowhere").path, baseCommit: f.base)
+        let report = try await ConflictPredictor(repository: f.root.path).predict([f.predictorWorktree("a"), gone, f.predictorWorktree("b")])
+        #expect(report.skipped.map(\.task) == ["gone"])
+        #expect(report.conflicts.map(\.tasks) == [["a", "b"]])
+    }
+
+    @Test(arguments: [2, 3, 4])
+    func readingTheIndexFindsWhatGitDiffFinds(version: Int) async throws {
+        let f = try await GitFixture.make()
+        for file in ["a-b", "a.b", "a/x", "a/y/z", "tool.sh", "gone.txt", "d/only.txt", "swap/inner.txt", "keep/deep/er/k.txt"] {
+            try f.write(file, "\(file)\n")
+        }
+        try await f.git(["add", "-A"])
+        try await f.git(["commit", "-q", "-m", "more files"])
+        let base = try await f.git(["rev-parse", "HEAD"])
+        let w = try await f.worktree("w", from: base)
+        try await f.git(["update-index", "--index-version", String(version)], in: w)
+        try f.write("a/x", "changed\n", in: w)
+        try f.write("a/y/new", "new\n", in: w)
+        try f.write("a0", "new\n", in: w)
+        try f.write("committed/new.txt", "new\n", in: w)
+        try await f.git(["add", "committed"], in: w)
+        try await f.git(["commit", "-q", "-m", "w"], in: w)
+        try FileManager.default.removeItem(atPath: w + "/gone.txt")
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: w + "/tool.sh")
+        try FileManager.default.removeItem(atPath: w + "/d")                 // a folder emptied
+        try FileManager.default.removeItem(atPath: w + "/swap")
+        try f.write("swap", "a file where a folder was\n", in: w)
+        try FileManager.default.createSymbolicLink(atPath: w + "/link", withDestinationPath: "a-b")
+        try f.write("intent.txt", "intent\n", in: w)
+        try await f.git(["add", "-N", "intent.txt"], in: w)   // an extended-flags entry (index v3)
+
+        let predictor = ConflictPredictor(repository: f.root.path)
+        let scratch = try ConflictPredictor.Scratch()
+        defer { scratch.remove() }
+        let worktree = ConflictPredictor.Worktree(task: "w", path: w, baseCommit: base)
+        let listing = try await ConflictPredictor.listTree(repository: f.root.path, commit: base)
+        let snapshotIndex = scratch.url.appendingPathComponent("index-0").path
+        let read = try await predictor.snapshot(worktree, index: 0, scratch: scratch, base: listing)
+        #expect(ConflictPredictor.IndexFile.entries(atPath: snapshotIndex, hashLength: listing.hashLength) != nil, "read without git")
+        let asked = try await predictor.snapshot(worktree, index: 1, scratch: scratch, base: nil)
+        #expect(read.paths.sorted() == asked.paths.sorted())
+        #expect(Set(read.paths) == ["a/x", "a/y/new", "a0", "committed/new.txt", "gone.txt", "tool.sh", "intent.txt",
+                                    "d/only.txt", "swap", "swap/inner.txt", "link"])
+        // The tree muster builds (changed folders only, by hash-object) is the tree git writes.
+        let built = await predictor.buildTrees([read], bases: [base: listing], scratch: scratch)
+        let written = try await ConflictPredictor.snapshotGit(in: w, index: snapshotIndex)(["write-tree"])
+        #expect(built == [written.trimmingCharacters(in: .whitespacesAndNewlines)])
+    }
+
+    @Test func candidateIndexIsLinearInChanges() {
+        // 2,000 worktrees × 20 private files plus one file shared by three: only those three pairs are candidates.
+        var changes = (0..<2000).map { i in (0..<20).map { "t\(i)/file\($0).swift" } }
+        for i in [3, 700, 1999] { changes[i].append("Package.swift") }
+        changes[42].append("t3")   // a file where t3 has a folder
+        let clock = ContinuousClock.now
+        let pairs = ConflictPredictor.candidates(changes)
+        #expect(ContinuousClock.now - clock < .seconds(2))
+        let keys = Set(pairs.keys.map { [$0.a, $0.b] })
+        #expect(keys == [[3, 700], [3, 1999], [700, 1999], [3, 42]])
+        #expect(pairs[.init(a: 3, b: 42)] == ["t3"])
+    }
+
+    @Test func allPairsBaselineFindsTheSameConflicts() async throws {
+        let f = try await GitFixture.make()
+        for task in ["a", "b", "c", "d"] { try await f.worktree(task) }
+        try f.write("shared.txt", GitFixture.lines(replacing: [5: "a"]), in: f.worktreePath("a"))
+        try f.write("shared.txt", GitFixture.lines(replacing: [5: "b"]), in: f.worktreePath("b"))
+        try f.write("shared.txt", GitFixture.lines(replacing: [20: "c"]), in: f.worktreePath("c"))
+        try f.write("other.txt", "d\n", in: f.worktreePath("d"))
+        let worktrees = ["a", "b", "c", "d"].map { f.predictorWorktree($0) }
+        let predictor = ConflictPredictor(repository: f.root.path)
+        let fast = try await predictor.predict(worktrees)
+        let naive = try await predictor.predictAllPairs(worktrees)
+        #expect(naive.pairsTotal == 6)
+        #expect(fast.conflicts == naive.report.conflicts)
+        #expect(fast.conflicts.map(\.tasks) == [["a", "b"]])
+        #expect(Set(fast.overlaps.map(\.tasks)) == [["a", "c"], ["b", "c"]])
+    }
+}
