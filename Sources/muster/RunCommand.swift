@@ -14,6 +14,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "With --simulate: estimated minutes per real second (60 = a minute becomes a second).") var speed: Double?
     @Option(help: "Seconds between SIGTERM and SIGKILL when a task is stopped.") var grace: Double = 5
     @Option(help: "The branch or commit every task's worktree starts from (default: HEAD).") var base: String?
+    @Option(help: "Seconds between checks of live worktrees for conflicts with each other.") var conflictCheck: Double = 10
     @OptionGroup var overlap: OverlapOptions
     @OptionGroup var global: GlobalOptions
 
@@ -44,6 +45,8 @@ struct RunCommand: AsyncParsableCommand {
             options.simulate = simulate
             options.simulationSpeed = speed ?? (simulate ? 60 : 1)
             options.grace = .seconds(grace)
+            if conflictCheck <= 0 { throw CLIError.usage("--conflict-check must be positive") }
+            options.conflictCheckInterval = .seconds(conflictCheck)
             options.prices = try ProjectConfig.load(root: workspace.root).prices
             try await RunSession.execute(run: runID, store: store, storePath: global.storePath, workspace: workspace,
                                          options: options, json: global.json)

@@ -258,4 +258,40 @@ import Testing
         let tasks = try Self.tasks(h, try Self.runID(run))
         #expect(tasks.values.allSatisfy { $0["state"] as? String == "succeeded" })
     }
+
+    /// Experiment 2 forced: parallel tasks with overlapping `owns` edit one line; the conflict is
+    /// predicted from their live, uncommitted worktrees during the run, before any integration.
+    @Test func forcedOverlapIsPredictedBeforeIntegration() throws {
+        let h = try Harness()
+        try h.write("config.txt", "mode = a\n")
+        try h.commitAll()
+        try h.write("w.yml", """
+            name: forced
+            concurrency: 2
+            tasks:
+              fast:
+                shell: true
+                command: "echo 'mode = fast' > config.txt; sleep 2"
+                owns: [config.txt]
+              safe:
+                shell: true
+                command: "echo 'mode = safe' > config.txt; sleep 2"
+                owns: [config.txt]
+            """)
+        let run = try h.muster("run", "w.yml", "--allow-overlap", "--conflict-check", "0.3", "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        let id = try Self.runID(run)
+        let events = h.lines(".muster/runs/\(id)/events.jsonl")
+        let predicted = try #require(events.first { $0.contains("conflict.predicted") }, "no conflict predicted during the run")
+        #expect(predicted.contains("config.txt"))
+        let firstEnd = try #require(events.firstIndex { $0.contains("task.succeeded") })
+        #expect(events.firstIndex(of: predicted)! < firstEnd, "predicted while both tasks were still running")
+
+        let conflicts = try #require(try h.muster("conflicts", id, "--json").json() as? [String: Any])
+        #expect(conflicts["run"] as? String == id)
+        let dry = try h.muster("integrate", id, "--dry-run", "--json")
+        #expect(dry.status == 1, "the dry run must predict the stop")
+        #expect(dry.stdout.contains("config.txt"))
+        #expect(try h.git("rev-parse", "--verify", "-q", "muster/\(id)/integrated").status != 0, "a dry run moves no branch")
+    }
 }

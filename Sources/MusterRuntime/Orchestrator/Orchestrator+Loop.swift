@@ -24,6 +24,8 @@ extension Orchestrator {
         var unrecordedStarts: [StartedProcess] = []
         /// The orchestrator's own environment, read once: every task starts from it.
         let baseEnvironment = ProcessInfo.processInfo.environment
+        let conflicts: ConflictWatch?
+        var lastConflictCheck = ContinuousClock.now
         /// nil when tasks run in place: outside git, or simulated.
         let worktrees: WorktreeManager?
 
@@ -67,6 +69,7 @@ extension Orchestrator {
         init(orchestrator: Orchestrator, run: RunRecord, worktrees: WorktreeManager?) throws {
             o = orchestrator
             self.worktrees = worktrees
+            conflicts = worktrees.map { ConflictWatch(repository: $0.workspace.root.path, store: orchestrator.store, run: run.id) }
             self.run = run
             let inbox = orchestrator.inbox
             supervisor = ProcessSupervisor { exit in inbox.push(exit) }
@@ -468,6 +471,13 @@ extension Orchestrator {
                 lastHeartbeat = clock
                 try await o.store.heartbeat(run: run.id, holder: o.identity.id, leaseSeconds: o.options.leaseSeconds, now: now)
                 try await o.store.heartbeatWorker(id: o.identity.id, task: nil, now: now)
+            }
+            if let conflicts, clock - lastConflictCheck >= o.options.conflictCheckInterval {
+                lastConflictCheck = clock
+                conflicts.check(running.values.compactMap { entry in
+                    guard let git = entry.git, let path = git.worktree else { return nil }
+                    return ConflictPredictor.Worktree(task: entry.task.id, path: path, baseCommit: git.baseCommit)
+                })
             }
             if clock - lastSlowTick >= .milliseconds(250) {
                 lastSlowTick = clock

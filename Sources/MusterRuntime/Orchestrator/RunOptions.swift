@@ -11,6 +11,8 @@ public struct RunOptions: Sendable {
     public var simulate = false
     public var simulationSpeed: Double = 1
     public var tick: Duration = .milliseconds(100)
+    /// How often live worktrees are checked for conflicts with each other while the run goes on.
+    public var conflictCheckInterval: Duration = .seconds(10)
     public var prices: PriceTable = .defaults
     /// Per-child characters of `{{needs.X.summaries}}`; nil sizes it so 100 children fit a prompt.
     public var summaryChars: Int?
