@@ -15,6 +15,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Seconds between SIGTERM and SIGKILL when a task is stopped.") var grace: Double = 5
     @Option(help: "The branch or commit every task's worktree starts from (default: HEAD).") var base: String?
     @Option(help: "Seconds between checks of live worktrees for conflicts with each other.") var conflictCheck: Double = 10
+    @Option(help: "Dollars: stop starting tasks once spent plus running estimates reach it (overrides the spec's `budget`).")
+    var budget: Double?
+    @Flag(help: "On reaching the budget, also stop the running tasks.") var budgetHard = false
     @OptionGroup var overlap: OverlapOptions
     @OptionGroup var global: GlobalOptions
 
@@ -47,6 +50,9 @@ struct RunCommand: AsyncParsableCommand {
             options.grace = .seconds(grace)
             if conflictCheck <= 0 { throw CLIError.usage("--conflict-check must be positive") }
             options.conflictCheckInterval = .seconds(conflictCheck)
+            if let budget, budget <= 0 { throw CLIError.usage("--budget must be more than 0 dollars") }
+            options.budgetUSD = budget
+            options.budgetHard = budgetHard
             options.prices = try ProjectConfig.load(root: workspace.root).prices
             try await RunSession.execute(run: runID, store: store, storePath: global.storePath, workspace: workspace,
                                          options: options, json: global.json)

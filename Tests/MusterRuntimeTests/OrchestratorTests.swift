@@ -271,4 +271,51 @@ import Testing
         #expect(tasks.values.allSatisfy { $0.state == .cancelled })
         #expect(tasks.values.filter { $0.attempt == 1 }.allSatisfy { $0.exitCode == 143 }, "running ones were stopped by SIGTERM")
     }
+
+    /// Each sim task is estimated at $0.0225 (2,000 in + 500 out on claude-opus-4-8). One at a
+    /// time against $0.05: after two, $0.045 is spent and a third starts; while it runs, spent plus
+    /// its estimate ($0.0675) reaches the budget, so nothing more starts.
+    @Test func budgetStopsDispatchAndLetsRunningTasksFinish() async throws {
+        let f = try Fixture()
+        let (outcome, tasks) = try await f.run("""
+            name: budget
+            agent: sim
+            concurrency: 1
+            isolation: none
+            budget: {usd: 0.05}
+            tasks:
+              scan:
+                foreach: {items: [a, b, c, d, e, f, g, h]}
+                prompt: "Audit {{item}}"
+                estimate: {minutes: 0.5, input_tokens: 2000, output_tokens: 500}
+            """) { $0.simulationSpeed = 60 }
+        #expect(outcome.status == .failed)
+        #expect(outcome.counts[.succeeded] == 3)
+        #expect(outcome.counts[.skipped] == 5)
+        #expect(tasks["scan.d"]?.error == "not started: the budget was reached")
+        let events = try await f.store.events(run: outcome.run, after: 0, limit: 1000)
+        #expect(events.contains { $0.kind == "budget.exceeded" && $0.message.contains("$0.05") })
+    }
+
+    @Test func hardBudgetStopsRunningTasks() async throws {
+        let f = try Fixture()
+        let (outcome, tasks) = try await f.run("""
+            name: hard
+            agent: sim
+            concurrency: 4
+            isolation: none
+            tasks:
+              scan:
+                foreach: {items: [a, b, c, d, e, f]}
+                prompt: "Audit {{item}}"
+                estimate: {minutes: 10, input_tokens: 2000, output_tokens: 500}
+            """) {
+                $0.budgetUSD = 0.01
+                $0.budgetHard = true
+                $0.simulationSpeed = 10
+            }
+        #expect(outcome.status == .failed)
+        #expect(tasks.values.filter { $0.attempt == 1 }.allSatisfy { $0.state == .cancelled && $0.exitCode == 143 })
+        #expect(tasks.values.filter { $0.attempt == 0 }.allSatisfy { $0.state == .skipped })
+    }
 }

@@ -14,6 +14,8 @@ public struct Workflow: Codable, Sendable, Equatable {
     /// Custom agent profiles: the spec's `agents:` merged over `muster.toml`'s (nil: none). Stored
     /// with the run, so `resume` starts the same agents.
     public var agents: [String: AgentProfile]?
+    /// Dollars: dispatch stops once spent plus the estimates of running tasks reach it (nil: none).
+    public var budgetUSD: Double?
 
     public init(name: String, agent: String = "shell", model: String? = nil, concurrency: Int = 4,
                 onFailure: FailurePolicy = .stop, backoff: Backoff = Backoff(), tasks: [TaskSpec],

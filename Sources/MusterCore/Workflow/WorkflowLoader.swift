@@ -24,7 +24,8 @@ public struct LoadedWorkflow: Sendable {
 
 /// Reads a workflow spec (YAML) into `Workflow`, reporting every mistake as file:line:column with a fix.
 public enum WorkflowLoader {
-    static let workflowKeys = ["name", "agent", "model", "concurrency", "on_failure", "backoff", "isolation", "tasks", "agents"]
+    static let workflowKeys = ["name", "agent", "model", "concurrency", "on_failure", "backoff", "isolation", "budget", "tasks", "agents"]
+    static let budgetKeys = ["usd"]
     static let taskKeys = ["prompt", "command", "shell", "agent", "model", "needs", "foreach", "owns", "env",
                            "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation"]
     static let foreachKeys = ["items", "glob", "from"]
@@ -203,6 +204,12 @@ struct NodeReader {
                 }
                 workflow.onFailure = policy
             case "isolation": workflow.isolation = try isolation(value)
+            case "budget":
+                for (bkey, _, bvalue) in try pairs(value, what: "`budget`", allowed: WorkflowLoader.budgetKeys) where bkey == "usd" {
+                    let usd = try number(bvalue, "`budget.usd`")
+                    guard usd > 0 else { throw fail(bvalue, "`budget.usd` must be more than 0", fix: "write e.g. `budget: {usd: 20}`") }
+                    workflow.budgetUSD = usd
+                }
             case "agents": break  // read above
             case "backoff":
                 for (bkey, _, bvalue) in try pairs(value, what: "`backoff`", allowed: WorkflowLoader.backoffKeys) {

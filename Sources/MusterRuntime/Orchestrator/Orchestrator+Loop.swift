@@ -12,6 +12,8 @@ extension Orchestrator {
         /// `on_failure: stop` tripped: nothing new starts; running tasks finish.
         var stopping = false
         var cancelling = false
+        /// The budget was reached: nothing new starts.
+        var overBudget = false
         var interrupts = 0
         var lastHeartbeat = ContinuousClock.now
         var lastSlowTick = ContinuousClock.now
@@ -82,7 +84,7 @@ extension Orchestrator {
 
         var workflow: Workflow { run.workflow }
         var concurrency: Int { o.options.concurrency }
-        var accepting: Bool { !stopping && !cancelling }
+        var accepting: Bool { !stopping && !cancelling && !overBudget }
 
         mutating func run(started: ContinuousClock.Instant) async throws {
             self.started = started
@@ -101,6 +103,7 @@ extension Orchestrator {
                 switch wake {
                 case .exits:
                     try await complete(o.inbox.take())
+                    try await checkBudget()
                     needDispatch = true
                 case .tick:
                     try await tick()
@@ -114,6 +117,7 @@ extension Orchestrator {
         // MARK: Dispatch
 
         mutating func dispatch() async throws {
+            try await checkBudget()
             while accepting {
                 let free = concurrency - running.count
                 guard free > 0 else { return }
@@ -443,6 +447,29 @@ extension Orchestrator {
 
         // MARK: Supervision
 
+        /// Stops dispatching once what was spent plus the estimated cost of the running tasks reaches
+        /// the budget. A running task counts at its `estimate`, priced by the run's price table.
+        mutating func checkBudget() async throws {
+            guard !overBudget, let budget = o.options.budgetUSD ?? workflow.budgetUSD else { return }
+            let counts = try await o.store.counts(run: run.id)
+            let running = running.values.reduce(0.0) { $0 + estimatedCost($1.task) }
+            guard counts.costUSD + running >= budget else { return }
+            overBudget = true
+            let message = String(format: "spent $%.4f + $%.4f estimated for %d running tasks reaches the budget of $%.2f: ",
+                                 counts.costUSD, running, self.running.count, budget)
+                + (o.options.budgetHard ? "stopping running tasks" : "no new tasks start; running ones finish")
+            try await o.store.appendEvent(NewEvent(run: run.id, kind: "budget.exceeded", message: message, at: Date()))
+            if o.options.budgetHard {
+                let now = Date()
+                for id in self.running.keys { stop(id, reason: .cancelled, now: now) }
+            }
+        }
+
+        func estimatedCost(_ task: TaskRecord) -> Double {
+            let usage = TokenUsage(input: task.spec.estimate?.inputTokens ?? 0, output: task.spec.estimate?.outputTokens ?? 0)
+            return o.options.prices.cost(model: task.spec.model, usage: usage) ?? 0
+        }
+
         mutating func recordStarts() async throws {
             guard !unrecordedStarts.isEmpty else { return }
             try await o.store.recordProcesses(run: run.id, holder: o.identity.id, unrecordedStarts, now: Date())
@@ -484,6 +511,7 @@ extension Orchestrator {
                 if accepting, try await o.store.run(run.id)?.cancelRequested == true {
                     try await beginCancel(reason: "cancel requested")
                 }
+                try await checkBudget()
                 try await events.mirror(o.store, run: run.id)
                 try await reportProgress()
             }
@@ -530,6 +558,8 @@ extension Orchestrator {
             } else if stopping {
                 _ = try await o.store.closeUnstarted(run: run.id, state: .skipped,
                                                      reason: "not started: the run stopped after a failure (on_failure: stop)", now: Date())
+            } else if overBudget {
+                _ = try await o.store.closeUnstarted(run: run.id, state: .skipped, reason: "not started: the budget was reached", now: Date())
             }
             let counts = try await o.store.counts(run: run.id)
             let status: RunStatus = cancelling ? .cancelled : (counts[.succeeded] == counts.total ? .succeeded : .failed)

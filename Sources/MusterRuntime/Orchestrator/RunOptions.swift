@@ -11,6 +11,10 @@ public struct RunOptions: Sendable {
     public var simulate = false
     public var simulationSpeed: Double = 1
     public var tick: Duration = .milliseconds(100)
+    /// Dollars; nil takes the workflow's `budget`. See `Loop.checkBudget`.
+    public var budgetUSD: Double?
+    /// On reaching the budget, stop running tasks too (SIGTERM to their process groups).
+    public var budgetHard = false
     /// How often live worktrees are checked for conflicts with each other while the run goes on.
     public var conflictCheckInterval: Duration = .seconds(10)
     public var prices: PriceTable = .defaults
