@@ -54,6 +54,38 @@ public protocol Store: Sendable {
     func releaseLock(path: String, holder: String) async throws -> Bool
     func locks() async throws -> [LockRecord]
 
+    // MARK: Messages
+    /// Queues a message for `recipient`: a task id of the run, or `role:NAME`. Anything else is refused
+    /// (`MessageError.unknownRecipient`), as is an unknown run.
+    func sendMessage(run: String, to recipient: String, body: String, from sender: String?, now: Date) async throws -> MessageRecord
+    /// Atomically hands the oldest waiting message for `recipient` (or one whose lease lapsed unacknowledged,
+    /// its attempt incremented) to `holder`; nil when nothing is waiting. Each delivery goes to exactly one claimer.
+    func claimMessage(run: String, recipient: String, holder: String, leaseSeconds: Double, now: Date) async throws -> MessageRecord?
+    /// Marks a message done; only its current holder can. An acknowledged message is never delivered again.
+    func ackMessage(id: Int64, holder: String, now: Date) async throws -> Bool
+    /// Oldest first; every recipient when `recipient` is nil.
+    func messages(run: String, recipient: String?) async throws -> [MessageRecord]
+
+    // MARK: Limits
+    /// Takes `requests` and `tokens` from the key's shared buckets if they hold enough, else `.wait`
+    /// (nothing taken) for as long as the fullest-needed bucket takes to refill, or until the key's
+    /// cool-down ends. Refuses zero or negative limits and negative amounts (`LimitError`).
+    func acquireTokens(key: String, requests: Int, tokens: Int, limit: RateLimit, now: Date) async throws -> Acquisition
+    /// Like `acquireTokens`, but spends the tokens ahead of time when the bucket is short and answers
+    /// `.reserved(seconds)`: waiters are served in arrival order, so none starves. Answers `.wait`
+    /// (nothing taken) during a cool-down or when the reservation would start later than `maxWait`.
+    func reserveTokens(key: String, requests: Int, tokens: Int, limit: RateLimit, maxWait: Double, now: Date) async throws -> Acquisition
+    /// A semaphore of `capacity` slots on `key`. A holder's slot lasts `leaseSeconds` unless renewed
+    /// (acquiring again renews) or released, so the slots of dead holders come back.
+    func acquireSlot(key: String, capacity: Int, holder: String, leaseSeconds: Double, now: Date) async throws -> SlotAcquisition
+    /// Returns false when `holder` held no slot on `key`.
+    @discardableResult
+    func releaseSlot(key: String, holder: String) async throws -> Bool
+    /// Starts (or extends) the key's shared cool-down with exponential back-off and jitter; see `Cooldown`.
+    func startCooldown(key: String, attempt: Int, now: Date) async throws -> Cooldown
+    /// The key's cool-down if it is still running at `now`.
+    func cooldown(key: String, now: Date) async throws -> Cooldown?
+
     // MARK: Workers
     func registerWorker(_ worker: WorkerRecord) async throws
     func heartbeatWorker(id: String, task: String?, now: Date) async throws

@@ -477,6 +477,10 @@ extension Orchestrator {
         }
 
         mutating func tick() async throws {
+            // Exits that arrived while the loop was busy come first: a task that already ended is
+            // never judged stalled or timed out.
+            let pending = o.inbox.take()
+            if !pending.isEmpty { try await complete(pending) }
             try await recordStarts()
             let now = Date()
             for (id, entry) in running {

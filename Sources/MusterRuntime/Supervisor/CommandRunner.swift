@@ -122,6 +122,23 @@ public enum CommandRunner {
         return pid
     }
 
+    /// Starts a process that shares this one's stdin, stdout and stderr (`muster throttle` running a
+    /// command in its place). It gets its own process group, like every child muster starts: the
+    /// caller forwards signals to it.
+    public static func spawnInheritingStreams(_ executable: String, _ arguments: [String], in directory: String,
+                                              environment: [String: String]) throws -> pid_t {
+        let argv = ([executable.split(separator: "/").last.map(String.init) ?? executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = muster_spawn(executable, argv, envp, directory, 0, 1, 2, &pid)
+        guard rc == 0 else { throw SystemError.spawn(executable, rc) }
+        return pid
+    }
+
     /// Waits for a process started with `spawn` and returns how it ended.
     public static func wait(_ pid: pid_t) -> TerminationStatus {
         var status: Int32 = 0

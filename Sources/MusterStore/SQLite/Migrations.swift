@@ -92,6 +92,49 @@ enum Migrations {
                     expires_at REAL NOT NULL);
                 """)
         }
+        migrator.registerMigration("v3-messages") { db in
+            try db.execute(sql: """
+                CREATE TABLE messages (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    run_id TEXT NOT NULL,
+                    recipient TEXT NOT NULL,
+                    sender TEXT,
+                    body TEXT NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'waiting',
+                    attempt INTEGER NOT NULL DEFAULT 0,
+                    holder TEXT,
+                    lease_expires_at REAL,
+                    created_at REAL NOT NULL,
+                    claimed_at REAL,
+                    acked_at REAL);
+                -- Claims walk the open messages of one recipient oldest first; acknowledged ones drop out.
+                CREATE INDEX messages_open ON messages(run_id, recipient, id) WHERE state != 'acked';
+                CREATE INDEX messages_by_run ON messages(run_id, id);
+                """)
+        }
+        migrator.registerMigration("v4-limits") { db in
+            // Shared limits (see RateLimit): one bucket row per key and dimension ("requests", "tokens"),
+            // whose level may go negative while reservations are outstanding.
+            try db.execute(sql: """
+                CREATE TABLE limit_buckets (
+                    key TEXT NOT NULL,
+                    dimension TEXT NOT NULL,
+                    level REAL NOT NULL,
+                    updated_at REAL NOT NULL,
+                    PRIMARY KEY (key, dimension));
+                CREATE TABLE limit_slots (
+                    key TEXT NOT NULL,
+                    holder TEXT NOT NULL,
+                    acquired_at REAL NOT NULL,
+                    expires_at REAL NOT NULL,
+                    PRIMARY KEY (key, holder));
+                CREATE TABLE limit_cooldowns (
+                    key TEXT PRIMARY KEY,
+                    attempt INTEGER NOT NULL,
+                    started_at REAL NOT NULL,
+                    until REAL NOT NULL);
+                """)
+        }
         return migrator
     }
 }
