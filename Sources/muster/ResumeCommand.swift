@@ -51,8 +51,7 @@ struct CancelCommand: AsyncParsableCommand {
                 return
             }
             try await store.requestCancel(run, now: Date())
-            let host = ProcessInfo.processInfo.hostName
-            let holderAlive = record.holder.map { $0.host != host || kill($0.pid, 0) == 0 } ?? false
+            let holderAlive = record.holder.map { $0.isAliveHere ?? true } ?? false
             if !holderAlive {
                 // Nobody orchestrates it (crashed): take it over just to stop orphans and close it.
                 do {

@@ -53,7 +53,6 @@ struct RunCommand: AsyncParsableCommand {
             if let budget, budget <= 0 { throw CLIError.usage("--budget must be more than 0 dollars") }
             options.budgetUSD = budget
             options.budgetHard = budgetHard
-            options.prices = try ProjectConfig.load(root: workspace.root).prices
             try await RunSession.execute(run: runID, store: store, storePath: global.storePath, workspace: workspace,
                                          options: options, json: global.json)
         }
@@ -67,7 +66,7 @@ enum RunSession {
         var options = options
         // The run's custom agent profiles (stored with it, so resume starts the same agents), and muster.toml's prices.
         if let record = try await store.run(run) { Agents.register(record.workflow.agents ?? [:]) }
-        if options.prices == .defaults, let config = try? ProjectConfig.load(root: workspace.root) { options.prices = config.prices }
+        if options.prices == .defaults { options.prices = try ProjectConfig.load(root: workspace.root).prices }
         let live = !json && !quiet && Terminal.stderrIsTerminal
         if live {
             Terminal.error(Terminal.dim("run \(run): \(options.concurrency) slots; Ctrl-C stops it cleanly (resume with `muster resume \(run)`)"))

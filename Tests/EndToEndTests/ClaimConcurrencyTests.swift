@@ -20,7 +20,7 @@ struct ClaimConcurrencyTests {
         let run = "claims"
 
         let seed = try Self.launch(bench, ["seed", "--store", store, "--run", run, "--tasks", String(Self.taskCount)], in: dir, name: "seed")
-        let seeded = seed.process.wait()
+        let seeded = await seed.process.exited()
         try #require(seeded == .exited(0), "seed failed: \(seed.stderr())")
 
         // Alternate single claims and batches of 16, so small and large claims contend.
@@ -29,7 +29,8 @@ struct ClaimConcurrencyTests {
             try Self.launch(bench, ["claim-worker", "--store", store, "--run", run, "--holder", "worker-\(index)",
                                     "--batch", index % 2 == 0 ? "1" : "16", "--out", outs[index]], in: dir, name: "worker-\(index)")
         }
-        let statuses = launched.map { $0.process.wait() }
+        var statuses: [TerminationStatus] = []
+        for worker in launched { statuses.append(await worker.process.exited()) }
 
         var reported = 0
         for (index, worker) in launched.enumerated() {

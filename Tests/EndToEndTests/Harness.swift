@@ -70,6 +70,13 @@ struct Harness {
         let pid: pid_t
         func signal(_ signal: Int32) { kill(pid, signal) }
         func wait() -> TerminationStatus { CommandRunner.wait(pid) }
+        /// Waits on a thread of its own: a test that waits for long must not hold one of Swift
+        /// concurrency's few threads, or in-process orchestrators in other tests stop being scheduled.
+        func exited() async -> TerminationStatus {
+            await withCheckedContinuation { continuation in
+                Thread { continuation.resume(returning: CommandRunner.wait(pid)) }.start()
+            }
+        }
     }
 
     /// Starts muster without waiting (to interrupt or kill it).

@@ -7,7 +7,7 @@ import Testing
     /// The seed's scenario, scaled down: 15 processes hammer one shared 600-a-minute limit (10 a second,
     /// a bucket of 10) as fast as they can for a few seconds. In any one second the commands that ran
     /// must stay within the rate plus one bucket's burst (20), and every process must get turns.
-    @Test func fifteenProcessesShareOneRateLimit() throws {
+    @Test func fifteenProcessesShareOneRateLimit() async throws {
         let h = try Harness(git: false)
         defer { try? FileManager.default.removeItem(at: h.root) }
         let store = h.path("limits.db")
@@ -28,7 +28,7 @@ import Testing
                               stderr: h.path("err.\(id)"))
         }
         for (id, process) in processes.enumerated() {
-            #expect(process.wait() == .exited(0), "process \(id) failed: \(h.read("err.\(id)"))")
+            #expect(await process.exited() == .exited(0), "process \(id) failed: \(h.read("err.\(id)"))")
         }
 
         let turns = h.lines("log").compactMap { line -> (String, Double)? in

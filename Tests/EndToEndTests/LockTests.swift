@@ -13,7 +13,7 @@ import Testing
     }
 
     @Test("16 processes take turns on one file", .timeLimit(.minutes(3)))
-    func sixteenProcessesAreExclusive() throws {
+    func sixteenProcessesAreExclusive() async throws {
         let h = try Harness()
         let processes = 16, rounds = 3
         let script = """
@@ -33,7 +33,7 @@ import Testing
             try Harness.spawn("/bin/sh", ["-c", script], in: h.root, environment: env, stderr: h.path("worker-\(index).err"))
         }
         for (index, process) in launched.enumerated() {
-            let status = process.wait()
+            let status = await process.exited()
             #expect(status == .exited(0), "a worker failed: \(h.read("worker-\(index).err"))")
         }
 

@@ -57,7 +57,8 @@ struct MessageTests {
             try Harness.spawn("/bin/sh", [h.path("claimer.sh"), h.path("claimer-\(index).last")], in: h.root,
                               stdout: h.path("claimer-\(index).out"), stderr: h.path("claimer-\(index).err"))
         }
-        let statuses = workers.map { $0.wait() }
+        var statuses: [TerminationStatus] = []
+        for worker in workers { statuses.append(await worker.exited()) }
         for (index, status) in statuses.enumerated() {
             #expect(status == .exited(0), "claimer \(index) ended \(status): \(h.read("claimer-\(index).err"))")
         }

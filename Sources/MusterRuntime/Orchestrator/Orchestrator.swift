@@ -89,9 +89,8 @@ public final class Orchestrator: Sendable {
     func acquire(_ record: RunRecord) async throws {
         var staleAfter = options.leaseSeconds * 2
         if let holder = record.holder, holder.id != identity.id {
-            if holder.host == identity.host {
-                // Same machine: the holder's pid tells at once whether it still lives.
-                let alive = kill(holder.pid, 0) == 0 || errno == EPERM
+            // Same machine: the holder's pid tells at once whether it still lives.
+            if let alive = holder.isAliveHere {
                 if alive && holder.pid != identity.pid { throw OrchestratorError.heldElsewhere(run: runID, holder: holder) }
                 staleAfter = 0
             }

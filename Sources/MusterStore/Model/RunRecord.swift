@@ -17,6 +17,12 @@ public struct ProcessIdentity: Codable, Sendable, Equatable {
         self.pid = pid
     }
 
+    /// Whether the process still runs: nil when it is on another host (only its heartbeat can tell).
+    public var isAliveHere: Bool? {
+        guard host == ProcessInfo.processInfo.hostName else { return nil }
+        return kill(pid, 0) == 0 || errno == EPERM
+    }
+
     public static func current(role: String) -> ProcessIdentity {
         let host = ProcessInfo.processInfo.hostName
         let pid = ProcessInfo.processInfo.processIdentifier
