@@ -25,8 +25,10 @@ let package = Package(
         // The conformance suite every Store implementation must pass (SQLite now, PostgreSQL later).
         .target(name: "MusterStoreConformance", dependencies: ["MusterStore"]),
         .target(name: "MusterRuntime", dependencies: ["MusterStore", "CMusterSystem"]),
+        // The live views: terminal dashboard, tmux panes, notifications. Reads the Store, never writes task state.
+        .target(name: "MusterTerminal", dependencies: ["MusterStore"]),
         .executableTarget(name: "muster", dependencies: [
-            "MusterCore", "MusterStore", "MusterRuntime",
+            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
@@ -38,6 +40,7 @@ let package = Package(
         .testTarget(name: "MusterCoreTests", dependencies: ["MusterCore"]),
         .testTarget(name: "MusterStoreTests", dependencies: ["MusterStore", "MusterStoreConformance"]),
         .testTarget(name: "MusterRuntimeTests", dependencies: ["MusterRuntime"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MusterTerminalTests", dependencies: ["MusterTerminal", "MusterStore", "MusterCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MusterStore", "MusterRuntime"]),
     ]
 )

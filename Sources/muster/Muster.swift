@@ -9,5 +9,6 @@ struct Muster: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [InitCommand.self, PlanCommand.self, RunCommand.self, StatusCommand.self, RunsCommand.self,
                       LogsCommand.self, ResumeCommand.self, CancelCommand.self, LockCommand.self, ConflictsCommand.self, IntegrateCommand.self,
-                      ReviewCommand.self, CleanCommand.self, AgentsCommand.self, CostCommand.self, ThrottleCommand.self, MsgCommand.self])
+                      ReviewCommand.self, CleanCommand.self, AgentsCommand.self, CostCommand.self,
+                      DashCommand.self, TmuxCommand.self, PsCommand.self, ThrottleCommand.self, MsgCommand.self])
 }

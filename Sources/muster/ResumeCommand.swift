@@ -11,6 +11,7 @@ struct ResumeCommand: AsyncParsableCommand {
     @Argument(help: "The run id (see `muster runs`).") var run: String
     @Option(name: .shortAndLong, help: "Worker slots (default: the run's).") var concurrency: Int?
     @Option(help: "Seconds between SIGTERM and SIGKILL when a task is stopped.") var grace: Double = 5
+    @OptionGroup(title: "Live views") var live: LiveOptions
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -29,7 +30,7 @@ struct ResumeCommand: AsyncParsableCommand {
             options.grace = .seconds(grace)
             try await RunSession.execute(run: run, store: store, storePath: global.storePath,
                                          workspace: Workspace(root: URL(fileURLWithPath: record.root), isGitRepository: global.workspace.isGitRepository),
-                                         options: options, json: global.json)
+                                         options: options, json: global.json, views: try live.settings())
         }
     }
 }

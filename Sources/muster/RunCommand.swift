@@ -19,6 +19,7 @@ struct RunCommand: AsyncParsableCommand {
     var budget: Double?
     @Flag(help: "On reaching the budget, also stop the running tasks.") var budgetHard = false
     @OptionGroup var overlap: OverlapOptions
+    @OptionGroup(title: "Live views") var live: LiveOptions
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -54,7 +55,7 @@ struct RunCommand: AsyncParsableCommand {
             options.budgetUSD = budget
             options.budgetHard = budgetHard
             try await RunSession.execute(run: runID, store: store, storePath: global.storePath, workspace: workspace,
-                                         options: options, json: global.json)
+                                         options: options, json: global.json, views: try live.settings())
         }
     }
 }
@@ -62,7 +63,7 @@ struct RunCommand: AsyncParsableCommand {
 /// Runs an orchestrator with a live progress line, then prints the outcome; shared by run, resume, cancel.
 enum RunSession {
     static func execute(run: String, store: SQLiteStore, storePath: String, workspace: Workspace, options: RunOptions,
-                        json: Bool, quiet: Bool = false) async throws {
+                        json: Bool, quiet: Bool = false, views settings: LiveSettings = LiveSettings()) async throws {
         var options = options
         // The run's custom agent profiles (stored with it, so resume starts the same agents), and muster.toml's prices.
         if let record = try await store.run(run) { Agents.register(record.workflow.agents ?? [:]) }
@@ -72,7 +73,14 @@ enum RunSession {
             Terminal.error(Terminal.dim("run \(run): \(options.concurrency) slots; Ctrl-C stops it cleanly (resume with `muster resume \(run)`)"))
             options.progress = { progress in ProgressLine.draw(progress) }
         }
-        let outcome = try await Orchestrator(store: store, workspace: workspace, storePath: storePath, run: run, options: options).execute()
+        let views = try await LiveViews.start(run: run, storePath: storePath, store: store, settings: settings)
+        let outcome: RunOutcome
+        do {
+            outcome = try await Orchestrator(store: store, workspace: workspace, storePath: storePath, run: run, options: options).execute()
+        } catch {
+            views.abandon()
+            throw error
+        }
         if live { ProgressLine.clear() }
         let tasks = try await store.tasks(run: run)
         if json {
@@ -80,6 +88,7 @@ enum RunSession {
         } else if !quiet {
             print(RunSummary.text(outcome, tasks: tasks, simulate: options.simulate, speed: options.simulationSpeed))
         }
+        await views.finish(outcome)
         switch outcome.status {
         case .succeeded: return
         case .cancelled: throw ExitCode(ExitCodes.interrupted)
