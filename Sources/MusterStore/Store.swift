@@ -85,6 +85,8 @@ public protocol Store: Sendable {
     func startCooldown(key: String, attempt: Int, now: Date) async throws -> Cooldown
     /// The key's cool-down if it is still running at `now`.
     func cooldown(key: String, now: Date) async throws -> Cooldown?
+    /// Every key whose cool-down is still running at `now` (for views), soonest end first.
+    func activeCooldowns(now: Date) async throws -> [Cooldown]
 
     // MARK: Workers
     func registerWorker(_ worker: WorkerRecord) async throws

@@ -12,7 +12,19 @@ extension StoreConformance {
         ("expiredSlotsAreFreed", expiredSlotsAreFreed),
         ("cooldownIsSharedAndGrows", cooldownIsSharedAndGrows),
         ("zeroOrNegativeLimitsAreRefused", zeroOrNegativeLimitsAreRefused),
+        ("activeCooldownsAreListedUntilTheyEnd", activeCooldownsAreListedUntilTheyEnd),
     ]
+
+    public static let activeCooldownsAreListedUntilTheyEnd: Check = { store in
+        try expect(try await store.activeCooldowns(now: t0).isEmpty, "no cool-down yet")
+        let first = try await store.startCooldown(key: "anthropic", attempt: 1, now: t0)
+        _ = try await store.startCooldown(key: "openai", attempt: 1, now: t0)
+        let active = try await store.activeCooldowns(now: t0)
+        try expect(Set(active.map(\.key)) == ["anthropic", "openai"], "active: \(active.map(\.key))")
+        try expect(active.first { $0.key == "anthropic" }?.until == first.until, "until differs from startCooldown's")
+        let later = active.map(\.until).max()!.addingTimeInterval(1)
+        try expect(try await store.activeCooldowns(now: later).isEmpty, "an ended cool-down is still listed")
+    }
 
     /// The most grants in any window of `width` seconds.
     static func busiestWindow(_ times: [Double], width: Double) -> Int {

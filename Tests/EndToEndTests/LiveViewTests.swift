@@ -82,7 +82,8 @@ import Testing
         #expect(Set(try taskPanes()) == Set((1...10).map { "work.\($0)" }))
         #expect(try tmux.lines("list-windows", "-t", "=" + session).count == 2)
         #expect(try Harness.eventually { try dashboard().contains("running 10") }, "dashboard:\n\((try? dashboard()) ?? "")")
-        #expect(try dashboard().contains("run \(run ?? "") (live)"), "dashboard:\n\((try? dashboard()) ?? "")")
+        // Polled like the line above: a capture can land in the middle of a redraw.
+        #expect(try Harness.eventually { try dashboard().contains("run \(run ?? "") (live)") }, "dashboard:\n\((try? dashboard()) ?? "")")
         // A task pane shows its log.
         let pane = try tmux.lines("list-panes", "-s", "-t", "=" + session, "-F", "#{pane_id} #{@muster-task}")
             .first { $0.hasSuffix(" work.3") }?.split(separator: " ").first.map(String.init) ?? ""

@@ -158,4 +158,13 @@ import Testing
         #expect(!ProcessLiveness.isAlive(0))
         #expect(!ProcessLiveness.isAlive(Int32.max - 1))
     }
+
+    @Test func activeCooldownsShowInTheHeader() async throws {
+        var model = try await Fixture.model(try await Fixture.recorded())
+        let plain = DashboardRenderer(width: 200, height: 50).render(model).lines.joined(separator: "\n")
+        #expect(!plain.contains("cool-down"), "no cool-down, no mention")
+        model.cooldowns = [Cooldown(key: "anthropic", attempt: 2, until: model.now.addingTimeInterval(12))]
+        let frame = DashboardRenderer(width: 200, height: 50).render(model).lines.joined(separator: "\n")
+        #expect(frame.contains("cool-down anthropic 12"), "\(frame.prefix(400))")
+    }
 }

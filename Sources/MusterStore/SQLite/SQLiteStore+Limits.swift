@@ -146,4 +146,13 @@ extension SQLiteStore {
     public func cooldown(key: String, now: Date) async throws -> Cooldown? {
         try await read { db in try Self.activeCooldown(db, key: key, at: now.timeIntervalSince1970) }
     }
+
+    public func activeCooldowns(now: Date) async throws -> [Cooldown] {
+        try await read { db in
+            try Row.fetchAll(db, sql: "SELECT key, attempt, until FROM limit_cooldowns WHERE until > ? ORDER BY until",
+                             arguments: [now.timeIntervalSince1970]).map { row in
+                Cooldown(key: row["key"], attempt: row["attempt"], until: Date(timeIntervalSince1970: row["until"]))
+            }
+        }
+    }
 }

@@ -15,6 +15,7 @@ public final class DashboardFeed {
     public private(set) var events: [EventRecord] = []
     public private(set) var cursor: Int64 = 0
     public var budgetUSD: Double?
+    public private(set) var cooldowns: [Cooldown] = []
     /// A `run.*` event arrived since the run record was last read.
     var runChanged = true
     let tails = OutputTail()
@@ -67,6 +68,7 @@ public final class DashboardFeed {
             counts = try await store.counts(run: runID)
         }
         workers = try await store.workers(run: runID)
+        cooldowns = try await store.activeCooldowns(now: Date())
     }
 
     /// A frame's model; reads the output tails of every running task and of `visible` ones.
@@ -78,8 +80,10 @@ public final class DashboardFeed {
             if let line = tails.lastLine(path: outputLog(task: id)) { lines[id] = line }
         }
         tails.retain(Set(wanted.map(outputLog(task:))))
-        return DashboardModel(run: run, tasks: tasks, counts: counts, events: events, workers: workers, now: now,
-                              lastLines: lines, budgetUSD: budgetUSD)
+        var model = DashboardModel(run: run, tasks: tasks, counts: counts, events: events, workers: workers, now: now,
+                                   lastLines: lines, budgetUSD: budgetUSD)
+        model.cooldowns = cooldowns
+        return model
     }
 
     /// One frame the way the dashboard draws it: the model, plus the output tails of the rows shown.

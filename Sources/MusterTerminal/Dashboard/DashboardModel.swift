@@ -15,6 +15,8 @@ public struct DashboardModel: Sendable {
     public var lastLines: [String: String]
     /// The run's spending limit, when it has one (default: the workflow's `budget`).
     public var budgetUSD: Double?
+    /// Shared rate-limit keys cooling down after a 429 or overload, shown in the header.
+    public var cooldowns: [Cooldown] = []
 
     /// Events shown as warnings.
     public static let warningKinds: Set<String> = ["conflict.predicted", "ownership.violation", "task.stalled", "task.blocked",

@@ -173,6 +173,10 @@ public struct DashboardRenderer: Sendable {
             cost += " of \(Format.money(budget)) budget"
         }
         parts.append(cost)
+        if !model.cooldowns.isEmpty {
+            parts.append("cool-down " + model.cooldowns.map { "\($0.key) \(Format.duration(max(0, $0.until.timeIntervalSince(model.now))))" }
+                .joined(separator: ", "))
+        }
         if model.run.simulate { parts.append("simulated") }
         return parts.joined(separator: " · ")
     }
