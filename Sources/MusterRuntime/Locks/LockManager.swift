@@ -138,15 +138,7 @@ public struct ProcessProbe: Sendable {
         self.startTime = startTime
     }
 
-    public static let system = ProcessProbe(exists: { pid in
-        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
-        // An exited process nobody reaped yet (a zombie) holds nothing.
-        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") {
-            let state = stat[stat.index(after: close)...].split(separator: " ").first
-            if state == "Z" || state == "X" { return false }
-        }
-        return true
-    }, startTime: { pid in
+    public static let system = ProcessProbe(exists: ProcessLiveness.isAlive, startTime: { pid in
         // Field 22 of /proc/PID/stat: clock ticks after boot; boot time from /proc/stat's btime.
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")"),
               let boot = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }

@@ -20,7 +20,7 @@ public struct ProcessIdentity: Codable, Sendable, Equatable {
     /// Whether the process still runs: nil when it is on another host (only its heartbeat can tell).
     public var isAliveHere: Bool? {
         guard host == ProcessInfo.processInfo.hostName else { return nil }
-        return kill(pid, 0) == 0 || errno == EPERM
+        return ProcessLiveness.isAlive(pid)
     }
 
     public static func current(role: String) -> ProcessIdentity {

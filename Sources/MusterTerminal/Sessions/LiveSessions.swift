@@ -55,15 +55,3 @@ public enum LiveSessions {
         return out
     }
 }
-
-public enum ProcessLiveness {
-    /// Whether `pid` runs on this host (a zombie, exited but not yet reaped, counts as gone).
-    public static func isAlive(_ pid: Int32) -> Bool {
-        guard pid > 0 else { return false }
-        if kill(pid, 0) != 0 && errno != EPERM { return false }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return true }
-        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
-        return state != "Z" && state != "X"
-    }
-}

@@ -1,0 +1,15 @@
+import Foundation
+
+/// Whether a process on this host still runs. Shared by everything that must tell a live holder
+/// (an orchestrator, a lock holder, a task) from a dead one.
+public enum ProcessLiveness {
+    /// A zombie (exited, not yet reaped) counts as gone: it holds nothing and will never act again.
+    public static func isAlive(_ pid: Int32) -> Bool {
+        guard pid > 0 else { return false }
+        if kill(pid, 0) != 0 && errno != EPERM { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        return state != "Z" && state != "X"
+    }
+}
