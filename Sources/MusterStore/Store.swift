@@ -42,6 +42,17 @@ public protocol Store: Sendable {
     /// (a run stopping after a failure) or cancelled.
     func closeUnstarted(run: String, state: TaskState, reason: String, now: Date) async throws -> Int
 
+    // MARK: Spawning
+    /// Adds the tasks a running `parent` asks for at run time, all or none, enforcing in one
+    /// transaction: each child owns a subset of what the parent owns; its depth (the parent's + 1)
+    /// is within the workflow's `max_depth`; it needs (`after`) only tasks that already exist and
+    /// are not its ancestors, so no cycle can form; and an identical child of the same parent is
+    /// folded into the existing one (its idempotency key). Children are given ids when they have
+    /// none (`PARENT.N`). Throws `SpawnError`.
+    func spawn(run: String, parent: String, children: [PlannedTask], now: Date) async throws -> [SpawnedTask]
+    /// Marks a running task as blocked in `muster wait` (its concurrency slot lends out to its children) or not.
+    func setWaiting(run: String, task: String, waiting: Bool) async throws
+
     // MARK: Events
     func appendEvent(_ event: NewEvent) async throws
     func events(run: String, after sequence: Int64, limit: Int) async throws -> [EventRecord]

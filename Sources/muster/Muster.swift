@@ -10,5 +10,6 @@ struct Muster: AsyncParsableCommand {
         subcommands: [InitCommand.self, PlanCommand.self, RunCommand.self, StatusCommand.self, RunsCommand.self,
                       LogsCommand.self, ResumeCommand.self, CancelCommand.self, LockCommand.self, ConflictsCommand.self, IntegrateCommand.self,
                       ReviewCommand.self, CleanCommand.self, AgentsCommand.self, CostCommand.self,
-                      DashCommand.self, TmuxCommand.self, PsCommand.self, ThrottleCommand.self, MsgCommand.self])
+                      DashCommand.self, TmuxCommand.self, PsCommand.self, ThrottleCommand.self, MsgCommand.self,
+                      SpawnCommand.self, WaitCommand.self])
 }

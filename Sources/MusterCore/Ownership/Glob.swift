@@ -245,8 +245,11 @@ struct GlobSegmentMatcher: Sendable {
     private(set) var literal: String?
     /// False for segments like `{,}` or `[/]` that match no non-empty name.
     private(set) var acceptsSomething = true
+    /// The segment as written, for the containment check.
+    private(set) var source = ""
 
     init(parsing text: Substring) throws(GlobParseFailure) {
+        source = String(text)
         var parser = SegmentParser(scalars: Array(text.unicodeScalars))
         let pieces = try parser.parseSequence(inBraces: false)
         var builder = NFABuilder()
@@ -263,14 +266,15 @@ struct GlobSegmentMatcher: Sendable {
         acceptsSomething = intersects(.anyName)
     }
 
-    private init(edges: [[Edge]], accepting: [Bool]) {
+    private init(edges: [[Edge]], accepting: [Bool], source: String) {
         self.edges = edges
         self.accepting = accepting
+        self.source = source
     }
 
     /// Any non-empty name: "?" followed by "*".
     static let anyName = GlobSegmentMatcher(
-        edges: [[Edge(chars: .any, to: 1)], [Edge(chars: .any, to: 1)]], accepting: [false, true])
+        edges: [[Edge(chars: .any, to: 1)], [Edge(chars: .any, to: 1)]], accepting: [false, true], source: "?*")
 
     func matches(_ name: some StringProtocol) -> Bool {
         if let literal { return name.unicodeScalars.elementsEqual(literal.unicodeScalars) }

@@ -23,6 +23,12 @@ public struct PlannedTask: Codable, Sendable, Equatable {
     /// Task-level ordering added by the plan: this task waits for these (colliding `owns`).
     public var after: [String] = []
     public var isolation: Isolation = .worktree
+    /// The task that spawned this one at run time (nil: it comes from the spec).
+    public var parent: String?
+    /// Spawn depth: 0 for spec tasks, the parent's plus one for a spawned task.
+    public var depth: Int = 0
+    /// Also waits for everything the tasks it needs spawned (`join: true`).
+    public var join: Bool = false
 
     public var isExpander: Bool { expands != nil }
 
@@ -30,7 +36,10 @@ public struct PlannedTask: Codable, Sendable, Equatable {
                 command: Command? = nil, needs: [String] = [], owns: [String] = [], env: [String: String] = [:],
                 timeout: Duration? = nil, stallTimeout: Duration? = nil, retries: Int = 0, estimate: Estimate? = nil,
                 kind: WorkKind = .exploration, expands: TaskSpec? = nil, after: [String] = [],
-                isolation: Isolation = .worktree) {
+                isolation: Isolation = .worktree, parent: String? = nil, depth: Int = 0, join: Bool = false) {
+        self.parent = parent
+        self.depth = depth
+        self.join = join
         self.after = after
         self.isolation = isolation
         self.id = id
@@ -55,7 +64,7 @@ public struct PlannedTask: Codable, Sendable, Equatable {
 extension PlannedTask {
     enum CodingKeys: String, CodingKey {
         case id, group, item, agent, model, prompt, command, needs, owns, env, timeout, stallTimeout, retries, estimate,
-             kind, expands, after, isolation
+             kind, expands, after, isolation, parent, depth, join
     }
 
     // Fields added after the first release decode with their defaults from older stored runs.
@@ -71,6 +80,9 @@ extension PlannedTask {
                   retries: try c.decode(Int.self, forKey: .retries), estimate: try c.decodeIfPresent(Estimate.self, forKey: .estimate),
                   kind: try c.decode(WorkKind.self, forKey: .kind), expands: try c.decodeIfPresent(TaskSpec.self, forKey: .expands),
                   after: try c.decodeIfPresent([String].self, forKey: .after) ?? [],
-                  isolation: try c.decodeIfPresent(Isolation.self, forKey: .isolation) ?? .worktree)
+                  isolation: try c.decodeIfPresent(Isolation.self, forKey: .isolation) ?? .worktree,
+                  parent: try c.decodeIfPresent(String.self, forKey: .parent),
+                  depth: try c.decodeIfPresent(Int.self, forKey: .depth) ?? 0,
+                  join: try c.decodeIfPresent(Bool.self, forKey: .join) ?? false)
     }
 }

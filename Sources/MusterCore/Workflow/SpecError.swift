@@ -29,9 +29,9 @@ public struct SpecError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-enum Suggest {
+public enum Suggest {
     /// The candidate nearest to `word` by edit distance, if it is close enough to be a likely typo.
-    static func nearest(_ word: String, among candidates: [String]) -> String? {
+    public static func nearest(_ word: String, among candidates: [String]) -> String? {
         let scored = candidates.map { ($0, distance(word.lowercased(), $0.lowercased())) }
         guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
         return best.1 <= max(2, word.count / 3) ? best.0 : nil

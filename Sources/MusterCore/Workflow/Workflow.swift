@@ -16,6 +16,15 @@ public struct Workflow: Codable, Sendable, Equatable {
     public var agents: [String: AgentProfile]?
     /// Dollars: dispatch stops once spent plus the estimates of running tasks reach it (nil: none).
     public var budgetUSD: Double?
+    /// `max_depth`: how deep tasks may spawn tasks at run time (nil: `defaultMaxDepth`). Spec tasks
+    /// are depth 0, their children 1, and so on.
+    public var maxDepth: Int?
+    /// `summary_chars`: per-child characters of `{{needs.X.summaries}}` (nil: sized so 100 children fit a prompt).
+    public var summaryChars: Int?
+
+    /// Seed 000: recursive delegation bottoms out at 2 levels before its overhead beats the parallelism.
+    public static let defaultMaxDepth = 2
+    public var spawnDepthLimit: Int { maxDepth ?? Workflow.defaultMaxDepth }
 
     public init(name: String, agent: String = "shell", model: String? = nil, concurrency: Int = 4,
                 onFailure: FailurePolicy = .stop, backoff: Backoff = Backoff(), tasks: [TaskSpec],
@@ -93,6 +102,9 @@ public struct TaskSpec: Codable, Sendable, Equatable {
     public var estimate: Estimate?
     public var kind: WorkKind?
     public var isolation: Isolation?
+    /// `join: true`: also wait for every task that the tasks in `needs` spawned at run time,
+    /// transitively, to finish; `{{needs.X.summaries}}` then covers them too. (nil: false)
+    public var join: Bool?
 
     public init(id: String, prompt: String? = nil, command: Command? = nil, agent: String? = nil,
                 model: String? = nil, needs: [String] = [], foreach: Foreach? = nil, owns: [String] = [],

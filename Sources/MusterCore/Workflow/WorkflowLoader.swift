@@ -24,10 +24,11 @@ public struct LoadedWorkflow: Sendable {
 
 /// Reads a workflow spec (YAML) into `Workflow`, reporting every mistake as file:line:column with a fix.
 public enum WorkflowLoader {
-    static let workflowKeys = ["name", "agent", "model", "concurrency", "on_failure", "backoff", "isolation", "budget", "tasks", "agents"]
+    static let workflowKeys = ["name", "agent", "model", "concurrency", "on_failure", "backoff", "isolation", "budget", "tasks", "agents",
+                                "max_depth", "summary_chars"]
     static let budgetKeys = ["usd"]
     static let taskKeys = ["prompt", "command", "shell", "agent", "model", "needs", "foreach", "owns", "env",
-                           "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation"]
+                           "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation", "join"]
     static let foreachKeys = ["items", "glob", "from"]
     static let estimateKeys = ["minutes", "input_tokens", "output_tokens"]
     static let backoffKeys = ["initial", "max"]
@@ -211,6 +212,8 @@ struct NodeReader {
                     workflow.budgetUSD = usd
                 }
             case "agents": break  // read above
+            case "max_depth": workflow.maxDepth = try int(value, "`max_depth`", min: 0)
+            case "summary_chars": workflow.summaryChars = try int(value, "`summary_chars`", min: 20)
             case "backoff":
                 for (bkey, _, bvalue) in try pairs(value, what: "`backoff`", allowed: WorkflowLoader.backoffKeys) {
                     if bkey == "initial" { workflow.backoff.initial = try duration(bvalue, "`backoff.initial`") }
@@ -349,6 +352,11 @@ struct NodeReader {
             case "stall_timeout": spec.stallTimeout = try duration(value, "`stall_timeout`")
             case "retries": spec.retries = try int(value, "`retries`", min: 0)
             case "isolation": spec.isolation = try isolation(value)
+            case "join":
+                guard case .scalar = value, let flag = value.bool else {
+                    throw fail(value, "`join` must be true or false", fix: "write `join: true` to also wait for what `needs` spawned")
+                }
+                spec.join = flag
             case "kind":
                 let text = try string(value, "`kind`")
                 guard let kind = WorkKind(rawValue: text) else {

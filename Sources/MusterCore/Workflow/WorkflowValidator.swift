@@ -30,6 +30,10 @@ enum WorkflowValidator {
                     throw loaded.error(at: "\(base).foreach.from", "`foreach.from` names `\(source)`, which is not another task", fix: hint)
                 }
             }
+            if task.join == true && task.needs.isEmpty {
+                throw loaded.error(at: "\(base).join", "task `\(task.id)` sets `join: true` but needs nothing",
+                                   fix: "add `needs: [TASK]`: join waits for those tasks and for everything they spawn")
+            }
             try checkTemplates(task, loaded)
             try checkOwns(task, loaded)
         }

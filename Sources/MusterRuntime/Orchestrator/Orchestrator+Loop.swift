@@ -20,6 +20,11 @@ extension Orchestrator {
         var started = ContinuousClock.now
         var events: EventMirror
         var groupResults: [String: [TaskRecord]] = [:]
+        /// What a `join: true` task sees of a group it needs: its members, then everything they spawned.
+        var joinResults: [String: [TaskRecord]] = [:]
+        /// Running tasks blocked in `muster wait`: their slots lend out (to their children), or a
+        /// fleet of waiting parents would hold every slot and deadlock the run.
+        var waitingTasks = 0
         /// Started processes not yet in the Store: recorded with the next completions (one
         /// transaction instead of two) or at the next tick. Until then a crash is covered by the
         /// /proc scan for the run's environment markers.
@@ -84,6 +89,8 @@ extension Orchestrator {
 
         var workflow: Workflow { run.workflow }
         var concurrency: Int { o.options.concurrency }
+        /// Running tasks that hold a slot: those not blocked in `muster wait`.
+        var busy: Int { running.count - min(waitingTasks, running.count) }
         var accepting: Bool { !stopping && !cancelling && !overBudget }
 
         mutating func run(started: ContinuousClock.Instant) async throws {
@@ -107,7 +114,7 @@ extension Orchestrator {
                     needDispatch = true
                 case .tick:
                     try await tick()
-                    if running.count < concurrency { needDispatch = true }
+                    if busy < concurrency { needDispatch = true }
                 case .interrupt(let signal):
                     try await interrupt(signal)
                 }
@@ -119,7 +126,7 @@ extension Orchestrator {
         mutating func dispatch() async throws {
             try await checkBudget()
             while accepting {
-                let free = concurrency - running.count
+                let free = concurrency - busy
                 guard free > 0 else { return }
                 let claimed = try await o.store.claim(run: run.id, holder: o.identity.id, limit: free,
                                                       leaseSeconds: o.options.leaseSeconds, now: Date())
@@ -276,9 +283,10 @@ extension Orchestrator {
             Template.render(text) { name in
                 if name == "run.id" { return run.id }
                 let parts = name.split(separator: ".")
-                guard parts.count == 3, parts[0] == "needs", let members = groupResults[String(parts[1])] else { return nil }
+                guard parts.count == 3, parts[0] == "needs", let members = members(String(parts[1]), for: task) else { return nil }
                 switch parts[2] {
-                case "summaries": return FanIn.summaries(members, budget: o.options.summaryChars, root: o.workspace.root)
+                case "summaries":
+                    return FanIn.summaries(members, budget: o.options.summaryChars ?? workflow.summaryChars, root: o.workspace.root)
                 case "results": return FanIn.results(members, root: o.workspace.root)
                 default: return nil
                 }
@@ -288,9 +296,18 @@ extension Orchestrator {
         /// Loads the results of the groups a task needs (once per group: a finished group does not change).
         mutating func loadNeeds(of task: TaskRecord) async throws {
             let missing = task.spec.needs.filter { groupResults[$0] == nil }
-            guard !missing.isEmpty else { return }
+            let joining = task.spec.join ? task.spec.needs.filter { joinResults[$0] == nil } : []
+            guard !missing.isEmpty || !joining.isEmpty else { return }
             let all = try await o.store.tasks(run: run.id)
-            for group in missing { groupResults[group] = all.filter { $0.group == group && !$0.spec.isExpander } }
+            for group in missing { groupResults[group] = all.filter { $0.group == group && $0.parent == nil && !$0.spec.isExpander } }
+            // A join task starts only once every descendant has finished, and finished tasks spawn
+            // nothing more: what it sees cannot change afterwards.
+            for group in joining { joinResults[group] = Lineage.members(of: group, in: all) }
+        }
+
+        /// The tasks `{{needs.GROUP.…}}` stands for in `task`'s prompt.
+        func members(_ group: String, for task: TaskRecord) -> [TaskRecord]? {
+            task.spec.join ? joinResults[group] : groupResults[group]
         }
 
         /// Replaces a `foreach: from` stand-in with one task per item its source printed.
@@ -354,7 +371,7 @@ extension Orchestrator {
                 try await o.store.appendEvent(NewEvent(run: run.id, task: outcome.task, kind: "ownership.violation",
                                                        message: outcome.git!.violations.joined(separator: ", "), at: Date()))
             }
-            for outcome in outcomes where outcome.result == .succeeded && outcome.error?.hasPrefix("warning:") == true {
+            for outcome in outcomes where outcome.result == .succeeded && outcome.error?.hasSuffix("but changed nothing") == true {
                 try await o.store.appendEvent(NewEvent(run: run.id, task: outcome.task, kind: "task.unchanged",
                                                        message: outcome.error!, at: Date()))
             }
@@ -412,6 +429,9 @@ extension Orchestrator {
             outcome.resultPath = report.result.isEmpty ? nil : relative
             outcome.usage = report.usage
             outcome.costUSD = cost
+            if outcome.result == .succeeded, let refused = await spawnFromOutbox(task, folder: dir) {
+                outcome.error = "warning: \(refused)"
+            }
             let (git, gitError) = await settleGit(entry, agent: entry.adapter.name, after: after)
             outcome.git = git
             if let violations = git?.violations, !violations.isEmpty, outcome.result != .cancelled {
@@ -428,6 +448,35 @@ extension Orchestrator {
                 outcome.error = "warning: it owns \(task.spec.owns.joined(separator: ", ")) but changed nothing"
             }
             return outcome
+        }
+
+        /// Adds the children a task listed in `$MUSTER_OUTBOX/spawn.json`, while it still counts as
+        /// running (the Store only lets running tasks spawn). Returns why they were refused, if they were:
+        /// the task itself still succeeds, with that warning.
+        func spawnFromOutbox(_ task: TaskRecord, folder: URL) async -> String? {
+            let file = folder.appendingPathComponent(SpawnFile.fileName)
+            guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+            let done = folder.appendingPathComponent("spawn.done.json")
+            try? FileManager.default.removeItem(at: done)
+            defer { try? FileManager.default.moveItem(at: file, to: done) }
+            let message: String
+            do {
+                let children = try SpawnFile.read(path: file.path).map { try $0.plannedTask(parent: task.spec) }
+                let spawned = try await o.store.spawn(run: run.id, parent: task.id, children: children, now: Date())
+                let folded = spawned.filter(\.folded).count
+                try? await o.store.appendEvent(NewEvent(run: run.id, task: task.id, kind: "spawn.outbox",
+                                                        message: "\(spawned.count - folded) children spawned, \(folded) folded into existing ones",
+                                                        at: Date()))
+                return nil
+            } catch let error as SpawnRequestError {
+                message = error.description
+            } catch let error as SpawnError {
+                message = "spawn.json: \(error.description)"
+            } catch {
+                message = "spawn.json: \(error)"
+            }
+            try? await o.store.appendEvent(NewEvent(run: run.id, task: task.id, kind: "spawn.refused", message: message, at: Date()))
+            return message
         }
 
         mutating func apply(_ outcomes: [TaskOutcome]) async throws {
@@ -512,6 +561,7 @@ extension Orchestrator {
             }
             if clock - lastSlowTick >= .milliseconds(250) {
                 lastSlowTick = clock
+                if !running.isEmpty { waitingTasks = try await o.store.counts(run: run.id).waiting }
                 if accepting, try await o.store.run(run.id)?.cancelRequested == true {
                     try await beginCancel(reason: "cancel requested")
                 }

@@ -77,6 +77,8 @@ public struct TaskCounts: Sendable, Codable, Equatable {
     /// Tasks whose cost is unknown (a model without a price, or output muster could not read).
     public var unknownCost: Int
     public var tokens: TokenUsage
+    /// Running tasks blocked in `muster wait` for their children: their slots lend out to them.
+    public var waiting = 0
     public init(byState: [TaskState: Int] = [:], costUSD: Double = 0, unknownCost: Int = 0, tokens: TokenUsage = TokenUsage()) {
         self.byState = byState
         self.costUSD = costUSD

@@ -51,6 +51,10 @@ public struct TaskRecord: Sendable, Equatable {
     public var finishedAt: Date?
     /// Its branch, worktree and diff when the run is isolated in git.
     public var git: TaskGitState?
+    /// The task that spawned it at run time (nil: a spec task). Also in `spec`, but read without decoding it.
+    public var parent: String?
+    /// Blocked in `muster wait` for tasks it spawned.
+    public var waiting = false
 }
 
 /// A task spec kept as the store's JSON until someone reads it.

@@ -135,6 +135,21 @@ enum Migrations {
                     until REAL NOT NULL);
                 """)
         }
+        migrator.registerMigration("v5-spawning") { db in
+            // Tasks spawned at run time: `parent` and `depth` (0 for spec tasks) bound delegation;
+            // `origin` is the group of the spec task a lineage started from, so a `join` task can wait
+            // for every descendant of what it needs; `waiting` marks a task blocked in `muster wait`,
+            // whose concurrency slot its children may use.
+            try db.execute(sql: """
+                ALTER TABLE tasks ADD COLUMN parent TEXT;
+                ALTER TABLE tasks ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE tasks ADD COLUMN origin TEXT;
+                ALTER TABLE tasks ADD COLUMN joins INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE tasks ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX tasks_by_origin ON tasks(run_id, origin, state) WHERE depth > 0;
+                CREATE INDEX tasks_by_parent ON tasks(run_id, parent) WHERE parent IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

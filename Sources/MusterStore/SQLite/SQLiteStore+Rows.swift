@@ -32,7 +32,7 @@ extension SQLiteStore {
             exitCode: row[15], error: row[16], summary: row[17], resultPath: row[18],
             usage: hasUsage ? TokenUsage(input: row[20], output: row[21], cacheRead: row[22], cacheWrite: row[23]) : nil,
             costUSD: row[24], startedAt: date(row[25]), finishedAt: date(row[26]),
-            git: try git.map { try JSONCoding.decode(TaskGitState.self, from: $0) })
+            git: try git.map { try JSONCoding.decode(TaskGitState.self, from: $0) }, parent: row[28], waiting: row[32])
     }
 
     static func lockRecord(_ row: Row) -> LockRecord {

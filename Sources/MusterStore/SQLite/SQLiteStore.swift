@@ -86,15 +86,20 @@ public final class SQLiteStore: Store {
         }
     }
 
-    static func insert(_ db: Database, run: String, tasks: [PlannedTask], specs: [String], firstPosition: Int) throws {
+    /// `origin`: the spec group a spawned lineage started from (nil: each task's own group).
+    /// `keys`: idempotency keys (nil: `IdempotencyKey.make` for each task).
+    static func insert(_ db: Database, run: String, tasks: [PlannedTask], specs: [String], firstPosition: Int,
+                       origin: String? = nil, keys: [String]? = nil) throws {
         let taskStatement = try db.cachedStatement(sql: """
-            INSERT INTO tasks (run_id, id, grp, position, idempotency_key, spec, state) VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO tasks (run_id, id, grp, position, idempotency_key, spec, state, parent, depth, origin, joins)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let depStatement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO deps (run_id, task_id, need, on_task) VALUES (?, ?, ?, ?)")
         for (offset, task) in tasks.enumerated() {
             try taskStatement.execute(arguments: [run, task.id, task.group, firstPosition + offset,
-                                                  IdempotencyKey.make(run: run, task: task), specs[offset],
-                                                  task.needs.isEmpty && task.after.isEmpty ? "ready" : "pending"])
+                                                  keys?[offset] ?? IdempotencyKey.make(run: run, task: task), specs[offset],
+                                                  task.needs.isEmpty && task.after.isEmpty ? "ready" : "pending",
+                                                  task.parent, task.depth, origin ?? task.group, task.join])
             for need in task.needs { try depStatement.execute(arguments: [run, task.id, need, nil]) }
             for before in task.after { try depStatement.execute(arguments: [run, task.id, before, before]) }
         }
@@ -195,12 +200,13 @@ public final class SQLiteStore: Store {
             for row in try Row.fetchAll(db, sql: """
                 SELECT state, COUNT(*) AS n, TOTAL(cost_usd) AS cost,
                        SUM(CASE WHEN cost_usd IS NULL AND attempt > 0 THEN 1 ELSE 0 END) AS unknown,
-                       SUM(input_tokens) AS i, SUM(output_tokens) AS o, SUM(cache_read_tokens) AS cr, SUM(cache_write_tokens) AS cw
+                       SUM(waiting) AS w, SUM(input_tokens) AS i, SUM(output_tokens) AS o, SUM(cache_read_tokens) AS cr, SUM(cache_write_tokens) AS cw
                 FROM tasks WHERE run_id = ? GROUP BY state
                 """, arguments: [run]) {
                 guard let state = TaskState(rawValue: row["state"]) else { continue }
                 counts.byState[state] = row["n"]
                 counts.costUSD += row["cost"] as Double
+                if state == .running { counts.waiting = row["w"] }
                 if state != .running { counts.unknownCost += row["unknown"] as Int }
                 counts.tokens = counts.tokens + TokenUsage(input: row["i"], output: row["o"], cacheRead: row["cr"], cacheWrite: row["cw"])
             }
@@ -302,10 +308,11 @@ public final class SQLiteStore: Store {
                     has_usage = ?, input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,
                     cache_read_tokens = cache_read_tokens + ?, cache_write_tokens = cache_write_tokens + ?,
                     cost_usd = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(cost_usd, 0) + ? END,
-                    finished_at = ?, git = COALESCE(?, git)
+                    finished_at = ?, git = COALESCE(?, git), waiting = 0
                 WHERE run_id = ? AND id = ? AND holder = ? AND attempt = ? AND state = 'running'
-                RETURNING grp
+                RETURNING grp, origin, depth
                 """)
+            var finishedLineages = Set<String>()
             for outcome in outcomes {
                 let state: TaskState
                 var notBefore = 0.0
@@ -323,7 +330,7 @@ public final class SQLiteStore: Store {
                 case .blocked: state = .blocked
                 }
                 let usage = outcome.usage ?? TokenUsage()
-                guard let group = try String.fetchOne(update, arguments: [
+                guard let row = try Row.fetchOne(update, arguments: [
                     state.rawValue, notBefore, failed, outcome.exitCode, outcome.error, outcome.summary, outcome.resultPath,
                     outcome.usage != nil, usage.input, usage.output, usage.cacheRead, usage.cacheWrite,
                     outcome.costUSD, outcome.costUSD ?? 0, state.isFinal ? t : nil, try outcome.git.map { try JSONCoding.encodeString($0) },
@@ -332,6 +339,8 @@ public final class SQLiteStore: Store {
                     report.rejected.append(outcome.task)
                     continue
                 }
+                let group: String = row[0]
+                if state.isFinal, (row[2] as Int) > 0, let origin: String = row[1] { finishedLineages.insert(origin) }
                 report.applied.append(outcome.task)
                 switch state {
                 case .succeeded:
@@ -351,6 +360,8 @@ public final class SQLiteStore: Store {
                 report.skipped = try Self.skipDependents(db, run: run, groups: failedGroups, tasks: failedTasks, at: now)
             }
             if !succeededGroups.isEmpty { report.released = try Self.promote(db, run: run, scope: .dependentsOf(succeededGroups)) }
+            // A spawned task that ended may be the last one a `join` task was waiting for.
+            if !finishedLineages.isEmpty { report.released += try Self.promote(db, run: run, scope: .dependentsOf(finishedLineages)) }
             return report
         }
     }
@@ -400,6 +411,10 @@ public final class SQLiteStore: Store {
             AND NOT EXISTS (
                 SELECT 1 FROM deps d JOIN tasks t ON t.run_id = d.run_id AND t.id = d.on_task
                 WHERE d.run_id = ?1 AND d.task_id = tasks.id AND d.on_task IS NOT NULL AND t.state != 'succeeded')
+            AND (tasks.joins = 0 OR NOT EXISTS (
+                SELECT 1 FROM deps d JOIN tasks t ON t.run_id = d.run_id AND t.origin = d.need AND t.depth > 0
+                WHERE d.run_id = ?1 AND d.task_id = tasks.id AND d.on_task IS NULL
+                  AND t.state IN ('pending', 'ready', 'running')))
             """
         var arguments: StatementArguments = [run]
         switch scope {

@@ -1,0 +1,77 @@
+import Foundation
+import MusterCore
+import MusterStore
+
+/// One child a running task asks for: from `muster spawn` flags, or one entry of
+/// `$MUSTER_OUTBOX/spawn.json` (the same keys, in the spec's spelling).
+public struct SpawnRequest: Sendable, Equatable {
+    public var id: String?
+    public var prompt: String?
+    public var command: Command?
+    public var agent: String?
+    public var model: String?
+    public var owns: [String] = []
+    /// Ids of tasks that already exist in the run.
+    public var needs: [String] = []
+    public var env: [String: String] = [:]
+    public var retries: Int?
+    public var timeout: Duration?
+    public var estimate: Estimate?
+
+    public init(id: String? = nil, prompt: String? = nil, command: Command? = nil, agent: String? = nil, model: String? = nil,
+                owns: [String] = [], needs: [String] = [], env: [String: String] = [:], retries: Int? = nil,
+                timeout: Duration? = nil, estimate: Estimate? = nil) {
+        self.id = id
+        self.prompt = prompt
+        self.command = command
+        self.agent = agent
+        self.model = model
+        self.owns = owns
+        self.needs = needs
+        self.env = env
+        self.retries = retries
+        self.timeout = timeout
+        self.estimate = estimate
+    }
+
+    /// The planned child of `parent`: its agent (and that agent's model) unless the request names
+    /// others, its isolation, and the request's work. The Store then checks ownership, depth and needs.
+    public func plannedTask(parent: PlannedTask) throws(SpawnRequestError) -> PlannedTask {
+        let agent = agent ?? parent.agent
+        guard Agents.names.contains(agent) else {
+            let hint = Suggest.nearest(agent, among: Agents.names).map { " (did you mean \($0)?)" } ?? ""
+            throw .invalid("unknown agent `\(agent)`\(hint); known: \(Agents.names.joined(separator: ", "))")
+        }
+        if let id, !SpawnRequest.isValidID(id) {
+            throw .invalid("child id `\(id)` is not a simple name: use letters, digits, `_`, `-` and `.`, starting with a letter")
+        }
+        if agent == "shell" && command == nil {
+            throw .invalid("a child on the shell agent needs a command (muster spawn … -- CMD ARGS, or \"command\" in spawn.json)")
+        }
+        if agent != "shell" && agent != "sim" && prompt == nil {
+            throw .invalid("a child on agent \(agent) needs a prompt (--prompt TEXT, or \"prompt\" in spawn.json)")
+        }
+        if prompt != nil && command != nil { throw .invalid("give a child a prompt or a command, not both") }
+        return PlannedTask(
+            id: id ?? "", group: id ?? "", agent: agent,
+            model: model ?? (agent == parent.agent ? parent.model : BuiltinAgents.defaultModel(for: agent)),
+            prompt: prompt, command: command, owns: owns, env: env, timeout: timeout,
+            retries: retries ?? 0, estimate: estimate, kind: owns.isEmpty ? .exploration : .implementation,
+            after: needs, isolation: parent.isolation)
+    }
+
+    static func isValidID(_ id: String) -> Bool {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+        guard let first = id.first, first.isLetter || first == "_" else { return false }
+        return id.count <= 128 && id.allSatisfy { allowed.contains($0) } && !id.contains("..")
+    }
+}
+
+public enum SpawnRequestError: Error, CustomStringConvertible, Sendable, Equatable {
+    case invalid(String)
+    public var description: String {
+        switch self {
+        case .invalid(let text): text
+        }
+    }
+}
