@@ -154,6 +154,7 @@ enum TaskJSON {
             "started_at": t.startedAt.map { iso.string(from: $0) } as Any? ?? NSNull(),
             "finished_at": t.finishedAt.map { iso.string(from: $0) } as Any? ?? NSNull(),
             "idempotency_key": t.idempotencyKey,
+            "parent": t.parent as Any? ?? NSNull(), "depth": t.spec.depth,
         ]
     }
 }

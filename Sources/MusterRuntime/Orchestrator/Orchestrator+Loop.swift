@@ -251,11 +251,9 @@ extension Orchestrator {
             let prompt = spec.prompt.map { render($0, task: task) }
             spec.command = spec.command.map { Command(argv: $0.argv.map { render($0, task: task) }, viaShell: $0.viaShell) }
             let promptPath = dir.appendingPathComponent("prompt.md")
-            if let prompt {
-                // The task's folder appears with its first file: the prompt here, else its first output.
-                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-                try prompt.write(to: promptPath, atomically: false, encoding: .utf8)
-            }
+            // The task's folder is its outbox ($MUSTER_OUTBOX), so it must exist before the task starts.
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            if let prompt { try prompt.write(to: promptPath, atomically: false, encoding: .utf8) }
             let invocation = try adapter.invocation(for: spec, prompt: prompt,
                                                     context: AgentContext(simulationSpeed: o.options.simulationSpeed))
             let executable = try o.resolver.resolve(invocation.executable, relativeTo: directory)
