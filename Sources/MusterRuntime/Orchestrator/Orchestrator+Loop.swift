@@ -253,7 +253,7 @@ extension Orchestrator {
             let promptPath = dir.appendingPathComponent("prompt.md")
             // The task's folder is its outbox ($MUSTER_OUTBOX), so it must exist before the task starts.
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            if let prompt { try prompt.write(to: promptPath, atomically: false, encoding: .utf8) }
+            if let prompt { try PlainFile.write(prompt, to: promptPath.path) }
             let invocation = try adapter.invocation(for: spec, prompt: prompt,
                                                     context: AgentContext(simulationSpeed: o.options.simulationSpeed))
             let executable = try o.resolver.resolve(invocation.executable, relativeTo: directory)
@@ -407,7 +407,7 @@ extension Orchestrator {
             let resultPath = dir.appendingPathComponent("result.md")
             if !report.result.isEmpty {
                 try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-                try? report.result.write(to: resultPath, atomically: false, encoding: .utf8)
+                try? PlainFile.write(report.result, to: resultPath.path)
             }
             let relative = resultPath.path.replacingOccurrences(of: o.workspace.root.path + "/", with: "")
             let cost: Double? = report.costUSD ?? report.usage.flatMap { o.options.prices.cost(model: report.model ?? task.spec.model, usage: $0) }
