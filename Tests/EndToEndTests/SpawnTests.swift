@@ -163,6 +163,38 @@ struct SpawnTests {
         #expect(log.contains("self=2") && log.contains("cannot wait for itself"), "\(log)")
     }
 
+    @Test("summary_chars: each child's result is cut to the budget in {{needs.X.summaries}}, with the path of the full result")
+    func summariesStayWithinBudget() throws {
+        let h = try Harness(git: false)
+        defer { try? FileManager.default.removeItem(at: h.root) }
+        let long = String(repeating: "x", count: 300)
+        try h.write("fanin.yml", """
+            name: fanin
+            summary_chars: 40
+            isolation: none
+            tasks:
+              map:
+                foreach: {items: [a, b, c]}
+                command: [echo, "{{item}}\(long)"]
+              reduce:
+                needs: [map]
+                command: [echo, "{{needs.map.summaries}}"]
+              full:
+                needs: [map]
+                command: [echo, "{{needs.map.results}}"]
+            """)
+        let run = try h.muster("run", "fanin.yml", "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        let runID = try Self.runID(run)
+        let reduce = Self.output(h, runID, "reduce")
+        let bodies = reduce.split(separator: "\n").filter { $0.hasPrefix("a") || $0.hasPrefix("b") || $0.hasPrefix("c") }
+        #expect(bodies.count == 3, "\(reduce)")
+        #expect(bodies.allSatisfy { $0.count == 40 + " …[cut]".count && $0.hasSuffix(" …[cut]") }, "\(bodies)")
+        #expect(reduce.components(separatedBy: "(full result: .muster/runs/\(runID)/tasks/map.").count == 4, "\(reduce)")
+        let full = Self.output(h, runID, "full")
+        #expect(full.contains("a\(long)") && full.contains("c\(long)"), "\(full)")
+    }
+
     @Test("spawn and wait outside a run are refused with a clear message")
     func outsideARun() throws {
         let h = try Harness(git: false)
