@@ -23,6 +23,9 @@ public struct PlannedTask: Codable, Sendable, Equatable {
     /// Task-level ordering added by the plan: this task waits for these (colliding `owns`).
     public var after: [String] = []
     public var isolation: Isolation = .worktree
+    /// The `limits:`/`resources:` keys it waits on before starting, sorted (acquired in this order,
+    /// so two tasks using the same pair never hold one each while waiting for the other).
+    public var uses: [String] = []
 
     public var isExpander: Bool { expands != nil }
 
@@ -30,7 +33,8 @@ public struct PlannedTask: Codable, Sendable, Equatable {
                 command: Command? = nil, needs: [String] = [], owns: [String] = [], env: [String: String] = [:],
                 timeout: Duration? = nil, stallTimeout: Duration? = nil, retries: Int = 0, estimate: Estimate? = nil,
                 kind: WorkKind = .exploration, expands: TaskSpec? = nil, after: [String] = [],
-                isolation: Isolation = .worktree) {
+                isolation: Isolation = .worktree, uses: [String] = []) {
+        self.uses = uses
         self.after = after
         self.isolation = isolation
         self.id = id
@@ -55,7 +59,7 @@ public struct PlannedTask: Codable, Sendable, Equatable {
 extension PlannedTask {
     enum CodingKeys: String, CodingKey {
         case id, group, item, agent, model, prompt, command, needs, owns, env, timeout, stallTimeout, retries, estimate,
-             kind, expands, after, isolation
+             kind, expands, after, isolation, uses
     }
 
     // Fields added after the first release decode with their defaults from older stored runs.
@@ -71,6 +75,7 @@ extension PlannedTask {
                   retries: try c.decode(Int.self, forKey: .retries), estimate: try c.decodeIfPresent(Estimate.self, forKey: .estimate),
                   kind: try c.decode(WorkKind.self, forKey: .kind), expands: try c.decodeIfPresent(TaskSpec.self, forKey: .expands),
                   after: try c.decodeIfPresent([String].self, forKey: .after) ?? [],
-                  isolation: try c.decodeIfPresent(Isolation.self, forKey: .isolation) ?? .worktree)
+                  isolation: try c.decodeIfPresent(Isolation.self, forKey: .isolation) ?? .worktree,
+                  uses: try c.decodeIfPresent([String].self, forKey: .uses) ?? [])
     }
 }
