@@ -77,7 +77,7 @@ extension ProjectConfig {
 
     /// A positive whole number.
     static func figure(_ value: any TOMLValueConvertible, _ path: [String], fail: Failure) throws(SpecError) -> Int {
-        let name = path.dropFirst().joined(separator: ".")
+        let name = path.joined(separator: ".")
         guard value.type == .int, let number = value.int else {
             throw fail(path, true, "`\(name)` must be a whole number", "write a positive whole number, e.g. `50`")
         }
@@ -91,7 +91,7 @@ extension ProjectConfig {
     static func burst(_ value: any TOMLValueConvertible, _ path: [String], fail: Failure) throws(SpecError) -> Double {
         let seconds = value.double ?? value.int.map(Double.init) ?? value.string.flatMap(Duration.parseSpec).map(\.seconds)
         guard let seconds, seconds > 0, seconds.isFinite else {
-            throw fail(path, true, "`\(path.dropFirst().joined(separator: "."))` must be a positive duration", "write e.g. `burst = \"2s\"`")
+            throw fail(path, true, "`\(path.joined(separator: "."))` must be a positive duration", "write e.g. `burst = \"2s\"`")
         }
         return seconds
     }
