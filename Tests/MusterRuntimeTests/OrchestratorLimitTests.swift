@@ -137,6 +137,40 @@ import Testing
         #expect(probe == .acquired(holders: 1), "a slot stayed held: \(probe)")
     }
 
+    /// `--simulate` spends nothing real: its tasks wait on buckets and cool-downs of their own (at the
+    /// simulation's speed), so the shared `api` key other runs draw from is left alone.
+    @Test func aSimulatedRunLeavesTheRealBucketsAlone() async throws {
+        let f = try Fixture()
+        let loaded = try WorkflowLoader.parse("""
+            name: preview
+            agent: claude
+            isolation: none
+            limits:
+              api: {requests_per_minute: 60, concurrent: 3}
+            tasks:
+              scan:
+                foreach: {items: [a, b, c]}
+                prompt: "Audit {{item}}"
+                uses: [api]
+                env: {MUSTER_SIM_RATE_LIMIT_ATTEMPTS: 1}
+                estimate: {minutes: 0.1}
+            """, file: "test.yml")
+        let plan = try Planner.plan(loaded, root: f.root)
+        let id = try await RunFactory.create(plan: plan, specPath: "test.yml", workspace: f.workspace, store: f.store,
+                                             concurrency: 3, simulate: true)
+        var options = RunOptions(concurrency: 3)
+        options.simulate = true
+        options.simulationSpeed = 600
+        let outcome = try await Orchestrator(store: f.store, workspace: f.workspace, storePath: f.store.path, run: id, options: options).execute()
+        #expect(outcome.status == .succeeded && outcome.counts[.succeeded] == 3)
+        let ever = Date(timeIntervalSince1970: 0)
+        #expect(try await f.store.cooldown(key: "api", now: ever) == nil, "a simulated 429 cooled the real key down")
+        #expect(try await f.store.cooldown(key: "simulated/\(id)/api", now: ever) != nil)
+        // A bucket of 60 a minute holds one request: untouched, it grants one now.
+        let api = MusterStore.RateLimit(requestsPerMinute: 60, concurrent: 1)
+        #expect(try await f.store.acquireTokens(key: "api", requests: 1, tokens: 0, limit: api, now: Date()) == .granted)
+    }
+
     /// What `sim` prints for a rate-limited attempt is read as a rate limit by each format's real parser;
     /// the attempt after the last limited one succeeds.
     @Test(arguments: AgentOutputFormat.allCases)

@@ -12,6 +12,10 @@ final class LimitGate: Sendable {
     let limits: [String: LimitSpec]
     /// A held slot lasts this long unless renewed (a dead orchestrator's slots come back after it).
     let leaseSeconds: Double
+    /// Put before every key in the store: a `--simulate` run waits on buckets of its own, never on the real ones.
+    let keyPrefix: String
+    /// Multiplies the per-minute figures: a simulation at 60× gets 60 times the rate, as its minutes last a second.
+    let rateScale: Double
     /// Permits by task id: added as each key is acquired, removed on release.
     private let held = Mutex<[String: [RateLimiter.Permit]]>([:])
     /// The acquisitions under way, by task id.
@@ -29,10 +33,27 @@ final class LimitGate: Sendable {
         var cancelled: Bool
     }
 
-    init(limiter: RateLimiter, limits: [String: LimitSpec], leaseSeconds: Double) {
+    init(limiter: RateLimiter, limits: [String: LimitSpec], leaseSeconds: Double, keyPrefix: String = "", rateScale: Double = 1) {
         self.limiter = limiter
         self.limits = limits
         self.leaseSeconds = leaseSeconds
+        self.keyPrefix = keyPrefix
+        self.rateScale = rateScale
+    }
+
+    /// The Store's name for a spec key.
+    func storeKey(_ key: String) -> String { keyPrefix + key }
+
+    /// The Store's limit for a spec key (nil: the run declares no such key).
+    func rateLimit(_ key: String) -> MusterStore.RateLimit? {
+        guard let spec = limits[key] else { return nil }
+        var limit = MusterStore.RateLimit(spec)
+        func scaled(_ perMinute: Int?) -> Int? { perMinute.map { Int(min(Double(Int.max / 2), (Double($0) * rateScale).rounded(.up))) } }
+        if rateScale != 1 {
+            limit.requestsPerMinute = scaled(limit.requestsPerMinute)
+            limit.tokensPerMinute = scaled(limit.tokensPerMinute)
+        }
+        return limit
     }
 
     /// `task:<run>/<task>#<attempt>`: one holder per start, so a retry never renews a lost attempt's slot.
@@ -56,9 +77,8 @@ final class LimitGate: Sendable {
             var admission = Admission(task: id, attempt: attempt, waited: 0, failure: nil, cancelled: false)
             do {
                 for key in keys {
-                    guard let spec = limits[key] else { throw LimitError.invalid("no limit or resource named \(key) in this run") }
-                    let limit = MusterStore.RateLimit(spec)
-                    let permit = try await limiter.acquire(key: key, requests: 1, tokens: limit.tokensPerMinute == nil ? 0 : tokens,
+                    guard let limit = rateLimit(key) else { throw LimitError.invalid("no limit or resource named \(key) in this run") }
+                    let permit = try await limiter.acquire(key: storeKey(key), requests: 1, tokens: limit.tokensPerMinute == nil ? 0 : tokens,
                                                            limit: limit, holder: holder, leaseSeconds: leaseSeconds)
                     held.withLock { $0[id, default: []].append(permit) }
                     try Task.checkCancellation()
@@ -93,7 +113,8 @@ final class LimitGate: Sendable {
     /// Renews every held slot's lease (the loop's heartbeat calls this).
     func renewAll() async {
         for permit in held.withLock({ $0.values.flatMap { $0 } }) where permit.holdsSlot {
-            try? await limiter.renew(permit, capacity: limits[permit.key]?.concurrent ?? 1, leaseSeconds: leaseSeconds)
+            try? await limiter.renew(permit, capacity: limits[String(permit.key.dropFirst(keyPrefix.count))]?.concurrent ?? 1,
+                                     leaseSeconds: leaseSeconds)
         }
     }
 }

@@ -66,9 +66,9 @@ extension Orchestrator.Loop {
         let extra = usage.input + usage.output - LimitGate.estimatedTokens(task.spec)
         guard extra > 0 else { return }
         for key in task.spec.uses {
-            guard let spec = gate.limits[key], spec.tokensPerMinute != nil else { continue }
+            guard let limit = gate.rateLimit(key), limit.tokensPerMinute != nil else { continue }
             // Spent already: taken even when it leaves the bucket in debt.
-            _ = try? await o.store.reserveTokens(key: key, requests: 0, tokens: extra, limit: MusterStore.RateLimit(spec),
+            _ = try? await o.store.reserveTokens(key: gate.storeKey(key), requests: 0, tokens: extra, limit: limit,
                                                  maxWait: .greatestFiniteMagnitude, now: Date())
         }
     }
@@ -88,7 +88,7 @@ extension Orchestrator.Loop {
         var until = now
         var keys: [String] = []
         for key in task.spec.uses where gate.limits[key]?.isResource == false {
-            let cooldown = try await gate.limiter.backOff(key: key, attempt: free + 1)
+            let cooldown = try await gate.limiter.backOff(key: gate.storeKey(key), attempt: free + 1)
             keys.append(key)
             until = max(until, cooldown.until)
             let message = "\(key): task \(task.id) was rate-limited; cool-down #\(cooldown.attempt) until \(Self.timestamp(cooldown.until))"

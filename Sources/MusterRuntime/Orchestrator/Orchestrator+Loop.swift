@@ -82,8 +82,11 @@ extension Orchestrator {
             self.run = run
             let inbox = orchestrator.inbox
             supervisor = ProcessSupervisor { exit in inbox.push(exit) }
+            // A simulated run spends nothing real: it waits on buckets of its own, at the simulation's speed.
             gate = LimitGate(limiter: RateLimiter(store: orchestrator.store), limits: run.workflow.limits ?? [:],
-                             leaseSeconds: orchestrator.options.leaseSeconds)
+                             leaseSeconds: orchestrator.options.leaseSeconds,
+                             keyPrefix: run.simulate ? "simulated/\(run.id)/" : "",
+                             rateScale: run.simulate ? max(orchestrator.options.simulationSpeed, 1) : 1)
             let runDir = orchestrator.workspace.runDirectory(run.id)
             try FileManager.default.createDirectory(at: runDir.appendingPathComponent("tasks"), withIntermediateDirectories: true)
             events = try EventMirror(path: runDir.appendingPathComponent("events.jsonl").path)
