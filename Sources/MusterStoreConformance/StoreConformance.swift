@@ -22,6 +22,7 @@ public struct StoreConformance: Sendable {
         ("staleHolderIsFencedOut", staleHolderIsFencedOut),
         ("succeededTaskNeverRunsAgain", succeededTaskNeverRunsAgain),
         ("retryWaitsForBackoff", retryWaitsForBackoff),
+        ("freeRetrySpendsNoRetryAndStartTimeIsTheProcesses", freeRetrySpendsNoRetryAndStartTimeIsTheProcesses),
         ("failureSkipsDependentsTransitively", failureSkipsDependentsTransitively),
         ("expansionIsAtomic", expansionIsAtomic),
         ("eventsAreOrderedAndPaged", eventsAreOrderedAndPaged),
@@ -180,6 +181,28 @@ public struct StoreConformance: Sendable {
                    "claimed before its back-off ended")
         let second = try await store.claim(run: "r1", holder: "h", limit: 1, leaseSeconds: 60, now: t0.addingTimeInterval(6))
         try expect(second.count == 1 && second[0].task.attempt == 2, "not claimable after back-off")
+    }
+
+    /// A rate-limited attempt goes back in line without counting against `retries`; the task's start
+    /// time is its process's, not its claim's (a task may wait for its limits in between).
+    public static let freeRetrySpendsNoRetryAndStartTimeIsTheProcesses: Check = { store in
+        try await makeRun(store, [task("a", retries: 0)])
+        let first = try await store.claim(run: "r1", holder: "h", limit: 1, leaseSeconds: 60, now: t0)
+        var outcome = TaskOutcome(task: "a", attempt: first[0].task.attempt, result: .failed(retryAt: t0.addingTimeInterval(2)),
+                                  exitCode: 1, error: "rate-limited")
+        outcome.countsAsFailure = false
+        _ = try await store.finish(run: "r1", holder: "h", [outcome], now: t0)
+        let record = try await store.task(run: "r1", id: "a")
+        try expect(record?.state == .ready && record?.failures == 0, "free retry: \(String(describing: record?.state)), failures \(record?.failures ?? -1)")
+        let events = try await store.events(run: "r1", after: 0, limit: 100)
+        try expect(events.contains { $0.kind == "task.retry" && $0.message.contains("without spending a retry") }, "no free task.retry event")
+        let second = try await store.claim(run: "r1", holder: "h", limit: 1, leaseSeconds: 60, now: t0.addingTimeInterval(3))
+        try expect(second.count == 1 && second[0].task.attempt == 2, "not claimable after the cool-down")
+        let spawned = t0.addingTimeInterval(7)
+        try await store.recordProcesses(run: "r1", holder: "h", [StartedProcess(task: "a", pid: 1, pgid: 1, host: "x", startedAt: spawned)],
+                                        now: t0.addingTimeInterval(8))
+        let started = try await store.task(run: "r1", id: "a")?.startedAt
+        try expect(started == spawned, "startedAt \(String(describing: started)), want the process's start")
     }
 
     public static let failureSkipsDependentsTransitively: Check = { store in

@@ -16,7 +16,7 @@ struct AgentsCommand: AsyncParsableCommand {
             let workspace = global.workspace
             let config = try ProjectConfig.load(root: workspace.root)
             var profiles = config.profiles
-            if let file { profiles = try WorkflowLoader.load(path: file, profiles: config.profiles).workflow.agents ?? profiles }
+            if let file { profiles = try WorkflowLoader.load(path: file, profiles: config.profiles, limits: config.limits).workflow.agents ?? profiles }
             let entries = AgentCatalog.entries(profiles: profiles, root: workspace.root)
             if global.json {
                 Terminal.json(["agents": entries.map(\.json)])

@@ -26,7 +26,7 @@ enum SpecPlanning {
         if let concurrency, concurrency < 1 { throw CLIError.usage("--concurrency must be at least 1, got \(concurrency)") }
         // muster.toml (optional): agent profiles every spec may use, and price overrides.
         let config = try ProjectConfig.load(root: workspace.root)
-        let loaded = try WorkflowLoader.load(path: file, profiles: config.profiles)
+        let loaded = try WorkflowLoader.load(path: file, profiles: config.profiles, limits: config.limits)
         return try Planner.plan(loaded, root: workspace.root, concurrency: concurrency, prices: config.prices, overlaps: overlaps)
     }
 }

@@ -2,8 +2,8 @@ import Foundation
 import MusterCore
 import TOMLKit
 
-/// `muster.toml` at the repository root (optional): custom agent profiles shared by every workflow
-/// and price overrides.
+/// `muster.toml` at the repository root (optional): custom agent profiles shared by every workflow,
+/// price overrides, and shared limits (see `ProjectConfig+Limits.swift`).
 ///
 /// ```toml
 /// [agents.careful-claude]
@@ -23,7 +23,7 @@ import TOMLKit
 /// ```
 struct ProjectConfig {
     static let fileName = "muster.toml"
-    static let topKeys = ["agents", "prices"]
+    static let topKeys = ["agents", "prices", "limits", "resources"]
     static let priceKeys = ["input", "output", "cache_write", "cache_read"]
 
     /// nil when the repository has no muster.toml.
@@ -32,6 +32,8 @@ struct ProjectConfig {
     /// The shipped defaults with the file's `[prices.*]` laid over them.
     var prices: PriceTable = .defaults
     var overriddenModels: [String] = []
+    /// `[limits.*]` and `[resources]`: under every workflow's own (the spec wins key by key).
+    var limits: [String: LimitSpec] = [:]
 
     static func load(root: URL) throws(SpecError) -> ProjectConfig {
         let path = root.appendingPathComponent(fileName).path
@@ -78,6 +80,7 @@ struct ProjectConfig {
                 config.profiles[name] = profile
             }
         }
+        config.limits = try limits(table) { path, atValue, message, fix in fail(path, atValue: atValue, message, fix: fix) }
         if let prices = table["prices"] {
             guard let pricesTable = prices.table else { throw fail(["prices"], atValue: true, "`prices` must be a table of models") }
             for model in pricesTable.keys.sorted() {

@@ -41,17 +41,18 @@ struct RunCommand: AsyncParsableCommand {
                 let handling = policy == .allow ? "running them in parallel anyway (--allow-overlap)" : "running them one after the other"
                 for collision in plan.collisions { Terminal.error("note: \(collision); \(handling)") }
             }
+            if let budget, budget <= 0 { throw CLIError.usage("--budget must be more than 0 dollars") }
             try workspace.prepare()
             let store = try global.openStore(create: true)
             let runID = try await RunFactory.create(plan: plan, specPath: file, workspace: workspace, store: store,
-                                                    concurrency: plan.concurrency, simulate: simulate, baseCommit: baseCommit)
+                                                    concurrency: plan.concurrency, simulate: simulate, baseCommit: baseCommit,
+                                                    budgetUSD: budget)
             var options = RunOptions(concurrency: plan.concurrency)
             options.simulate = simulate
             options.simulationSpeed = speed ?? (simulate ? 60 : 1)
             options.grace = .seconds(grace)
             if conflictCheck <= 0 { throw CLIError.usage("--conflict-check must be positive") }
             options.conflictCheckInterval = .seconds(conflictCheck)
-            if let budget, budget <= 0 { throw CLIError.usage("--budget must be more than 0 dollars") }
             options.budgetUSD = budget
             options.budgetHard = budgetHard
             try await RunSession.execute(run: runID, store: store, storePath: global.storePath, workspace: workspace,

@@ -32,6 +32,8 @@ struct SpawnCommand: AsyncParsableCommand {
     @Option(help: "The child's id (default: PARENT.N).") var id: String?
     @Option(parsing: .singleValue, help: ArgumentHelp("An environment variable for the child (repeatable).", valueName: "NAME=VALUE"))
     var env: [String] = []
+    @Option(parsing: .singleValue, help: ArgumentHelp("A key of the run's limits or resources the child waits on (repeatable; default: the parent's).", valueName: "key"))
+    var uses: [String] = []
     @Option(help: "Retries after a failure.") var retries: Int?
     @Option(help: "Stop the child after this long (e.g. 20m).") var timeout: String?
     @Option(help: "Estimated minutes (priced and simulated like a spec task's estimate).") var estimateMinutes: Double?
@@ -61,7 +63,10 @@ struct SpawnCommand: AsyncParsableCommand {
             Agents.register(record.workflow.agents ?? [:])
             let spawned: [SpawnedTask]
             do {
-                let children = try requests.map { request throws(SpawnRequestError) in try request.plannedTask(parent: parentTask.spec) }
+                let limits = Set((record.workflow.limits ?? [:]).keys)
+                let children = try requests.map { request throws(SpawnRequestError) in
+                    try request.plannedTask(parent: parentTask.spec, limits: limits)
+                }
                 spawned = try await store.spawn(run: runID, parent: parentID, children: children, now: Date())
             } catch let error as SpawnRequestError {
                 throw CLIError.usage("refused: \(error.description)")
@@ -81,12 +86,13 @@ struct SpawnCommand: AsyncParsableCommand {
     func requests() throws -> [SpawnRequest] {
         if let file {
             let flags = prompt != nil || !owns.isEmpty || agent != nil || model != nil || !needs.isEmpty || id != nil
-                || !env.isEmpty || retries != nil || timeout != nil || estimateMinutes != nil || !command.isEmpty
+                || !env.isEmpty || !uses.isEmpty || retries != nil || timeout != nil || estimateMinutes != nil || !command.isEmpty
             if flags { throw CLIError.usage("--file takes every child from the file: drop the other child options") }
             guard FileManager.default.fileExists(atPath: file) else { throw CLIError.usage("no file at \(file)") }
             do { return try SpawnFile.read(path: file) } catch { throw CLIError.usage(error.description) }
         }
-        var request = SpawnRequest(id: id, prompt: prompt, agent: agent, model: model, owns: owns, needs: needs, retries: retries)
+        var request = SpawnRequest(id: id, prompt: prompt, agent: agent, model: model, owns: owns, needs: needs, retries: retries,
+                                   uses: uses.isEmpty ? nil : uses)
         if !command.isEmpty {
             if shell {
                 guard command.count == 1 else { throw CLIError.usage("--shell takes the command as one string: muster spawn --shell -- 'make a && make b'") }

@@ -75,6 +75,19 @@ struct RunsCommand: AsyncParsableCommand {
             "orchestrator": run.holder.map { ["host": $0.host, "pid": Int($0.pid)] } as Any? ?? NSNull(),
             "counts": Dictionary(uniqueKeysWithValues: TaskState.allCases.map { ($0.rawValue, counts[$0]) }),
             "cost_usd": counts.costUSD, "unknown_cost_tasks": counts.unknownCost,
+            "budget_usd": run.workflow.budgetUSD as Any? ?? NSNull(),
+            "limits": (run.workflow.limits ?? [:]).mapValues(LimitJSON.object),
         ]
+    }
+}
+
+enum LimitJSON {
+    static func object(_ limit: LimitSpec) -> [String: Any] {
+        var object: [String: Any] = ["kind": limit.isResource ? "resource" : "limit"]
+        if let rpm = limit.requestsPerMinute { object["requests_per_minute"] = rpm }
+        if let tpm = limit.tokensPerMinute { object["tokens_per_minute"] = tpm }
+        if let concurrent = limit.concurrent { object["concurrent"] = concurrent }
+        if let burst = limit.burstSeconds { object["burst_seconds"] = burst }
+        return object
     }
 }

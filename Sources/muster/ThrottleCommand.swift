@@ -15,7 +15,8 @@ struct ThrottleCommand: AsyncParsableCommand {
             and one semaphore of --concurrent slots. Waiters are served in arrival order. The command runs \
             with the given argv (no shell), this terminal's stdin/stdout/stderr, and its exit status is \
             muster's. A slot is held for the command's whole run (its lease renewed) and released at the \
-            end; the slot of a throttle that dies comes back when its lease (--lease) ends.
+            end; the slot of a throttle that dies comes back when its lease (--lease) ends. Without --rpm, \
+            --tokens and --concurrent, the figures of KEY come from `[limits.KEY]` or `[resources]` in muster.toml.
             Example: muster throttle --limit api --rpm 600 -- curl -s https://api.example.com/v1/x
             """)
 
@@ -24,7 +25,7 @@ struct ThrottleCommand: AsyncParsableCommand {
     @Option(name: [.customLong("tokens"), .customLong("tpm")], help: "Tokens per minute across every process sharing the key.") var tokens: Int?
     @Option(help: "How many tokens this command counts against --tokens (default 1).") var useTokens: Int?
     @Option(help: "At most this many commands at once across every process sharing the key.") var concurrent: Int?
-    @Option(help: "Seconds of the rate the bucket may let through at once after a quiet spell.") var burst: Double = RateLimit.defaultBurstSeconds
+    @Option(help: "Seconds of the rate the bucket may let through at once after a quiet spell (default 1).") var burst: Double?
     @Option(help: "How long a concurrency slot lasts if this process dies (renewed while the command runs).") var lease = "60s"
     @Option(help: "Give up (exit 75) after waiting this long for a turn (e.g. 30s); default: wait as long as it takes.") var maxWait: String?
     @Option(help: "Name the concurrency slot's holder (default: this process).") var holder: String?
@@ -33,14 +34,31 @@ struct ThrottleCommand: AsyncParsableCommand {
 
     static let timedOutExit: Int32 = 75  // EX_TEMPFAIL
 
+    /// The figures given as options, or else those of KEY in muster.toml.
+    func resolvedLimit() throws -> RateLimit {
+        if rpm != nil || tokens != nil || concurrent != nil {
+            return RateLimit(requestsPerMinute: rpm, tokensPerMinute: tokens, concurrent: concurrent,
+                             burstSeconds: burst ?? RateLimit.defaultBurstSeconds)
+        }
+        let config = try ProjectConfig.load(root: global.workspace.root)
+        guard let spec = config.limits[limit] else {
+            let known = config.limits.keys.sorted()
+            throw CLIError.usage("give at least one of --rpm N, --tokens N or --concurrent N, or define `\(limit)` in muster.toml "
+                                 + "(`[limits.\(limit)]` with `requests_per_minute = 60`, or `\(limit) = N` under `[resources]`)"
+                                 + (known.isEmpty ? "" : "; muster.toml defines \(known.joined(separator: ", "))"))
+        }
+        var limit = RateLimit(spec)
+        if let burst { limit.burstSeconds = burst }
+        return limit
+    }
+
     func run() async throws {
         var status: TerminationStatus = .exited(0)
         try await guarded {
             guard let executable = command.first else {
                 throw CLIError.usage("give the command to run after --: muster throttle --limit \(limit) --rpm 60 -- CMD ARGS…")
             }
-            let limit = RateLimit(requestsPerMinute: rpm, tokensPerMinute: tokens, concurrent: concurrent, burstSeconds: burst)
-            guard !limit.isEmpty else { throw CLIError.usage("give at least one of --rpm N, --tokens N or --concurrent N") }
+            let limit = try resolvedLimit()
             do {
                 try limit.validate(key: self.limit)
                 if let useTokens, useTokens < 0 { throw LimitError.invalid("--use-tokens must not be negative, not \(useTokens)") }
@@ -62,7 +80,7 @@ struct ThrottleCommand: AsyncParsableCommand {
             let holder = holder ?? "throttle:\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
             let permit: RateLimiter.Permit
             do {
-                permit = try await limiter.acquire(key: self.limit, requests: 1, tokens: tokens == nil ? 0 : (useTokens ?? 1), limit: limit,
+                permit = try await limiter.acquire(key: self.limit, requests: 1, tokens: limit.tokensPerMinute == nil ? 0 : (useTokens ?? 1), limit: limit,
                                                    holder: holder, leaseSeconds: leaseSeconds, maxWait: maxWait)
             } catch let error as RateLimiter.Failure {
                 Terminal.error("muster: \(error.description)")

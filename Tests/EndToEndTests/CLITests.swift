@@ -159,4 +159,19 @@ import Testing
         let merged = try h.muster("logs", id, "merge").stdout
         for item in ["x", "y", "z"] { #expect(merged.contains("handled \(item)")) }
     }
+
+    /// `--budget` alone (no `budget:` in the spec) is stored with the run: status, the dashboard and resume see it.
+    @Test func budgetGivenOnTheCommandLineIsStoredWithTheRun() throws {
+        let h = try Harness(git: false)
+        defer { try? FileManager.default.removeItem(at: h.root) }
+        try h.write("wf.yml", "name: w\nisolation: none\ntasks:\n  t:\n    command: [echo, ok]\n")
+        let run = try h.muster("run", "wf.yml", "--budget", "2.5", "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        let id = try #require((try run.json() as? [String: Any])?["run"] as? String)
+        let status = try #require(try h.muster("status", id, "--json").json() as? [String: Any])
+        #expect(status["budget_usd"] as? Double == 2.5, "\(status["budget_usd"] ?? "missing")")
+        let unbudgeted = try h.muster("run", "wf.yml", "--json")
+        let other = try #require((try unbudgeted.json() as? [String: Any])?["run"] as? String)
+        #expect(try #require(try h.muster("status", other, "--json").json() as? [String: Any])["budget_usd"] is NSNull)
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MusterRuntime
+import MusterStore
 import Testing
 
 /// `muster throttle`: many processes, one limit shared through the store.
@@ -76,5 +77,129 @@ import Testing
         }
         let missing = try h.musterArgs(["throttle", "--store", store, "--limit", "k", "--rpm", "5", "--", "no-such-command-xyz"])
         #expect(missing.status == 2 && missing.stderr.contains("no-such-command-xyz"))
+    }
+
+    /// A 429 one run's task hits cools the key down for every process on the store: a second `muster run`
+    /// started during the cool-down does not start its task before the cool-down's end. Asserted on
+    /// the store's timestamps (and the task's own clock), never on durations.
+    @Test func aCooldownIsSharedByEveryRunOnTheStore() async throws {
+        let h = try Harness(git: false)
+        defer { try? FileManager.default.removeItem(at: h.root) }
+        let header = """
+            isolation: none
+            limits:
+              api: {requests_per_minute: 600}
+            """
+        // Two 429s in a row: the second cool-down is ~2 s (1.5 to 2.5 with jitter), time enough to start run b inside it.
+        try h.write("a.yml", """
+            name: a
+            agent: sim
+            \(header)
+            tasks:
+              call:
+                prompt: "call the API"
+                uses: [api]
+                retries: 0
+                env: {MUSTER_SIM_RATE_LIMIT_ATTEMPTS: 2}
+            """)
+        try h.write("b.yml", """
+            name: b
+            \(header)
+            tasks:
+              call:
+                command: [date, "+%s.%N"]
+                uses: [api]
+            """)
+        #expect(try h.muster("plan", "a.yml").status == 0)
+        let a = try h.start(["run", "a.yml", "--speed", "60"])
+        // Wait for the second cool-down (the store is created by run a).
+        let path = h.path(".muster/muster.db")
+        var second: Cooldown?
+        for _ in 0..<600 where second == nil {
+            if FileManager.default.fileExists(atPath: path), let store = try? SQLiteStore(path: path),
+               let active = try? await store.cooldown(key: "api", now: Date()), active.attempt >= 2 {
+                second = active
+            } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        let during = try #require(second, "run a never started its second cool-down")
+        let b = try h.start(["run", "b.yml"])
+        #expect(await a.exited() == .exited(0))
+        #expect(await b.exited() == .exited(0))
+
+        let store = try SQLiteStore(path: path)
+        let cooldown = try #require(try await store.cooldown(key: "api", now: Date(timeIntervalSince1970: 0)))
+        #expect(cooldown.until == during.until, "the cool-down changed after run b started")
+        let runs = try await store.runs(limit: 10)
+        let runA = try #require(runs.first { $0.name == "a" }), runB = try #require(runs.first { $0.name == "b" })
+        let taskA = try #require(try await store.task(run: runA.id, id: "call"))
+        let taskB = try #require(try await store.task(run: runB.id, id: "call"))
+        #expect(taskA.state == .succeeded && taskA.attempt == 3 && taskA.failures == 0, "two 429s spent no retry (retries: 0)")
+        #expect(runB.createdAt < cooldown.until, "run b was recorded after the cool-down ended: nothing was tested")
+        #expect(try #require(taskB.startedAt) >= cooldown.until, "run b's task started \(taskB.startedAt!) before the cool-down's end \(cooldown.until)")
+        let printed = try #require(Double(taskB.summary ?? ""), "run b's task printed \(taskB.summary ?? "nothing")")
+        #expect(printed >= cooldown.until.timeIntervalSince1970, "run b's task ran at \(printed), before \(cooldown.until.timeIntervalSince1970)")
+        let eventsA = try await store.events(run: runA.id, after: 0, limit: 1000)
+        #expect(eventsA.filter { $0.kind == "limit.cooldown" }.count == 2)
+        #expect(eventsA.filter { $0.kind == "task.retry" }.allSatisfy { $0.message.contains("without spending a retry") })
+    }
+
+    /// `[limits.NAME]` and `[resources]` in muster.toml: `throttle --limit NAME` alone takes their figures,
+    /// and a workflow may use them without declaring them.
+    @Test func musterTomlLimitsServeThrottleAndWorkflows() throws {
+        let h = try Harness(git: false)
+        defer { try? FileManager.default.removeItem(at: h.root) }
+        try h.write("muster.toml", """
+            [limits.api]
+            requests_per_minute = 600
+            concurrent = 1
+
+            [resources]
+            db = 2
+            """)
+        let throttled = try h.muster("throttle", "--limit", "api", "--max-wait", "5s", "--", "echo", "through")
+        #expect(throttled.status == 0 && throttled.stdout == "through\n", "\(throttled.stderr)")
+        let pool = try h.muster("throttle", "--limit", "db", "--max-wait", "5s", "--", "true")
+        #expect(pool.status == 0, "\(pool.stderr)")
+        let unknown = try h.muster("throttle", "--limit", "other", "--", "true")
+        #expect(unknown.status == 2 && unknown.stderr.contains("--rpm") && unknown.stderr.contains("[limits.other]")
+                && unknown.stderr.contains("api, db"), "\(unknown.stderr)")
+
+        try h.write("wf.yml", """
+            name: toml
+            isolation: none
+            resources:
+              db: 1
+            tasks:
+              t:
+                command: [echo, ok]
+                uses: [api, db]
+            """)
+        let run = try h.muster("run", "wf.yml", "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        let id = try #require((try run.json() as? [String: Any])?["run"] as? String)
+        let status = try #require(try h.muster("status", id, "--json").json() as? [String: Any])
+        let limits = try #require(status["limits"] as? [String: [String: Any]])
+        #expect(limits["api"]?["requests_per_minute"] as? Int == 600 && limits["api"]?["concurrent"] as? Int == 1)
+        #expect(limits["db"]?["concurrent"] as? Int == 1 && limits["db"]?["kind"] as? String == "resource", "the spec's pool wins")
+    }
+
+    @Test func badLimitsInMusterTomlNameTheLine() throws {
+        let h = try Harness(git: false)
+        defer { try? FileManager.default.removeItem(at: h.root) }
+        try h.write("wf.yml", "name: w\nisolation: none\ntasks:\n  t:\n    command: [echo]\n")
+        let cases: [(String, String, String)] = [
+            ("[limits.api]\nrequests_per_minute = 0\n", "muster.toml:2:23: error: `limits.api.requests_per_minute` must be more than 0", "positive whole number"),
+            ("[limits.api]\nrequest_per_minute = 5\n", "muster.toml:2:1: error: unknown key `request_per_minute` in limit `api`", "did you mean `requests_per_minute`?"),
+            ("[limits.api]\nconcurrent = 1.5\n", "muster.toml:2:14: error: `limits.api.concurrent` must be a whole number", "e.g. `50`"),
+            ("[limits.db]\nconcurrent = 2\n\n[resources]\ndb = 3\n", "muster.toml:5:1: error: `db` is both a limit and a resource", "keep one"),
+        ]
+        for (toml, message, fix) in cases {
+            try h.write("muster.toml", toml)
+            let plan = try h.muster("plan", "wf.yml")
+            #expect(plan.status == 2, "\(toml) accepted")
+            #expect(plan.stderr.contains(message) && plan.stderr.contains(fix), "\(plan.stderr)")
+        }
     }
 }

@@ -70,4 +70,21 @@ struct SpawnFileTests {
         #expect(throws: SpawnRequestError.self) { try shell.plannedTask(parent: parent) }
         #expect(throws: SpawnRequestError.self) { try SpawnRequest(id: "../x", prompt: "y").plannedTask(parent: parent) }
     }
+
+    @Test
+    func childUsesTheParentsLimitsUnlessItNamesDeclaredOnes() throws {
+        let parent = PlannedTask(id: "p", group: "p", agent: "claude", prompt: "plan", uses: ["anthropic"])
+        let declared: Set<String> = ["anthropic", "postgres"]
+        #expect(try SpawnRequest(prompt: "a").plannedTask(parent: parent, limits: declared).uses == ["anthropic"])
+        #expect(try SpawnRequest(prompt: "a", uses: ["postgres", "anthropic"]).plannedTask(parent: parent, limits: declared).uses
+                == ["anthropic", "postgres"])
+        #expect(try SpawnRequest(prompt: "a", uses: []).plannedTask(parent: parent, limits: declared).uses.isEmpty)
+        do {
+            _ = try SpawnRequest(prompt: "a", uses: ["postgress"]).plannedTask(parent: parent, limits: declared)
+            Issue.record("an undeclared limit key was accepted")
+        } catch {
+            #expect(error.description.contains("did you mean postgres?"), "\(error)")
+        }
+        #expect(try SpawnFile.parse(Data(#"[{"prompt": "x", "uses": ["postgres"]}]"#.utf8))[0].uses == ["postgres"])
+    }
 }

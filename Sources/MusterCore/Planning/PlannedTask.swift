@@ -29,6 +29,9 @@ public struct PlannedTask: Codable, Sendable, Equatable {
     public var depth: Int = 0
     /// Also waits for everything the tasks it needs spawned (`join: true`).
     public var join: Bool = false
+    /// The `limits:`/`resources:` keys it waits on before starting, sorted (acquired in this order,
+    /// so two tasks using the same pair never hold one each while waiting for the other).
+    public var uses: [String] = []
 
     public var isExpander: Bool { expands != nil }
 
@@ -36,7 +39,8 @@ public struct PlannedTask: Codable, Sendable, Equatable {
                 command: Command? = nil, needs: [String] = [], owns: [String] = [], env: [String: String] = [:],
                 timeout: Duration? = nil, stallTimeout: Duration? = nil, retries: Int = 0, estimate: Estimate? = nil,
                 kind: WorkKind = .exploration, expands: TaskSpec? = nil, after: [String] = [],
-                isolation: Isolation = .worktree, parent: String? = nil, depth: Int = 0, join: Bool = false) {
+                isolation: Isolation = .worktree, uses: [String] = [], parent: String? = nil, depth: Int = 0, join: Bool = false) {
+        self.uses = uses
         self.parent = parent
         self.depth = depth
         self.join = join
@@ -64,7 +68,7 @@ public struct PlannedTask: Codable, Sendable, Equatable {
 extension PlannedTask {
     enum CodingKeys: String, CodingKey {
         case id, group, item, agent, model, prompt, command, needs, owns, env, timeout, stallTimeout, retries, estimate,
-             kind, expands, after, isolation, parent, depth, join
+             kind, expands, after, isolation, uses, parent, depth, join
     }
 
     // Fields added after the first release decode with their defaults from older stored runs.
@@ -81,6 +85,7 @@ extension PlannedTask {
                   kind: try c.decode(WorkKind.self, forKey: .kind), expands: try c.decodeIfPresent(TaskSpec.self, forKey: .expands),
                   after: try c.decodeIfPresent([String].self, forKey: .after) ?? [],
                   isolation: try c.decodeIfPresent(Isolation.self, forKey: .isolation) ?? .worktree,
+                  uses: try c.decodeIfPresent([String].self, forKey: .uses) ?? [],
                   parent: try c.decodeIfPresent(String.self, forKey: .parent),
                   depth: try c.decodeIfPresent(Int.self, forKey: .depth) ?? 0,
                   join: try c.decodeIfPresent(Bool.self, forKey: .join) ?? false)

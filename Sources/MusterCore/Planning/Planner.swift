@@ -107,7 +107,8 @@ public enum Planner {
             env: spec.env.mapValues { Template.render($0, lookup) },
             timeout: spec.timeout, stallTimeout: spec.stallTimeout, retries: spec.retries,
             estimate: spec.estimate, kind: spec.effectiveKind, expands: nil,
-            isolation: spec.isolation ?? workflow.isolation ?? .worktree, join: spec.join ?? false)
+            isolation: spec.isolation ?? workflow.isolation ?? .worktree, uses: Array(Set(spec.uses ?? [])).sorted(),
+            join: spec.join ?? false)
     }
 }
 

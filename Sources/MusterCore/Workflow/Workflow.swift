@@ -25,6 +25,9 @@ public struct Workflow: Codable, Sendable, Equatable {
     /// Seed 000: recursive delegation bottoms out at 2 levels before its overhead beats the parallelism.
     public static let defaultMaxDepth = 2
     public var spawnDepthLimit: Int { maxDepth ?? Workflow.defaultMaxDepth }
+    /// Shared limits and pools by key: the spec's `limits:` and `resources:` merged over `muster.toml`'s
+    /// (nil: none). Stored with the run, so `resume` waits on the same ones.
+    public var limits: [String: LimitSpec]?
 
     public init(name: String, agent: String = "shell", model: String? = nil, concurrency: Int = 4,
                 onFailure: FailurePolicy = .stop, backoff: Backoff = Backoff(), tasks: [TaskSpec],
@@ -105,11 +108,15 @@ public struct TaskSpec: Codable, Sendable, Equatable {
     /// `join: true`: also wait for every task that the tasks in `needs` spawned at run time,
     /// transitively, to finish; `{{needs.X.summaries}}` then covers them too. (nil: false)
     public var join: Bool?
+    /// Keys of `limits:`/`resources:` the task must get a turn on before it starts (nil: none; optional so
+    /// runs stored before it existed still load).
+    public var uses: [String]?
 
     public init(id: String, prompt: String? = nil, command: Command? = nil, agent: String? = nil,
                 model: String? = nil, needs: [String] = [], foreach: Foreach? = nil, owns: [String] = [],
                 env: [String: String] = [:], timeout: Duration? = nil, stallTimeout: Duration? = nil,
-                retries: Int = 0, estimate: Estimate? = nil, kind: WorkKind? = nil) {
+                retries: Int = 0, estimate: Estimate? = nil, kind: WorkKind? = nil, uses: [String]? = nil) {
+        self.uses = uses
         self.id = id
         self.prompt = prompt
         self.command = command

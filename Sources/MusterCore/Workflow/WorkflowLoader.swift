@@ -25,17 +25,18 @@ public struct LoadedWorkflow: Sendable {
 /// Reads a workflow spec (YAML) into `Workflow`, reporting every mistake as file:line:column with a fix.
 public enum WorkflowLoader {
     static let workflowKeys = ["name", "agent", "model", "concurrency", "on_failure", "backoff", "isolation", "budget", "tasks", "agents",
-                                "max_depth", "summary_chars"]
+                                "max_depth", "summary_chars", "limits", "resources"]
     static let budgetKeys = ["usd"]
     static let taskKeys = ["prompt", "command", "shell", "agent", "model", "needs", "foreach", "owns", "env",
-                           "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation", "join"]
+                           "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation", "join", "uses"]
     static let foreachKeys = ["items", "glob", "from"]
     static let estimateKeys = ["minutes", "input_tokens", "output_tokens"]
     static let backoffKeys = ["initial", "max"]
 
-    /// `profiles`: agent profiles defined outside the spec (`muster.toml`); the spec's own `agents:` override them.
+    /// `profiles` and `limits`: agent profiles and shared limits defined outside the spec (`muster.toml`);
+    /// the spec's own `agents:`, `limits:` and `resources:` override them key by key.
     public static func load(path: String, knownAgents: Set<String> = BuiltinAgents.names,
-                            profiles: [String: AgentProfile] = [:]) throws(SpecError) -> LoadedWorkflow {
+                            profiles: [String: AgentProfile] = [:], limits: [String: LimitSpec] = [:]) throws(SpecError) -> LoadedWorkflow {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -43,11 +44,11 @@ public enum WorkflowLoader {
             throw SpecError(file: path, location: SourceLocation(line: 0, column: 0),
                             message: "cannot read the workflow file", fix: "check the path; `muster init` writes an example")
         }
-        return try parse(text, file: path, knownAgents: knownAgents, profiles: profiles)
+        return try parse(text, file: path, knownAgents: knownAgents, profiles: profiles, limits: limits)
     }
 
     public static func parse(_ text: String, file: String, knownAgents: Set<String> = BuiltinAgents.names,
-                             profiles: [String: AgentProfile] = [:]) throws(SpecError) -> LoadedWorkflow {
+                             profiles: [String: AgentProfile] = [:], limits: [String: LimitSpec] = [:]) throws(SpecError) -> LoadedWorkflow {
         var reader = NodeReader(file: file, text: text)
         let root: Node?
         do {
@@ -61,7 +62,7 @@ public enum WorkflowLoader {
             throw SpecError(file: file, location: SourceLocation(line: 1, column: 1), message: "the workflow file is empty",
                             fix: "start from `muster init`")
         }
-        let workflow = try reader.workflow(root, knownAgents: knownAgents, profiles: profiles)
+        let workflow = try reader.workflow(root, knownAgents: knownAgents, profiles: profiles, limits: limits)
         let loaded = LoadedWorkflow(workflow: workflow, file: file, locations: reader.locations)
         try WorkflowValidator.validate(loaded)
         return loaded
@@ -182,9 +183,12 @@ struct NodeReader {
         }
     }
 
-    mutating func workflow(_ root: Node, knownAgents: Set<String>, profiles: [String: AgentProfile] = [:]) throws(SpecError) -> Workflow {
+    mutating func workflow(_ root: Node, knownAgents: Set<String>, profiles: [String: AgentProfile] = [:],
+                           limits defaults: [String: LimitSpec] = [:]) throws(SpecError) -> Workflow {
         var workflow = Workflow(name: "workflow", tasks: [])
         var sawTasks = false
+        var limits: [String: LimitSpec] = [:]
+        var resources: [String: LimitSpec] = [:]
         // `agents:` first: any task, wherever it is in the file, may name one of its profiles.
         var profiles = profiles
         if case .mapping(let mapping) = root, let entry = mapping.first(where: { $0.key.string == "agents" }) {
@@ -214,6 +218,8 @@ struct NodeReader {
             case "agents": break  // read above
             case "max_depth": workflow.maxDepth = try int(value, "`max_depth`", min: 0)
             case "summary_chars": workflow.summaryChars = try int(value, "`summary_chars`", min: 20)
+            case "limits": limits = try self.limits(value)
+            case "resources": resources = try self.resources(value)
             case "backoff":
                 for (bkey, _, bvalue) in try pairs(value, what: "`backoff`", allowed: WorkflowLoader.backoffKeys) {
                     if bkey == "initial" { workflow.backoff.initial = try duration(bvalue, "`backoff.initial`") }
@@ -233,6 +239,8 @@ struct NodeReader {
         guard sawTasks else {
             throw fail(root, "the workflow has no `tasks`", fix: "add a `tasks:` mapping; `muster init` writes an example")
         }
+        let merged = try mergeLimits(defaults: defaults, limits: limits, resources: resources)
+        workflow.limits = merged.isEmpty ? nil : merged
         if !profiles.isEmpty {
             workflow.agents = profiles
             // A task on a profile bills the profile's model unless it names its own.
@@ -357,6 +365,9 @@ struct NodeReader {
                     throw fail(value, "`join` must be true or false", fix: "write `join: true` to also wait for what `needs` spawned")
                 }
                 spec.join = flag
+            case "uses":
+                let keys = try strings(value, "`uses`", path: "\(base).uses")
+                spec.uses = keys.isEmpty ? nil : keys
             case "kind":
                 let text = try string(value, "`kind`")
                 guard let kind = WorkKind(rawValue: text) else {

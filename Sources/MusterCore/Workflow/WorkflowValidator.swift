@@ -36,6 +36,7 @@ enum WorkflowValidator {
             }
             try checkTemplates(task, loaded)
             try checkOwns(task, loaded)
+            try checkUses(task, loaded)
         }
         if let cycle = findCycle(workflow) {
             throw loaded.error(at: "tasks.\(cycle[0]).needs", "`needs` form a cycle: \(cycle.joined(separator: " → "))",
@@ -122,6 +123,18 @@ enum WorkflowValidator {
                 }
                 throw loaded.error(at: path, "template variable `\(placeholder.raw)` in task `\(task.id)` does not resolve", fix: fix)
             }
+        }
+    }
+
+    /// Every key in `uses` must be declared under `limits:` or `resources:` (or in muster.toml).
+    static func checkUses(_ task: TaskSpec, _ loaded: LoadedWorkflow) throws(SpecError) {
+        let declared = (loaded.workflow.limits ?? [:]).keys.sorted()
+        for (index, key) in (task.uses ?? []).enumerated() where !declared.contains(key) {
+            let fix = Suggest.nearest(key, among: declared).map { "did you mean `\($0)`?" }
+                ?? "declare it: `limits: {\(key): {requests_per_minute: 50}}` or `resources: {\(key): 4}`"
+                    + (declared.isEmpty ? "" : " (declared: \(declared.joined(separator: ", ")))")
+            throw loaded.error(at: "tasks.\(task.id).uses.\(index)",
+                               "task `\(task.id)` uses `\(key)`, which is not declared under `limits` or `resources`", fix: fix)
         }
     }
 

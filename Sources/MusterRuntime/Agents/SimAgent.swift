@@ -9,7 +9,11 @@ import MusterCore
 /// The format is the profile's `output:` (a profile with `base: sim`); otherwise the one the task's
 /// own agent prints (under `--simulate` every task runs here), and Claude Code's stream-json for
 /// `sim` itself. It never reports a cost: the price table prices its tokens.
+///
+/// A task with `env: {MUSTER_SIM_RATE_LIMIT_ATTEMPTS: N}` fails its first N attempts with that
+/// format's own 429 error (what the real parser reads as a rate limit), for tests of cool-downs.
 public struct SimAgent: AgentAdapter {
+    public static let rateLimitAttemptsVariable = "MUSTER_SIM_RATE_LIMIT_ATTEMPTS"
     public let name: String
     public let spendsTokens = true
     /// nil: follow the task's agent.
@@ -35,10 +39,18 @@ public struct SimAgent: AgentAdapter {
         let usage = TokenUsage(input: task.estimate?.inputTokens ?? 0, output: task.estimate?.outputTokens ?? 0)
         let output = try SimOutput.render(format(for: task), result: result, usage: usage, model: task.model,
                                           milliseconds: Int(seconds * 1000))
+        let sleep = String(format: "%.3f", seconds)
+        if let text = task.env[Self.rateLimitAttemptsVariable], let attempts = Int(text), attempts > 0 {
+            // The orchestrator sets MUSTER_ATTEMPT: the first `attempts` starts print the 429 and fail.
+            let limited = try SimOutput.rateLimited(format(for: task), model: task.model)
+            return AgentInvocation(executable: "/bin/sh", arguments: [
+                "sh", "-c", "sleep \"$1\" || exit; if [ \"${MUSTER_ATTEMPT:-1}\" -le \(attempts) ]; then printf '%s\\n' \"$3\"; exit 1; fi; printf '%s\\n' \"$2\"",
+                "muster-sim", sleep, output, limited,
+            ])
+        }
         // A shell that runs sleep, then prints the output: two small processes, a few ms of CPU in all.
         return AgentInvocation(executable: "/bin/sh",
-                               arguments: ["sh", "-c", "sleep \"$1\" && printf '%s\\n' \"$2\"", "muster-sim",
-                                           String(format: "%.3f", seconds), output])
+                               arguments: ["sh", "-c", "sleep \"$1\" && printf '%s\\n' \"$2\"", "muster-sim", sleep, output])
     }
 
     public func report(stdout: String, status: TerminationStatus, task: PlannedTask) -> AgentReport {
@@ -101,6 +113,48 @@ enum SimOutput {
             if usage.cacheRead > 0 { tokens += ", \(aiderCount(usage.cacheRead)) cache hit" }
             out += tokens + ", \(aiderCount(usage.output)) received."
             return out
+        }
+    }
+
+    /// What each agent prints when its API answers 429 (the shapes of the parser fixtures).
+    static func rateLimited(_ format: AgentOutputFormat, model: String?) throws -> String {
+        let apiError = #"API Error: 429 {"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#
+        switch format {
+        case .claudeStreamJSON:
+            let session = "sim-\(UUID().uuidString.lowercased())"
+            let zero: [String: Any] = ["input_tokens": 0, "output_tokens": 0, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0]
+            return try lines([
+                ["type": "system", "subtype": "init", "session_id": session, "model": model ?? "", "permissionMode": "acceptEdits", "tools": []],
+                ["type": "assistant", "session_id": session, "isApiErrorMessage": true,
+                 "message": ["id": "msg_err", "type": "message", "role": "assistant", "model": "<synthetic>",
+                             "content": [["type": "text", "text": apiError]], "usage": zero]],
+                ["type": "result", "subtype": "success", "is_error": true, "duration_ms": 0, "num_turns": 1, "result": apiError,
+                 "session_id": session, "total_cost_usd": 0, "usage": zero],
+            ])
+        case .codexJSON:
+            let message = "exceeded retry limit, last status: 429 Too Many Requests"
+            return try lines([
+                ["type": "thread.started", "thread_id": "sim-\(UUID().uuidString.lowercased())"],
+                ["type": "turn.started"],
+                ["type": "error", "message": message],
+                ["type": "turn.failed", "error": ["message": message]],
+            ])
+        case .geminiJSON:
+            let object: [String: Any] = ["error": ["type": "Error", "code": 429,
+                                                   "message": "[API Error: got status: 429 Too Many Requests. Resource has been exhausted (e.g. check quota).]"]]
+            return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self)
+        case .openCodeJSON:
+            let session = "ses_sim\(Int.random(in: 100_000...999_999))"
+            return try lines([
+                ["type": "step_start", "sessionID": session, "part": ["type": "step-start"]],
+                ["type": "error", "sessionID": session,
+                 "error": ["name": "APIError", "data": ["message": "Rate limit reached for requests", "statusCode": 429, "isRetryable": true]]],
+            ])
+        case .text:
+            return """
+                litellm.RateLimitError: AnthropicException - {"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}
+                The API provider has rate limited you. Try again later or check your quotas.
+                """
         }
     }
 

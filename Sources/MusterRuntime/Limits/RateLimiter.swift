@@ -60,6 +60,8 @@ public struct RateLimiter: Sendable {
                 break
             }
         }
+        // While it waits for the buckets or a cool-down, the slot it holds must not lapse.
+        let slot = holdsSlot ? HeldSlot(key: key, holder: holder, capacity: limit.concurrent ?? 1, leaseSeconds: leaseSeconds) : nil
         do {
             // Even a concurrency-only limit asks the buckets: that is where a cool-down makes it wait.
             do {
@@ -71,10 +73,11 @@ public struct RateLimiter: Sendable {
                         return Permit(key: key, holder: holder, holdsSlot: holdsSlot, waited: clock().timeIntervalSince(started))
                     case .reserved(let seconds):
                         // The tokens are ours: sleep exactly until the reservation starts (never earlier).
-                        try await sleep(seconds)
+                        try await sleep(seconds, holding: slot)
                         return Permit(key: key, holder: holder, holdsSlot: holdsSlot, waited: clock().timeIntervalSince(started))
                     case .wait(let seconds):
-                        try await pause(seconds * Double.random(in: 1...1.2) + 0.005, remaining: remaining(), key: key, started: started)
+                        try await pause(seconds * Double.random(in: 1...1.2) + 0.005, remaining: remaining(), key: key, started: started,
+                                        holding: slot)
                     }
                 }
             }
@@ -84,9 +87,31 @@ public struct RateLimiter: Sendable {
         }
     }
 
-    private func pause(_ seconds: Double, remaining: Double, key: String, started: Date) async throws {
+    private func pause(_ seconds: Double, remaining: Double, key: String, started: Date, holding slot: HeldSlot? = nil) async throws {
         guard remaining > 0 else { throw Failure.timedOut(key: key, waited: clock().timeIntervalSince(started)) }
-        try await sleep(min(seconds, remaining))
+        try await sleep(min(seconds, remaining), holding: slot)
+    }
+
+    /// A slot taken before waiting for the buckets.
+    struct HeldSlot: Sendable {
+        var key: String
+        var holder: String
+        var capacity: Int
+        var leaseSeconds: Double
+    }
+
+    /// Sleeps, renewing a held slot every third of its lease: a long reservation or cool-down must not let it lapse.
+    private func sleep(_ seconds: Double, holding slot: HeldSlot?) async throws {
+        guard let slot else { return try await sleep(seconds) }
+        var left = seconds
+        while true {
+            let step = min(left, slot.leaseSeconds / 3)
+            try await sleep(step)
+            left -= step
+            guard left > 0 else { return }
+            _ = try await store.acquireSlot(key: slot.key, capacity: slot.capacity, holder: slot.holder, leaseSeconds: slot.leaseSeconds,
+                                            now: clock())
+        }
     }
 
     /// Keeps a held slot alive (for work longer than its lease).

@@ -9,6 +9,9 @@ extension Orchestrator {
         let run: RunRecord
         let supervisor: ProcessSupervisor
         var running: [String: Running] = [:]
+        /// Claimed tasks waiting for the limits they use; they count against the concurrency.
+        var waiting: [String: Waiting] = [:]
+        let gate: LimitGate
         /// `on_failure: stop` tripped: nothing new starts; running tasks finish.
         var stopping = false
         var cancelling = false
@@ -35,6 +38,10 @@ extension Orchestrator {
         var lastConflictCheck = ContinuousClock.now
         /// nil when tasks run in place: outside git, or simulated.
         let worktrees: WorktreeManager?
+
+        struct Waiting {
+            var task: TaskRecord
+        }
 
         struct Running {
             var task: TaskRecord
@@ -80,6 +87,11 @@ extension Orchestrator {
             self.run = run
             let inbox = orchestrator.inbox
             supervisor = ProcessSupervisor { exit in inbox.push(exit) }
+            // A simulated run spends nothing real: it waits on buckets of its own, at the simulation's speed.
+            gate = LimitGate(limiter: RateLimiter(store: orchestrator.store), limits: run.workflow.limits ?? [:],
+                             leaseSeconds: orchestrator.options.leaseSeconds,
+                             keyPrefix: run.simulate ? "simulated/\(run.id)/" : "",
+                             rateScale: run.simulate ? max(orchestrator.options.simulationSpeed, 1) : 1)
             let runDir = orchestrator.workspace.runDirectory(run.id)
             try FileManager.default.createDirectory(at: runDir.appendingPathComponent("tasks"), withIntermediateDirectories: true)
             events = try EventMirror(path: runDir.appendingPathComponent("events.jsonl").path)
@@ -92,6 +104,8 @@ extension Orchestrator {
         /// Running tasks that hold a slot: those not blocked in `muster wait`.
         var busy: Int { running.count - min(waitingTasks, running.count) }
         var accepting: Bool { !stopping && !cancelling && !overBudget }
+        /// Tasks holding a worker slot: running (unless blocked in `muster wait`), or waiting for their limits.
+        var occupied: Int { busy + waiting.count }
 
         mutating func run(started: ContinuousClock.Instant) async throws {
             self.started = started
@@ -102,7 +116,9 @@ extension Orchestrator {
                     needDispatch = false
                     try await dispatch()
                 }
-                if running.isEmpty {
+                // Stopping, cancelled or over budget: nothing waiting starts; each wait reports back as called off.
+                if !accepting && !waiting.isEmpty { gate.cancelPending() }
+                if running.isEmpty && waiting.isEmpty {
                     if !accepting { break }
                     if try await o.store.counts(run: run.id).unfinished == 0 { break }
                 }
@@ -114,9 +130,13 @@ extension Orchestrator {
                     needDispatch = true
                 case .tick:
                     try await tick()
-                    if busy < concurrency { needDispatch = true }
+                    if occupied < concurrency { needDispatch = true }
                 case .interrupt(let signal):
                     try await interrupt(signal)
+                case .admitted:
+                    try await admit(o.inbox.takeAdmissions())
+                    try await checkBudget()
+                    needDispatch = true
                 }
             }
         }
@@ -126,62 +146,78 @@ extension Orchestrator {
         mutating func dispatch() async throws {
             try await checkBudget()
             while accepting {
-                let free = concurrency - busy
+                let free = concurrency - occupied
                 guard free > 0 else { return }
                 let claimed = try await o.store.claim(run: run.id, holder: o.identity.id, limit: free,
                                                       leaseSeconds: o.options.leaseSeconds, now: Date())
                 if claimed.isEmpty { return }
-                var started: [StartedProcess] = []
                 var failedToStart: [TaskOutcome] = []
                 var expanded = false
+                var ready: [TaskRecord] = []
                 for claim in claimed {
                     if let orphan = claim.orphan, orphan.host == o.identity.host {
                         await OrphanReaper.stop(groups: [orphan.pgid], grace: o.options.grace)
                     }
                 }
-                let tasks = claimed.map(\.task).filter { !$0.spec.isExpander }
-                for task in tasks where task.spec.mentionsNeeds || worktrees != nil { try await loadNeeds(of: task) }
-                let placements = await place(tasks)
                 for claim in claimed {
                     let task = claim.task
                     if task.spec.isExpander {
                         if let failure = try await expand(task) { failedToStart.append(failure) }
                         expanded = true
-                        continue
-                    }
-                    var git: TaskGitState?
-                    var snapshot: String?
-                    switch placements[task.id] ?? .inPlace(snapshot: nil) {
-                    case .blocked(let outcome):
-                        failedToStart.append(outcome)
-                        continue
-                    case .failed(let reason):
-                        failedToStart.append(failure(task, error: reason, retryable: true))
-                        continue
-                    case .worktree(let state): git = state
-                    case .inPlace(let before): snapshot = before
-                    }
-                    do {
-                        var entry = try launch(task, in: git?.worktree ?? o.workspace.root.path)
-                        entry.git = git
-                        entry.snapshot = snapshot
-                        if snapshot != nil {
-                            for (id, peer) in running where peer.snapshot != nil {
-                                entry.peerOwns += peer.task.spec.owns
-                                running[id]?.peerOwns += task.spec.owns
-                            }
-                        }
-                        running[task.id] = entry
-                        started.append(StartedProcess(task: task.id, pid: entry.process.pid, pgid: entry.process.pgid,
-                                                      host: o.identity.host, git: git))
-                    } catch {
-                        failedToStart.append(failure(task, error: "could not start: \(error)", retryable: !(error is SystemError)))
+                    } else if task.spec.uses.isEmpty {
+                        ready.append(task)
+                    } else {
+                        // Waits for its limits off the loop; `admit` starts it when they let it through.
+                        waiting[task.id] = Waiting(task: task)
+                        let inbox = o.inbox
+                        gate.admit(task, run: run.id) { admission in inbox.push(admission) }
                     }
                 }
-                unrecordedStarts += started
+                failedToStart += try await start(ready)
                 if !failedToStart.isEmpty { try await apply(failedToStart) }
                 if claimed.count < free && !expanded && failedToStart.isEmpty { return }
             }
+        }
+
+        /// Places and launches tasks free to start now; returns the outcomes of those that could not start.
+        mutating func start(_ tasks: [TaskRecord]) async throws -> [TaskOutcome] {
+            guard !tasks.isEmpty else { return [] }
+            for task in tasks where task.spec.mentionsNeeds || worktrees != nil { try await loadNeeds(of: task) }
+            let placements = await place(tasks)
+            var started: [StartedProcess] = []
+            var failedToStart: [TaskOutcome] = []
+            for task in tasks {
+                var git: TaskGitState?
+                var snapshot: String?
+                switch placements[task.id] ?? .inPlace(snapshot: nil) {
+                case .blocked(let outcome):
+                    failedToStart.append(outcome)
+                    continue
+                case .failed(let reason):
+                    failedToStart.append(failure(task, error: reason, retryable: true))
+                    continue
+                case .worktree(let state): git = state
+                case .inPlace(let before): snapshot = before
+                }
+                do {
+                    var entry = try launch(task, in: git?.worktree ?? o.workspace.root.path)
+                    entry.git = git
+                    entry.snapshot = snapshot
+                    if snapshot != nil {
+                        for (id, peer) in running where peer.snapshot != nil {
+                            entry.peerOwns += peer.task.spec.owns
+                            running[id]?.peerOwns += task.spec.owns
+                        }
+                    }
+                    running[task.id] = entry
+                    started.append(StartedProcess(task: task.id, pid: entry.process.pid, pgid: entry.process.pgid,
+                                                  host: o.identity.host, git: git, startedAt: Date()))
+                } catch {
+                    failedToStart.append(failure(task, error: "could not start: \(error)", retryable: !(error is SystemError)))
+                }
+            }
+            unrecordedStarts += started
+            return failedToStart
         }
 
         /// Prepares each task's worktree (merging what it needs) or its in-place snapshot, a few at a time.
@@ -345,11 +381,12 @@ extension Orchestrator {
                 finished.append((entry, exit))
             }
             let loop = self
+            let tasks = Dictionary(finished.map { ($0.0.task.id, $0.0.task) }, uniquingKeysWith: { a, _ in a })
             guard worktrees != nil else {
                 // Nothing to commit or compare: no git work to run side by side.
-                var outcomes: [TaskOutcome] = []
-                for (entry, exit) in finished { outcomes.append(await loop.outcome(entry, exit, after: nil)) }
-                try await apply(outcomes)
+                var ended: [Ended] = []
+                for (entry, exit) in finished { ended.append(await loop.outcome(entry, exit, after: nil)) }
+                try await apply(try await settleLimits(ended, tasks: tasks))
                 return
             }
             // One snapshot serves every in-place task that finished in this batch.
@@ -358,12 +395,13 @@ extension Orchestrator {
                 snapshot = try? await worktrees.snapshot(scratch: o.workspace.runDirectory(run.id))
             }
             let after = snapshot
-            let outcomes = await withTaskGroup(of: TaskOutcome.self) { group in
+            let ended = await withTaskGroup(of: Ended.self) { group in
                 for (entry, exit) in finished { group.addTask { await loop.outcome(entry, exit, after: after) } }
-                var all: [TaskOutcome] = []
+                var all: [Ended] = []
                 for await outcome in group { all.append(outcome) }
                 return all
             }
+            let outcomes = try await settleLimits(ended, tasks: tasks)
             try await apply(outcomes)
             for outcome in outcomes where outcome.git.map({ !$0.violations.isEmpty }) == true {
                 try await o.store.appendEvent(NewEvent(run: run.id, task: outcome.task, kind: "ownership.violation",
@@ -399,7 +437,13 @@ extension Orchestrator {
             return (nil, nil)
         }
 
-        func outcome(_ entry: Running, _ exit: ProcessExit, after: String?) async -> TaskOutcome {
+        /// A finished task's outcome, and whether it failed on a rate-limit or overload error (see `settleLimits`).
+        struct Ended: Sendable {
+            var outcome: TaskOutcome
+            var rateLimited: Bool
+        }
+
+        func outcome(_ entry: Running, _ exit: ProcessExit, after: String?) async -> Ended {
             let task = entry.task
             let dir = o.workspace.taskDirectory(run: run.id, task: task.id)
             let stdout = (try? String(contentsOfFile: entry.process.output.stdoutPath, encoding: .utf8)) ?? ""
@@ -445,7 +489,10 @@ extension Orchestrator {
                 // and changed none is not a clean success, so say so where people look.
                 outcome.error = "warning: it owns \(task.spec.owns.joined(separator: ", ")) but changed nothing"
             }
-            return outcome
+            // A stopped task or an ownership violation is not the rate limit's doing.
+            let rateLimited = report.rateLimited && entry.stop == nil && (git?.violations ?? []).isEmpty
+                && outcome.result != .succeeded && outcome.result != .cancelled
+            return Ended(outcome: outcome, rateLimited: rateLimited)
         }
 
         /// Adds the children a task listed in `$MUSTER_OUTBOX/spawn.json`, while it still counts as
@@ -459,7 +506,8 @@ extension Orchestrator {
             defer { try? FileManager.default.moveItem(at: file, to: done) }
             let message: String
             do {
-                let children = try SpawnFile.read(path: file.path).map { try $0.plannedTask(parent: task.spec) }
+                let limits = Set((workflow.limits ?? [:]).keys)
+                let children = try SpawnFile.read(path: file.path).map { try $0.plannedTask(parent: task.spec, limits: limits) }
                 let spawned = try await o.store.spawn(run: run.id, parent: task.id, children: children, now: Date())
                 let folded = spawned.filter(\.folded).count
                 try? await o.store.appendEvent(NewEvent(run: run.id, task: task.id, kind: "spawn.outbox",
@@ -479,6 +527,8 @@ extension Orchestrator {
 
         mutating func apply(_ outcomes: [TaskOutcome]) async throws {
             guard !outcomes.isEmpty else { return }
+            // A task that ended (or never started) gives back its concurrency slots.
+            for outcome in outcomes { await gate.release(outcome.task) }
             let report = try await o.store.finish(run: run.id, holder: o.identity.id, started: unrecordedStarts, outcomes, now: Date())
             unrecordedStarts.removeAll()
             let applied = Set(report.applied)
@@ -499,11 +549,13 @@ extension Orchestrator {
         mutating func checkBudget() async throws {
             guard !overBudget, let budget = o.options.budgetUSD ?? workflow.budgetUSD else { return }
             let counts = try await o.store.counts(run: run.id)
+            // A task waiting for its limits is about to start: it counts like a running one.
             let running = running.values.reduce(0.0) { $0 + estimatedCost($1.task) }
+                + waiting.values.reduce(0.0) { $0 + estimatedCost($1.task) }
             guard counts.costUSD + running >= budget else { return }
             overBudget = true
             let message = String(format: "spent $%.4f + $%.4f estimated for %d running tasks reaches the budget of $%.2f: ",
-                                 counts.costUSD, running, self.running.count, budget)
+                                 counts.costUSD, running, occupied, budget)
                 + (o.options.budgetHard ? "stopping running tasks" : "no new tasks start; running ones finish")
             try await o.store.appendEvent(NewEvent(run: run.id, kind: "budget.exceeded", message: message, at: Date()))
             if o.options.budgetHard {
@@ -549,6 +601,7 @@ extension Orchestrator {
                 lastHeartbeat = clock
                 try await o.store.heartbeat(run: run.id, holder: o.identity.id, leaseSeconds: o.options.leaseSeconds, now: now)
                 try await o.store.heartbeatWorker(id: o.identity.id, task: nil, now: now)
+                await gate.renewAll()
             }
             if let conflicts, clock - lastConflictCheck >= o.options.conflictCheckInterval {
                 lastConflictCheck = clock
@@ -595,7 +648,9 @@ extension Orchestrator {
 
         /// Error path: stop every process group, leaving the tasks leased so `resume` picks them up.
         mutating func stopAll(reason: String) async {
+            gate.cancelPending()
             await OrphanReaper.stop(groups: Set(running.values.map(\.process.pgid)), grace: o.options.grace)
+            await gate.releaseAll()
         }
 
         func reportProgress() async throws {

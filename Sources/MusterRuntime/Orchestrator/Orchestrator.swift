@@ -22,11 +22,14 @@ public final class Orchestrator: Sendable {
 
     enum Wake: Sendable {
         case exits, tick, interrupt(Int32)
+        /// Tasks waiting for their limits were let through (or their wait ended otherwise).
+        case admitted
     }
 
-    /// Where the supervisor's I/O queue leaves exits for the loop.
+    /// Where the supervisor's I/O queue leaves exits, and the limit gate admissions, for the loop.
     final class Inbox: Sendable {
         let exits = Mutex<[ProcessExit]>([])
+        let admissions = Mutex<[LimitGate.Admission]>([])
         let stream: AsyncStream<Wake>
         let continuation: AsyncStream<Wake>.Continuation
 
@@ -43,6 +46,16 @@ public final class Orchestrator: Sendable {
         }
 
         func take() -> [ProcessExit] { exits.withLock { list in defer { list.removeAll() }; return list } }
+
+        func push(_ admission: LimitGate.Admission) {
+            let first = admissions.withLock { list in
+                list.append(admission)
+                return list.count == 1
+            }
+            if first { continuation.yield(.admitted) }
+        }
+
+        func takeAdmissions() -> [LimitGate.Admission] { admissions.withLock { list in defer { list.removeAll() }; return list } }
     }
 
     public init(store: any Store, workspace: Workspace, storePath: String, run: String, options: RunOptions) {

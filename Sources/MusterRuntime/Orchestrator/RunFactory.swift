@@ -13,12 +13,16 @@ public enum RunFactory {
         return (slug.isEmpty ? "run" : slug) + "-" + suffix
     }
 
+    /// `budgetUSD` (`--budget`) replaces the spec's `budget` in the stored workflow, so `resume` and the
+    /// live views see the budget the run was started with.
     @discardableResult
     public static func create(plan: Plan, specPath: String, workspace: Workspace, store: any Store,
                               concurrency: Int, simulate: Bool, baseCommit: String? = nil, id: String? = nil,
-                              now: Date = Date()) async throws -> String {
+                              budgetUSD: Double? = nil, now: Date = Date()) async throws -> String {
         let runID = id ?? newRunID(for: plan.workflow.name)
-        try await store.createRun(NewRun(id: runID, workflow: plan.workflow, specPath: specPath, root: workspace.root.path,
+        var workflow = plan.workflow
+        if let budgetUSD { workflow.budgetUSD = budgetUSD }
+        try await store.createRun(NewRun(id: runID, workflow: workflow, specPath: specPath, root: workspace.root.path,
                                          concurrency: concurrency, simulate: simulate, createdAt: now, baseCommit: baseCommit),
                                   tasks: plan.tasks)
         return runID

@@ -17,10 +17,13 @@ public struct SpawnRequest: Sendable, Equatable {
     public var retries: Int?
     public var timeout: Duration?
     public var estimate: Estimate?
+    /// Keys of the run's `limits:`/`resources:` it waits on (nil: the parent's).
+    public var uses: [String]?
 
     public init(id: String? = nil, prompt: String? = nil, command: Command? = nil, agent: String? = nil, model: String? = nil,
                 owns: [String] = [], needs: [String] = [], env: [String: String] = [:], retries: Int? = nil,
-                timeout: Duration? = nil, estimate: Estimate? = nil) {
+                timeout: Duration? = nil, estimate: Estimate? = nil, uses: [String]? = nil) {
+        self.uses = uses
         self.id = id
         self.prompt = prompt
         self.command = command
@@ -34,9 +37,16 @@ public struct SpawnRequest: Sendable, Equatable {
         self.estimate = estimate
     }
 
-    /// The planned child of `parent`: its agent (and that agent's model) unless the request names
-    /// others, its isolation, and the request's work. The Store then checks ownership, depth and needs.
-    public func plannedTask(parent: PlannedTask) throws(SpawnRequestError) -> PlannedTask {
+    /// The planned child of `parent`: its agent (and that agent's model) and limits unless the request
+    /// names others, its isolation, and the request's work. `limits`: the keys the run declares (nil:
+    /// not checked here). The Store then checks ownership, depth and needs.
+    public func plannedTask(parent: PlannedTask, limits: Set<String>? = nil) throws(SpawnRequestError) -> PlannedTask {
+        let uses = Array(Set(uses ?? parent.uses)).sorted()
+        if let limits, let unknown = uses.first(where: { !limits.contains($0) }) {
+            let hint = Suggest.nearest(unknown, among: limits.sorted()).map { " (did you mean \($0)?)" } ?? ""
+            throw .invalid("uses `\(unknown)`, which is not in the run's limits or resources\(hint)"
+                           + (limits.isEmpty ? ": the workflow declares none" : "; declared: \(limits.sorted().joined(separator: ", "))"))
+        }
         let agent = agent ?? parent.agent
         guard Agents.names.contains(agent) else {
             let hint = Suggest.nearest(agent, among: Agents.names).map { " (did you mean \($0)?)" } ?? ""
@@ -57,7 +67,7 @@ public struct SpawnRequest: Sendable, Equatable {
             model: model ?? (agent == parent.agent ? parent.model : BuiltinAgents.defaultModel(for: agent)),
             prompt: prompt, command: command, owns: owns, env: env, timeout: timeout,
             retries: retries ?? 0, estimate: estimate, kind: owns.isEmpty ? .exploration : .implementation,
-            after: needs, isolation: parent.isolation)
+            after: needs, isolation: parent.isolation, uses: uses)
     }
 
     static func isValidID(_ id: String) -> Bool {

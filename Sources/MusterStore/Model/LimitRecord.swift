@@ -1,4 +1,5 @@
 import Foundation
+import MusterCore
 
 /// A shared limit on a key (an API, a connection pool): any of requests per minute, tokens per
 /// minute and concurrent holders. `nil` means no limit on that dimension; zero or negative is refused.
@@ -41,6 +42,14 @@ public struct RateLimit: Sendable, Codable, Equatable, Hashable {
         guard burstSeconds > 0, burstSeconds.isFinite else {
             throw LimitError.invalid("limit \(key): burst must be more than zero seconds, not \(burstSeconds)")
         }
+    }
+}
+
+extension RateLimit {
+    /// The limit a workflow's `limits:` or `resources:` entry describes.
+    public init(_ spec: LimitSpec) {
+        self.init(requestsPerMinute: spec.requestsPerMinute, tokensPerMinute: spec.tokensPerMinute, concurrent: spec.concurrent,
+                  burstSeconds: spec.burstSeconds ?? RateLimit.defaultBurstSeconds)
     }
 }
 

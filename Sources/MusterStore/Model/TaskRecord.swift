@@ -121,7 +121,11 @@ public struct StartedProcess: Sendable, Codable, Equatable {
     public var pgid: Int32
     public var host: String
     public var git: TaskGitState?
-    public init(task: String, pid: Int32, pgid: Int32, host: String, git: TaskGitState? = nil) {
+    /// When the process started; it becomes the task's `startedAt` (its claim may be earlier: a task
+    /// waits for its limits between claim and start). nil keeps the claim's time.
+    public var startedAt: Date?
+    public init(task: String, pid: Int32, pgid: Int32, host: String, git: TaskGitState? = nil, startedAt: Date? = nil) {
+        self.startedAt = startedAt
         self.task = task
         self.pid = pid
         self.pgid = pgid
@@ -150,6 +154,9 @@ public struct TaskOutcome: Sendable, Equatable {
     public var usage: TokenUsage?
     public var costUSD: Double?
     public var git: TaskGitState?
+    /// false: a retry that does not spend one of the task's `retries` (a rate-limit error waits out
+    /// the cool-down instead). Only meaningful with `.failed(retryAt:)` set.
+    public var countsAsFailure = true
 
     public init(task: String, attempt: Int, result: Result, exitCode: Int32? = nil, error: String? = nil,
                 summary: String? = nil, resultPath: String? = nil, usage: TokenUsage? = nil, costUSD: Double? = nil,

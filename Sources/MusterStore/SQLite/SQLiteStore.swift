@@ -268,12 +268,13 @@ public final class SQLiteStore: Store {
 
     static func record(_ db: Database, run: String, holder: String, _ processes: [StartedProcess], now: Date) throws {
         let update = try db.cachedStatement(sql: """
-            UPDATE tasks SET pid = ?, pgid = ?, host = ?, git = COALESCE(?, git)
+            UPDATE tasks SET pid = ?, pgid = ?, host = ?, git = COALESCE(?, git), started_at = COALESCE(?, started_at)
             WHERE run_id = ? AND id = ? AND holder = ? AND state = 'running'
             """)
         for process in processes {
             let git = try process.git.map { try JSONCoding.encodeString($0) }
-            try update.execute(arguments: [process.pid, process.pgid, process.host, git, run, process.task, holder])
+            try update.execute(arguments: [process.pid, process.pgid, process.host, git, process.startedAt?.timeIntervalSince1970,
+                                           run, process.task, holder])
             try event(db, run: run, task: process.task, kind: "task.started", message: "pid \(process.pid)", at: now)
         }
     }
@@ -322,7 +323,7 @@ public final class SQLiteStore: Store {
                 case .failed(let retryAt?):
                     state = .ready
                     notBefore = retryAt.timeIntervalSince1970
-                    failed = 1
+                    failed = outcome.countsAsFailure ? 1 : 0
                 case .failed(nil):
                     state = .failed
                     failed = 1
@@ -353,7 +354,10 @@ public final class SQLiteStore: Store {
                 }
                 let kind = state == .ready ? "task.retry" : "task.\(state.rawValue)"
                 var message = outcome.error ?? outcome.summary.map { String($0.prefix(200)) } ?? state.rawValue
-                if state == .ready { message = "attempt \(outcome.attempt) failed: \(outcome.error ?? "?"); retrying" }
+                if state == .ready {
+                    message = outcome.countsAsFailure ? "attempt \(outcome.attempt) failed: \(outcome.error ?? "?"); retrying"
+                        : "attempt \(outcome.attempt): \(outcome.error ?? "?"); retrying without spending a retry"
+                }
                 try Self.event(db, run: run, task: outcome.task, kind: kind, message: message, at: now)
             }
             if !failedGroups.isEmpty {
