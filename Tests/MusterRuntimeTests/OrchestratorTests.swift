@@ -157,6 +157,9 @@ import Testing
         #expect(tasks["grandchild"]?.state == .skipped)
     }
 
+    // The sleeps are long on purpose: when the whole suite saturates both cores, this in-process
+    // orchestrator can go unscheduled for many seconds, and the check must still see the stop, not a
+    // task that simply finished. Nothing here times the stop.
     @Test func timeoutAndStallStopTheTask() async throws {
         let f = try Fixture()
         let (outcome, tasks) = try await f.run("""
@@ -165,11 +168,11 @@ import Testing
             on_failure: continue
             tasks:
               slow:
-                command: ["sleep", "20"]
+                command: ["sleep", "120"]
                 timeout: 300ms
               quiet:
                 shell: true
-                command: "echo started; sleep 20"
+                command: "echo started; sleep 120"
                 stall_timeout: 400ms
               chatty:
                 shell: true
