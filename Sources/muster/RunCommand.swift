@@ -46,7 +46,7 @@ struct RunCommand: AsyncParsableCommand {
             let store = try global.openStore(create: true)
             let runID = try await RunFactory.create(plan: plan, specPath: file, workspace: workspace, store: store,
                                                     concurrency: plan.concurrency, simulate: simulate, baseCommit: baseCommit,
-                                                    budgetUSD: budget)
+                                                    budgetUSD: budget, budgetHard: budgetHard)
             var options = RunOptions(concurrency: plan.concurrency)
             options.simulate = simulate
             options.simulationSpeed = speed ?? (simulate ? 60 : 1)

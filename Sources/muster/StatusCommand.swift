@@ -75,7 +75,7 @@ struct RunsCommand: AsyncParsableCommand {
             "orchestrator": run.holder.map { ["host": $0.host, "pid": Int($0.pid)] } as Any? ?? NSNull(),
             "counts": Dictionary(uniqueKeysWithValues: TaskState.allCases.map { ($0.rawValue, counts[$0]) }),
             "cost_usd": counts.costUSD, "unknown_cost_tasks": counts.unknownCost,
-            "budget_usd": run.workflow.budgetUSD as Any? ?? NSNull(),
+            "budget_usd": run.workflow.budgetUSD as Any? ?? NSNull(), "budget_hard": run.workflow.budgetHard ?? false,
             "limits": (run.workflow.limits ?? [:]).mapValues(LimitJSON.object),
         ]
     }

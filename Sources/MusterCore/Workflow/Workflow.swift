@@ -16,6 +16,8 @@ public struct Workflow: Codable, Sendable, Equatable {
     public var agents: [String: AgentProfile]?
     /// Dollars: dispatch stops once spent plus the estimates of running tasks reach it (nil: none).
     public var budgetUSD: Double?
+    /// `budget: {hard: true}` or `--budget-hard`: reaching the budget also stops running tasks (nil: false).
+    public var budgetHard: Bool?
     /// `max_depth`: how deep tasks may spawn tasks at run time (nil: `defaultMaxDepth`). Spec tasks
     /// are depth 0, their children 1, and so on.
     public var maxDepth: Int?

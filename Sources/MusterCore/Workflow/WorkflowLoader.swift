@@ -26,7 +26,7 @@ public struct LoadedWorkflow: Sendable {
 public enum WorkflowLoader {
     static let workflowKeys = ["name", "agent", "model", "concurrency", "on_failure", "backoff", "isolation", "budget", "tasks", "agents",
                                 "max_depth", "summary_chars", "limits", "resources"]
-    static let budgetKeys = ["usd"]
+    static let budgetKeys = ["usd", "hard"]
     static let taskKeys = ["prompt", "command", "shell", "agent", "model", "needs", "foreach", "owns", "env",
                            "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation", "join", "uses"]
     static let foreachKeys = ["items", "glob", "from"]
@@ -210,6 +210,12 @@ struct NodeReader {
                 workflow.onFailure = policy
             case "isolation": workflow.isolation = try isolation(value)
             case "budget":
+                for (bkey, _, bvalue) in try pairs(value, what: "`budget`", allowed: WorkflowLoader.budgetKeys) where bkey == "hard" {
+                    guard case .scalar = bvalue, let flag = bvalue.bool else {
+                        throw fail(bvalue, "`budget.hard` must be true or false", fix: "write `budget: {usd: 20, hard: true}` to stop running tasks too")
+                    }
+                    workflow.budgetHard = flag
+                }
                 for (bkey, _, bvalue) in try pairs(value, what: "`budget`", allowed: WorkflowLoader.budgetKeys) where bkey == "usd" {
                     let usd = try number(bvalue, "`budget.usd`")
                     guard usd > 0 else { throw fail(bvalue, "`budget.usd` must be more than 0", fix: "write e.g. `budget: {usd: 20}`") }

@@ -101,6 +101,8 @@ extension Orchestrator {
 
         var workflow: Workflow { run.workflow }
         var concurrency: Int { o.options.concurrency }
+        /// `--budget-hard` now, or stored with the run (a resumed run keeps it).
+        var budgetHard: Bool { o.options.budgetHard || workflow.budgetHard == true }
         /// Running tasks that hold a slot: those not blocked in `muster wait`.
         var busy: Int { running.count - min(waitingTasks, running.count) }
         var accepting: Bool { !stopping && !cancelling && !overBudget }
@@ -556,9 +558,9 @@ extension Orchestrator {
             overBudget = true
             let message = String(format: "spent $%.4f + $%.4f estimated for %d running tasks reaches the budget of $%.2f: ",
                                  counts.costUSD, running, occupied, budget)
-                + (o.options.budgetHard ? "stopping running tasks" : "no new tasks start; running ones finish")
+                + (budgetHard ? "stopping running tasks" : "no new tasks start; running ones finish")
             try await o.store.appendEvent(NewEvent(run: run.id, kind: "budget.exceeded", message: message, at: Date()))
-            if o.options.budgetHard {
+            if budgetHard {
                 let now = Date()
                 for id in self.running.keys { stop(id, reason: .cancelled, now: now) }
             }

@@ -13,15 +13,16 @@ public enum RunFactory {
         return (slug.isEmpty ? "run" : slug) + "-" + suffix
     }
 
-    /// `budgetUSD` (`--budget`) replaces the spec's `budget` in the stored workflow, so `resume` and the
-    /// live views see the budget the run was started with.
+    /// `budgetUSD` (`--budget`) replaces the spec's `budget` in the stored workflow, and `budgetHard`
+    /// (`--budget-hard`) is stored beside it, so `resume` and the live views see the budget the run was started with.
     @discardableResult
     public static func create(plan: Plan, specPath: String, workspace: Workspace, store: any Store,
                               concurrency: Int, simulate: Bool, baseCommit: String? = nil, id: String? = nil,
-                              budgetUSD: Double? = nil, now: Date = Date()) async throws -> String {
+                              budgetUSD: Double? = nil, budgetHard: Bool = false, now: Date = Date()) async throws -> String {
         let runID = id ?? newRunID(for: plan.workflow.name)
         var workflow = plan.workflow
         if let budgetUSD { workflow.budgetUSD = budgetUSD }
+        if budgetHard { workflow.budgetHard = true }
         try await store.createRun(NewRun(id: runID, workflow: workflow, specPath: specPath, root: workspace.root.path,
                                          concurrency: concurrency, simulate: simulate, createdAt: now, baseCommit: baseCommit),
                                   tasks: plan.tasks)
