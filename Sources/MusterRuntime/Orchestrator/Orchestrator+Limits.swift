@@ -17,7 +17,7 @@ extension Orchestrator.Loop {
         var ready: [TaskRecord] = []
         var outcomes: [TaskOutcome] = []
         for admission in admissions {
-            guard let task = waiting.removeValue(forKey: admission.task)?.task else { continue }
+            guard let task = waiting.removeValue(forKey: admission.task) else { continue }
             if !accepting || admission.cancelled {
                 outcomes.append(notStarted(task))
             } else if let problem = admission.failure {

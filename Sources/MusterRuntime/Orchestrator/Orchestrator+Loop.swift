@@ -10,7 +10,7 @@ extension Orchestrator {
         let supervisor: ProcessSupervisor
         var running: [String: Running] = [:]
         /// Claimed tasks waiting for the limits they use; they count against the concurrency.
-        var waiting: [String: Waiting] = [:]
+        var waiting: [String: TaskRecord] = [:]
         let gate: LimitGate
         /// `on_failure: stop` tripped: nothing new starts; running tasks finish.
         var stopping = false
@@ -27,7 +27,7 @@ extension Orchestrator {
         var joinResults: [String: [TaskRecord]] = [:]
         /// Running tasks blocked in `muster wait`: their slots lend out (to their children), or a
         /// fleet of waiting parents would hold every slot and deadlock the run.
-        var waitingTasks = 0
+        var blockedInWait = 0
         /// Started processes not yet in the Store: recorded with the next completions (one
         /// transaction instead of two) or at the next tick. Until then a crash is covered by the
         /// /proc scan for the run's environment markers.
@@ -39,9 +39,6 @@ extension Orchestrator {
         /// nil when tasks run in place: outside git, or simulated.
         let worktrees: WorktreeManager?
 
-        struct Waiting {
-            var task: TaskRecord
-        }
 
         struct Running {
             var task: TaskRecord
@@ -104,7 +101,7 @@ extension Orchestrator {
         /// `--budget-hard` now, or stored with the run (a resumed run keeps it).
         var budgetHard: Bool { o.options.budgetHard || workflow.budgetHard == true }
         /// Running tasks that hold a slot: those not blocked in `muster wait`.
-        var busy: Int { running.count - min(waitingTasks, running.count) }
+        var busy: Int { running.count - min(blockedInWait, running.count) }
         var accepting: Bool { !stopping && !cancelling && !overBudget }
         /// Tasks holding a worker slot: running (unless blocked in `muster wait`), or waiting for their limits.
         var occupied: Int { busy + waiting.count }
@@ -170,7 +167,7 @@ extension Orchestrator {
                         ready.append(task)
                     } else {
                         // Waits for its limits off the loop; `admit` starts it when they let it through.
-                        waiting[task.id] = Waiting(task: task)
+                        waiting[task.id] = task
                         let inbox = o.inbox
                         gate.admit(task, run: run.id) { admission in inbox.push(admission) }
                     }
@@ -409,9 +406,9 @@ extension Orchestrator {
                 try await o.store.appendEvent(NewEvent(run: run.id, task: outcome.task, kind: "ownership.violation",
                                                        message: outcome.git!.violations.joined(separator: ", "), at: Date()))
             }
-            for outcome in outcomes where outcome.result == .succeeded && outcome.error?.hasSuffix("but changed nothing") == true {
-                try await o.store.appendEvent(NewEvent(run: run.id, task: outcome.task, kind: "task.unchanged",
-                                                       message: outcome.error!, at: Date()))
+            for item in ended where item.unchanged {
+                try await o.store.appendEvent(NewEvent(run: run.id, task: item.outcome.task, kind: "task.unchanged",
+                                                       message: item.outcome.error ?? "", at: Date()))
             }
         }
 
@@ -443,6 +440,8 @@ extension Orchestrator {
         struct Ended: Sendable {
             var outcome: TaskOutcome
             var rateLimited: Bool
+            /// It succeeded owning files and changed none (`task.unchanged`).
+            var unchanged = false
         }
 
         func outcome(_ entry: Running, _ exit: ProcessExit, after: String?) async -> Ended {
@@ -477,6 +476,7 @@ extension Orchestrator {
                 outcome.error = "warning: \(refused)"
             }
             let (git, gitError) = await settleGit(entry, agent: entry.adapter.name, after: after)
+            var unchanged = false
             outcome.git = git
             if let violations = git?.violations, !violations.isEmpty, outcome.result != .cancelled {
                 // Its branch keeps the work for review; integration never takes it.
@@ -490,11 +490,12 @@ extension Orchestrator {
                 // Seed 000: background agents can fail silently on writes. A task that owns files
                 // and changed none is not a clean success, so say so where people look.
                 outcome.error = "warning: it owns \(task.spec.owns.joined(separator: ", ")) but changed nothing"
+                unchanged = true
             }
             // A stopped task or an ownership violation is not the rate limit's doing.
             let rateLimited = report.rateLimited && entry.stop == nil && (git?.violations ?? []).isEmpty
                 && outcome.result != .succeeded && outcome.result != .cancelled
-            return Ended(outcome: outcome, rateLimited: rateLimited)
+            return Ended(outcome: outcome, rateLimited: rateLimited, unchanged: unchanged)
         }
 
         /// Adds the children a task listed in `$MUSTER_OUTBOX/spawn.json`, while it still counts as
@@ -548,12 +549,13 @@ extension Orchestrator {
 
         /// Stops dispatching once what was spent plus the estimated cost of the running tasks reaches
         /// the budget. A running task counts at its `estimate`, priced by the run's price table.
-        mutating func checkBudget() async throws {
+        mutating func checkBudget(counts known: TaskCounts? = nil) async throws {
             guard !overBudget, let budget = o.options.budgetUSD ?? workflow.budgetUSD else { return }
-            let counts = try await o.store.counts(run: run.id)
+            let counts: TaskCounts
+            if let known { counts = known } else { counts = try await o.store.counts(run: run.id) }
             // A task waiting for its limits is about to start: it counts like a running one.
             let running = running.values.reduce(0.0) { $0 + estimatedCost($1.task) }
-                + waiting.values.reduce(0.0) { $0 + estimatedCost($1.task) }
+                + waiting.values.reduce(0.0) { $0 + estimatedCost($1) }
             guard counts.costUSD + running >= budget else { return }
             overBudget = true
             let message = String(format: "spent $%.4f + $%.4f estimated for %d running tasks reaches the budget of $%.2f: ",
@@ -614,13 +616,15 @@ extension Orchestrator {
             }
             if clock - lastSlowTick >= .milliseconds(250) {
                 lastSlowTick = clock
-                if !running.isEmpty { waitingTasks = try await o.store.counts(run: run.id).waiting }
+                // One read of the counts serves the slots lent by `muster wait`, the budget and the progress line.
+                let counts = try await o.store.counts(run: run.id)
+                blockedInWait = counts.waiting
                 if accepting, try await o.store.run(run.id)?.cancelRequested == true {
                     try await beginCancel(reason: "cancel requested")
                 }
-                try await checkBudget()
+                try await checkBudget(counts: counts)
                 try await events.mirror(o.store, run: run.id)
-                try await reportProgress()
+                try await reportProgress(counts)
             }
         }
 
@@ -655,9 +659,11 @@ extension Orchestrator {
             await gate.releaseAll()
         }
 
-        func reportProgress() async throws {
+        func reportProgress(_ known: TaskCounts? = nil) async throws {
             guard let progress = o.options.progress else { return }
-            progress(RunProgress(run: run.id, counts: try await o.store.counts(run: run.id), elapsed: ContinuousClock.now - started))
+            let counts: TaskCounts
+            if let known { counts = known } else { counts = try await o.store.counts(run: run.id) }
+            progress(RunProgress(run: run.id, counts: counts, elapsed: ContinuousClock.now - started))
         }
 
         mutating func finish() async throws -> RunStatus {
