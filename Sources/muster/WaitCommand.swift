@@ -45,10 +45,7 @@ struct WaitCommand: AsyncParsableCommand {
             }
             if let caller {
                 // Waiting for itself or for what it descends from can never end.
-                let byID = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-                var ancestors: Set<String> = [caller]
-                var current = byID[caller]?.parent
-                while let id = current, ancestors.insert(id).inserted { current = byID[id]?.parent }
+                let ancestors = Lineage.ancestors(of: caller, in: all)
                 if let bad = tasks.first(where: ancestors.contains) {
                     throw CLIError.usage("task \(caller) cannot wait for \(bad == caller ? "itself" : "its ancestor \(bad)"): it would wait forever")
                 }

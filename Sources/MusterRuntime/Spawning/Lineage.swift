@@ -10,6 +10,15 @@ public enum Lineage {
         return all.filter { inLineage.contains($0.id) }
     }
 
+    /// `task` and every task it descends from.
+    public static func ancestors(of task: String, in all: [TaskRecord]) -> Set<String> {
+        let parents = Dictionary(all.map { ($0.id, $0.parent) }, uniquingKeysWith: { a, _ in a })
+        var found: Set<String> = [task]
+        var current = parents[task] ?? nil
+        while let id = current, found.insert(id).inserted { current = parents[id] ?? nil }
+        return found
+    }
+
     /// Every task spawned by `task`, transitively, in run order.
     public static func descendants(of task: String, in all: [TaskRecord]) -> [TaskRecord] {
         var inLineage: Set<String> = [task]

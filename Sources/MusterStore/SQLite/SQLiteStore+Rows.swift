@@ -62,7 +62,12 @@ public enum IdempotencyKey {
         var text = "\(run)\u{0}\(task.id)\u{0}\(task.agent)\u{0}\(task.prompt ?? "")\u{0}"
         text += (task.command?.argv ?? []).joined(separator: "\u{1}")
         text += "\u{0}" + task.owns.joined(separator: "\u{1}")
-        return hex(fnv1a(text, seed: 0xcbf2_9ce4_8422_2325)) + hex(fnv1a(text, seed: 0x8422_2325_cbf2_9ce4))
+        return digest(text)
+    }
+
+    /// 128 bits from two FNV-1a passes with different seeds: stable across processes and versions.
+    static func digest(_ text: String) -> String {
+        hex(fnv1a(text, seed: 0xcbf2_9ce4_8422_2325)) + hex(fnv1a(text, seed: 0x8422_2325_cbf2_9ce4))
     }
 
     static func fnv1a(_ text: String, seed: UInt64) -> UInt64 {

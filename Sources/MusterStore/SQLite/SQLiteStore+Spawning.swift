@@ -111,6 +111,6 @@ extension IdempotencyKey {
         var text = "spawn\u{0}\(run)\u{0}\(parent)\u{0}\(task.agent)\u{0}\(task.prompt ?? "")\u{0}"
         text += (task.command?.argv ?? []).joined(separator: "\u{1}")
         text += "\u{0}" + task.owns.sorted().joined(separator: "\u{1}")
-        return hex(fnv1a(text, seed: 0xcbf2_9ce4_8422_2325)) + hex(fnv1a(text, seed: 0x8422_2325_cbf2_9ce4))
+        return digest(text)
     }
 }
