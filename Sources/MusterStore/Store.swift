@@ -10,8 +10,14 @@ public protocol Store: Sendable {
     func run(_ id: String) async throws -> RunRecord?
     /// Newest first.
     func runs(limit: Int) async throws -> [RunRecord]
-    /// Makes `holder` the run's orchestrator unless another holder heartbeated within `staleAfter`.
-    func acquireRun(_ id: String, holder: ProcessIdentity, staleAfter: Double, now: Date) async throws -> RunAcquisition
+    /// Makes `holder` the run's orchestrator in one compare-and-swap, only when nobody holds it,
+    /// `holder` already does, the holder's lease lapsed, or the holder was a process on this host
+    /// that is gone. A take-over increments the run's holder epoch and gives the previous holder's
+    /// running tasks up at once. Of two simultaneous callers exactly one acquires.
+    func acquireRun(_ id: String, holder: ProcessIdentity, leaseSeconds: Double, now: Date) async throws -> RunAcquisition
+    /// Renews the run's lease and every task lease `holder` holds, only while the run is still
+    /// `holder`'s at `epoch`; otherwise changes nothing and answers who holds it now.
+    func renewRun(_ id: String, holder: String, epoch: Int64, leaseSeconds: Double, now: Date) async throws -> RunRenewal
     func releaseRun(_ id: String, holder: String) async throws
     func finishRun(_ id: String, status: RunStatus, now: Date) async throws
     /// Asks whoever orchestrates the run to cancel it (`muster cancel`).
@@ -23,7 +29,8 @@ public protocol Store: Sendable {
     func tasks(run: String) async throws -> [TaskRecord]
     func task(run: String, id: String) async throws -> TaskRecord?
     func counts(run: String) async throws -> TaskCounts
-    /// Atomically takes up to `limit` ready tasks (or tasks whose lease expired) for `holder`.
+    /// Atomically takes up to `limit` ready tasks (or tasks whose lease expired, never `holder`'s own)
+    /// for `holder`; nothing while another holder holds the run.
     func claim(run: String, holder: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask]
     /// Records the process group of started tasks, so a successor can stop orphans.
     func recordProcesses(run: String, holder: String, _ processes: [StartedProcess], now: Date) async throws
@@ -31,7 +38,8 @@ public protocol Store: Sendable {
     @discardableResult
     func heartbeat(run: String, holder: String, leaseSeconds: Double, now: Date) async throws -> Int
     /// Applies outcomes in one transaction: retries go back in line, failures skip their dependents,
-    /// successes release their dependents. An outcome whose lease was lost is rejected, not applied.
+    /// successes release their dependents. An outcome whose lease was lost, for another attempt than
+    /// the task's current one, or from a holder the run no longer belongs to is rejected, not applied.
     func finish(run: String, holder: String, _ outcomes: [TaskOutcome], now: Date) async throws -> FinishReport
     /// `recordProcesses` and `finish` in one transaction: the starts are recorded first, so a task
     /// that both started and ended since the last call keeps its events in order.
@@ -74,6 +82,9 @@ public protocol Store: Sendable {
     func claimMessage(run: String, recipient: String, holder: String, leaseSeconds: Double, now: Date) async throws -> MessageRecord?
     /// Marks a message done; only its current holder can. An acknowledged message is never delivered again.
     func ackMessage(id: Int64, holder: String, now: Date) async throws -> Bool
+    /// Marks a message done by its claim token (`MessageRecord.claimToken`): only while that delivery
+    /// (`attempt`) is the current one and still claimed, whoever asks.
+    func ackMessage(id: Int64, attempt: Int, now: Date) async throws -> Bool
     /// Oldest first; every recipient when `recipient` is nil.
     func messages(run: String, recipient: String?) async throws -> [MessageRecord]
 
@@ -107,10 +118,18 @@ public protocol Store: Sendable {
 }
 
 public enum RunAcquisition: Sendable, Equatable {
-    case acquired(previousHolder: String?)
-    /// Another orchestrator holds the run and heartbeated recently.
-    case heldBy(ProcessIdentity, lastHeartbeat: Date)
+    /// `epoch`: the run's holder epoch after the take-over, the new holder's fencing token.
+    case acquired(previousHolder: String?, epoch: Int64)
+    /// Another orchestrator holds the run and its lease runs until `leaseUntil`.
+    case heldBy(ProcessIdentity, leaseUntil: Date)
     case notFound
+}
+
+public enum RunRenewal: Sendable, Equatable {
+    /// Still the holder; `tasks` task leases were renewed.
+    case renewed(tasks: Int)
+    /// Someone else took the run over (`by`; nil when nobody holds it now, or the run is gone).
+    case lost(by: ProcessIdentity?, epoch: Int64)
 }
 
 public enum StoreError: Error, CustomStringConvertible, Sendable {
@@ -118,6 +137,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case unknownRun(String)
     case unknownTask(run: String, task: String)
     case corrupt(String)
+    /// The store file cannot be used (damaged, unreadable, read-only); nothing was written to it.
+    case unusable(path: String, problem: String, fix: String)
 
     public var description: String {
         switch self {
@@ -125,6 +146,7 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         case .unknownRun(let id): "no run named \(id) (see `muster runs`)"
         case .unknownTask(let run, let task): "run \(run) has no task \(task) (see `muster status \(run)`)"
         case .corrupt(let what): "the store holds data muster cannot read: \(what)"
+        case .unusable(let path, let problem, let fix): "the store \(path) \(problem); \(fix)"
         }
     }
 }

@@ -10,9 +10,28 @@ extension StoreConformance {
         ("unacknowledgedMessageIsRedeliveredAfterLease", unacknowledgedMessageIsRedeliveredAfterLease),
         ("acknowledgedMessageIsNeverRedelivered", acknowledgedMessageIsNeverRedelivered),
         ("onlyTheHolderCanAcknowledge", onlyTheHolderCanAcknowledge),
+        ("claimTokenAcknowledgesOnlyItsDelivery", claimTokenAcknowledgesOnlyItsDelivery),
         ("unknownRecipientIsRefused", unknownRecipientIsRefused),
         ("messagesGoOnlyToTheirRecipient", messagesGoOnlyToTheirRecipient),
     ]
+
+    /// A claim token acknowledges its delivery whoever presents it; a token of an earlier delivery
+    /// (whose lease lapsed and which went to another claimer) acknowledges nothing.
+    public static let claimTokenAcknowledgesOnlyItsDelivery: Check = { store in
+        try await messageRun(store)
+        _ = try await store.sendMessage(run: "r1", to: "worker", body: "one", from: "lead", now: t0)
+        guard let first = try await store.claimMessage(run: "r1", recipient: "worker", holder: "shell-1", leaseSeconds: 10, now: t0),
+              let token = MessageRecord.parseClaimToken(first.claimToken) else { throw ConformanceFailure("first claim") }
+        try expect(token.attempt == 1, "token \(first.claimToken)")
+        let second = try await store.claimMessage(run: "r1", recipient: "worker", holder: "shell-2", leaseSeconds: 10, now: t0.addingTimeInterval(11))
+        try expect(second?.attempt == 2, "redelivery after the lease")
+        try expect(!(try await store.ackMessage(id: token.id, attempt: token.attempt, now: t0.addingTimeInterval(12))),
+                   "a stale claim token acknowledged a later delivery")
+        try expect(try await store.ackMessage(id: token.id, attempt: 2, now: t0.addingTimeInterval(12)), "the current token was refused")
+        try expect(!(try await store.ackMessage(id: token.id, attempt: 2, now: t0.addingTimeInterval(13))), "acknowledged twice")
+        try expect(try await store.claimMessage(run: "r1", recipient: "worker", holder: "shell-3", leaseSeconds: 10,
+                                                now: t0.addingTimeInterval(60)) == nil, "an acknowledged message came back")
+    }
 
     static func messageRun(_ store: any Store) async throws {
         try await makeRun(store, [task("lead"), task("worker")])

@@ -39,7 +39,10 @@ struct MsgCommand: AsyncParsableCommand {
     struct Claim: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "claim", abstract: "Take the oldest waiting message (exit 1 when none is waiting).",
-            discussion: "Prints the message id, a space and the body. Acknowledge it with `muster msg ack ID` before the lease ends.")
+            discussion: """
+                Prints the claim token, a space and the body. Acknowledge it with `muster msg ack TOKEN` before the lease \
+                ends, from any process (the token names this delivery; one from an earlier, lapsed delivery acknowledges nothing).
+                """)
 
         @Option(help: "Claim messages sent to role:R (default: inside a task, the task's own).") var role: String?
         @Option(help: "Claim messages sent to this task (default: inside a task, the task itself).") var task: String?
@@ -71,7 +74,7 @@ struct MsgCommand: AsyncParsableCommand {
                     Terminal.error("muster: no message waiting for \(recipient) in run \(context.run)")
                     throw ExitCode(ExitCodes.runFailed)
                 }
-                if global.json { Terminal.json(MsgContext.object(message)) } else { print("\(message.id) \(message.body)") }
+                if global.json { Terminal.json(MsgContext.object(message)) } else { print("\(message.claimToken) \(message.body)") }
             }
         }
     }
@@ -79,13 +82,27 @@ struct MsgCommand: AsyncParsableCommand {
     struct Ack: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ack", abstract: "Mark a message you claimed as done.")
 
-        @Argument(help: "The message id `claim` printed.") var id: String
-        @Option(help: "The name it was claimed under with --holder.") var holder: String?
+        @Argument(help: "The claim token `claim` printed (ID.ATTEMPT), or a message id claimed by this holder.") var id: String
+        @Option(help: "With a message id: the name it was claimed under with --holder.") var holder: String?
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
             try await guarded {
-                guard let number = Int64(id), number > 0 else { throw CLIError.usage("\(id) is not a message id (a positive number)") }
+                if let token = MessageRecord.parseClaimToken(id) {
+                    if holder != nil { throw CLIError.usage("a claim token needs no --holder: it names the delivery itself") }
+                    let store = try global.openStore(create: false)
+                    let acked = try await store.ackMessage(id: token.id, attempt: token.attempt, now: Date())
+                    if global.json { Terminal.json(["acked": acked, "id": token.id, "token": id]) }
+                    guard acked else {
+                        throw CLIError.failed("claim token \(id) is not current: message \(token.id) was already acknowledged, or its lease "
+                                              + "ran out and it was delivered again (claim it again)")
+                    }
+                    if !global.json { print("acked \(token.id)") }
+                    return
+                }
+                guard let number = Int64(id), number > 0 else {
+                    throw CLIError.usage("\(id) is not a claim token (ID.ATTEMPT, as `muster msg claim` prints) or a message id")
+                }
                 let store = try global.openStore(create: false)
                 let holder = try MsgContext.holder(holder)
                 let acked = try await store.ackMessage(id: number, holder: holder, now: Date())
@@ -163,7 +180,7 @@ struct MsgContext {
 
     static func object(_ message: MessageRecord) -> [String: Any] {
         [
-            "id": message.id, "run": message.run, "to": message.recipient, "from": message.sender as Any? ?? NSNull(),
+            "id": message.id, "token": message.claimToken, "run": message.run, "to": message.recipient, "from": message.sender as Any? ?? NSNull(),
             "body": message.body, "state": message.state.rawValue, "attempt": message.attempt,
             "holder": message.holder as Any? ?? NSNull(),
             "lease_expires": message.leaseExpiresAt.map(LockManager.iso) as Any? ?? NSNull(),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct Muster: AsyncParsableCommand {
@@ -12,4 +13,24 @@ struct Muster: AsyncParsableCommand {
                       ReviewCommand.self, CleanCommand.self, AgentsCommand.self, CostCommand.self,
                       DashCommand.self, TmuxCommand.self, PsCommand.self, ThrottleCommand.self, MsgCommand.self,
                       SpawnCommand.self, WaitCommand.self])
+
+    /// ArgumentParser's own entry point, except that every usage error (an unknown option or
+    /// subcommand, a missing or malformed argument, a failed `validate()`) exits 2, muster's status
+    /// for bad input, instead of 64 (EX_USAGE). `--help` and `--version` still exit 0.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitCodes.badInput)
+            }
+            exit(withError: error)
+        }
+    }
 }

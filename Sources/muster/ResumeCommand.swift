@@ -11,6 +11,7 @@ struct ResumeCommand: AsyncParsableCommand {
     @Argument(help: "The run id (see `muster runs`).") var run: String
     @Option(name: .shortAndLong, help: "Worker slots (default: the run's).") var concurrency: Int?
     @Option(help: "Seconds between SIGTERM and SIGKILL when a task is stopped.") var grace: Double = 5
+    @OptionGroup var lease: LeaseOption
     @OptionGroup(title: "Live views") var live: LiveOptions
     @OptionGroup var global: GlobalOptions
 
@@ -22,9 +23,14 @@ struct ResumeCommand: AsyncParsableCommand {
                 if global.json { Terminal.json(["run": run, "status": "succeeded", "resumed": false]) } else { print("run \(run) already succeeded; nothing to resume") }
                 return
             }
-            let reopened = try await store.reopen(run, now: Date())
-            if !global.json && reopened > 0 { Terminal.error(Terminal.dim("\(reopened) failed, skipped or cancelled tasks back in line")) }
             var options = RunOptions(concurrency: concurrency ?? record.concurrency)
+            // Reopened only once this resume holds the run: a second, refused resume changes nothing.
+            options.reopen = true
+            let json = global.json
+            options.reopened = { reopened in
+                if !json && reopened > 0 { Terminal.error(Terminal.dim("\(reopened) failed, skipped or cancelled tasks back in line")) }
+            }
+            options.leaseSeconds = try lease.seconds()
             options.simulate = record.simulate
             options.simulationSpeed = record.simulate ? 60 : 1
             options.grace = .seconds(grace)
@@ -52,8 +58,7 @@ struct CancelCommand: AsyncParsableCommand {
                 return
             }
             try await store.requestCancel(run, now: Date())
-            let holderAlive = record.holder.map { $0.isAliveHere ?? true } ?? false
-            if !holderAlive {
+            if record.isInterrupted(now: Date()) {
                 // Nobody orchestrates it (crashed): take it over just to stop orphans and close it.
                 do {
                     try await RunSession.execute(run: run, store: store, storePath: global.storePath,

@@ -18,6 +18,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Dollars: stop starting tasks once spent plus running estimates reach it (overrides the spec's `budget`).")
     var budget: Double?
     @Flag(help: "On reaching the budget, also stop the running tasks.") var budgetHard = false
+    @OptionGroup var lease: LeaseOption
     @OptionGroup var overlap: OverlapOptions
     @OptionGroup(title: "Live views") var live: LiveOptions
     @OptionGroup var global: GlobalOptions
@@ -42,6 +43,7 @@ struct RunCommand: AsyncParsableCommand {
                 for collision in plan.collisions { Terminal.error("note: \(collision); \(handling)") }
             }
             if let budget, budget <= 0 { throw CLIError.usage("--budget must be more than 0 dollars") }
+            let leaseSeconds = try lease.seconds()
             try workspace.prepare()
             let store = try global.openStore(create: true)
             let runID = try await RunFactory.create(plan: plan, specPath: file, workspace: workspace, store: store,
@@ -55,6 +57,7 @@ struct RunCommand: AsyncParsableCommand {
             options.conflictCheckInterval = .seconds(conflictCheck)
             options.budgetUSD = budget
             options.budgetHard = budgetHard
+            options.leaseSeconds = leaseSeconds
             try await RunSession.execute(run: runID, store: store, storePath: global.storePath, workspace: workspace,
                                          options: options, json: global.json, views: try live.settings())
         }

@@ -91,6 +91,10 @@ struct SpawnCommand: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: file) else { throw CLIError.usage("no file at \(file)") }
             do { return try SpawnFile.read(path: file) } catch { throw CLIError.usage(error.description) }
         }
+        // Checked before anything is opened or written: the id becomes a branch name.
+        if let id {
+            do { try SpawnRequest.checkID(id) } catch { throw CLIError.usage("refused: \(error.description)") }
+        }
         var request = SpawnRequest(id: id, prompt: prompt, agent: agent, model: model, owns: owns, needs: needs, retries: retries,
                                    uses: uses.isEmpty ? nil : uses)
         if !command.isEmpty {

@@ -20,6 +20,9 @@ struct StatusCommand: AsyncParsableCommand {
                 return
             }
             print(RunsCommand.line(record, counts: counts))
+            if record.isInterrupted(now: Date()) {
+                print(Terminal.dim("its orchestrator is gone (\(RunsCommand.holderText(record))); finish it with `muster resume \(record.id)`"))
+            }
             let width = min(40, max(4, tasks.map(\.id.count).max() ?? 4))
             print(Terminal.dim(Terminal.padded("TASK", width + 2) + Terminal.padded("STATE", 11) + Terminal.padded("TRY", 5)
                                + Terminal.padded("TIME", 9) + Terminal.padded("COST", 10) + "DETAIL"))
@@ -58,7 +61,8 @@ struct RunsCommand: AsyncParsableCommand {
 
     static func line(_ run: RunRecord, counts: TaskCounts) -> String {
         let when = DateFormatter.localizedString(from: run.createdAt, dateStyle: .short, timeStyle: .medium)
-        var text = "\(Terminal.bold(run.id))  \(Terminal.status(run.status))  \(counts[.succeeded])/\(counts.total) succeeded"
+        let status = run.isInterrupted(now: Date()) ? Terminal.paint("interrupted", "35") : Terminal.status(run.status)
+        var text = "\(Terminal.bold(run.id))  \(status)  \(counts[.succeeded])/\(counts.total) succeeded"
         if counts[.failed] > 0 { text += ", \(counts[.failed]) failed" }
         if counts[.running] > 0 { text += ", \(counts[.running]) running" }
         text += "  \(Terminal.money(counts.costUSD))  \(Terminal.dim("\(run.name) · \(run.specPath) · \(when)"))"
@@ -66,13 +70,29 @@ struct RunsCommand: AsyncParsableCommand {
         return text
     }
 
+    /// Who held an interrupted run, and why it counts as gone.
+    static func holderText(_ run: RunRecord) -> String {
+        guard let holder = run.holder else { return "nobody holds it" }
+        let gone = holder.isAliveHere == false ? "no longer running" : "its lease lapsed"
+        return "pid \(holder.pid) on \(holder.host): \(gone)"
+    }
+
     static func object(_ run: RunRecord, counts: TaskCounts) -> [String: Any] {
         let iso = ISO8601DateFormatter()
+        let interrupted = run.isInterrupted(now: Date())
+        var orchestrator: Any = NSNull()
+        if let holder = run.holder {
+            var object: [String: Any] = ["host": holder.host, "pid": Int(holder.pid), "epoch": Int(run.holderEpoch),
+                                         "lease_until": run.leaseUntil.map { iso.string(from: $0) } as Any? ?? NSNull()]
+            if let alive = holder.isAliveHere { object["alive"] = alive }
+            orchestrator = object
+        }
         return [
-            "run": run.id, "name": run.name, "spec": run.specPath, "status": run.status.rawValue, "simulate": run.simulate,
+            "run": run.id, "name": run.name, "spec": run.specPath, "status": interrupted ? "interrupted" : run.status.rawValue,
+            "resume": interrupted ? "muster resume \(run.id)" as Any : NSNull(), "simulate": run.simulate,
             "concurrency": run.concurrency, "created_at": iso.string(from: run.createdAt),
             "finished_at": run.finishedAt.map { iso.string(from: $0) } as Any? ?? NSNull(),
-            "orchestrator": run.holder.map { ["host": $0.host, "pid": Int($0.pid)] } as Any? ?? NSNull(),
+            "orchestrator": orchestrator,
             "counts": Dictionary(uniqueKeysWithValues: TaskState.allCases.map { ($0.rawValue, counts[$0]) }),
             "cost_usd": counts.costUSD, "unknown_cost_tasks": counts.unknownCost,
             "budget_usd": run.workflow.budgetUSD as Any? ?? NSNull(), "budget_hard": run.workflow.budgetHard ?? false,

@@ -55,6 +55,9 @@ extension NodeReader {
             throw fail(node, "\(what) must be more than 0, not \(scalar.string)",
                        fix: "write a positive whole number, or remove the line for no limit on it")
         }
+        guard value <= Ceiling.tokens else {
+            throw fail(node, "\(what) is too large: \(scalar.string)", fix: "use at most \(Ceiling.tokens)")
+        }
         return value
     }
 

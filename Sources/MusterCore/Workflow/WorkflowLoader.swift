@@ -145,15 +145,37 @@ struct NodeReader {
         return scalar.string
     }
 
-    func int(_ node: Node, _ what: String, min: Int) throws(SpecError) -> Int {
-        guard case .scalar = node, let value = node.int else { throw fail(node, "\(what) must be a whole number") }
+    /// Ceilings on numbers a spec may hold: far above any real use, far below where muster's
+    /// arithmetic (sums of tokens, costs, minutes, slot counts) would overflow or lose meaning.
+    enum Ceiling {
+        static let count = 1_000_000
+        static let tokens = 1_000_000_000_000
+        static let minutes = 10_000_000.0
+        static let dollars = 1_000_000_000.0
+    }
+
+    func int(_ node: Node, _ what: String, min: Int, max: Int = Ceiling.count) throws(SpecError) -> Int {
+        guard case .scalar(let scalar) = node else { throw fail(node, "\(what) must be a whole number") }
+        guard let value = node.int else {
+            // Yams gives no Int for a whole number beyond Int64: say it is too large, not that it is not a number.
+            let digits = scalar.string.trimmingCharacters(in: .whitespaces)
+            let body = digits.drop(while: { $0 == "-" || $0 == "+" })
+            if !body.isEmpty, body.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                throw fail(node, "\(what) is too large: \(digits.prefix(40))", fix: "use at most \(max)")
+            }
+            throw fail(node, "\(what) must be a whole number")
+        }
         guard value >= min else { throw fail(node, "\(what) must be at least \(min), got \(value)") }
+        guard value <= max else { throw fail(node, "\(what) is too large: \(value)", fix: "use at most \(max)") }
         return value
     }
 
-    func number(_ node: Node, _ what: String) throws(SpecError) -> Double {
+    func number(_ node: Node, _ what: String, max: Double) throws(SpecError) -> Double {
         guard case .scalar = node, let value = node.float, value >= 0 else {
             throw fail(node, "\(what) must be a number of zero or more")
+        }
+        guard value.isFinite, value <= max else {
+            throw fail(node, "\(what) is too large: \(value)", fix: "use a finite number of at most \(Int(max))")
         }
         return value
     }
@@ -217,7 +239,7 @@ struct NodeReader {
                     workflow.budgetHard = flag
                 }
                 for (bkey, _, bvalue) in try pairs(value, what: "`budget`", allowed: WorkflowLoader.budgetKeys) where bkey == "usd" {
-                    let usd = try number(bvalue, "`budget.usd`")
+                    let usd = try number(bvalue, "`budget.usd`", max: Ceiling.dollars)
                     guard usd > 0 else { throw fail(bvalue, "`budget.usd` must be more than 0", fix: "write e.g. `budget: {usd: 20}`") }
                     workflow.budgetUSD = usd
                 }
@@ -384,9 +406,9 @@ struct NodeReader {
                 var estimate = Estimate()
                 for (ekey, _, evalue) in try pairs(value, what: "`estimate`", allowed: WorkflowLoader.estimateKeys) {
                     switch ekey {
-                    case "minutes": estimate.minutes = try number(evalue, "`estimate.minutes`")
-                    case "input_tokens": estimate.inputTokens = try int(evalue, "`estimate.input_tokens`", min: 0)
-                    default: estimate.outputTokens = try int(evalue, "`estimate.output_tokens`", min: 0)
+                    case "minutes": estimate.minutes = try number(evalue, "`estimate.minutes`", max: Ceiling.minutes)
+                    case "input_tokens": estimate.inputTokens = try int(evalue, "`estimate.input_tokens`", min: 0, max: Ceiling.tokens)
+                    default: estimate.outputTokens = try int(evalue, "`estimate.output_tokens`", min: 0, max: Ceiling.tokens)
                     }
                 }
                 spec.estimate = estimate

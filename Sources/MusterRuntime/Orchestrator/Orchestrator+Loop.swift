@@ -18,7 +18,13 @@ extension Orchestrator {
         /// The budget was reached: nothing new starts.
         var overBudget = false
         var interrupts = 0
+        /// The run's holder epoch when this orchestrator took it: every renewal is fenced by it.
+        let epoch: Int64
+        /// The last renewal of the run's lease (and the tasks'); see `holdRun`.
         var lastHeartbeat = ContinuousClock.now
+        /// When the loop last came back from being suspended past its lease: silence before it is
+        /// not a task's stall (the orchestrator was not reading their output either).
+        var resumedAt: Date?
         var lastSlowTick = ContinuousClock.now
         var started = ContinuousClock.now
         var events: EventMirror
@@ -77,8 +83,9 @@ extension Orchestrator {
             }
         }
 
-        init(orchestrator: Orchestrator, run: RunRecord, worktrees: WorktreeManager?) throws {
+        init(orchestrator: Orchestrator, run: RunRecord, epoch: Int64, worktrees: WorktreeManager?) throws {
             o = orchestrator
+            self.epoch = epoch
             self.worktrees = worktrees
             conflicts = worktrees.map { ConflictWatch(repository: $0.workspace.root.path, store: orchestrator.store, run: run.id) }
             self.run = run
@@ -122,6 +129,8 @@ extension Orchestrator {
                     if try await o.store.counts(run: run.id).unfinished == 0 { break }
                 }
                 guard let wake = await wakes.next() else { break }
+                // Before acting on anything (an exit, a tick, a signal): still the run's holder?
+                try await holdRun()
                 switch wake {
                 case .exits:
                     try await complete(o.inbox.take())
@@ -590,7 +599,8 @@ extension Orchestrator {
                 if entry.stopSentAt == nil {
                     if let deadline = entry.deadline, now >= deadline, let timeout = entry.task.spec.timeout {
                         stop(id, reason: .timeout(timeout), now: now)
-                    } else if let stall = entry.stallAfter, now.timeIntervalSince(entry.process.output.lastOutput) >= stall,
+                    } else if let stall = entry.stallAfter,
+                              now.timeIntervalSince(max(entry.process.output.lastOutput, resumedAt ?? .distantPast)) >= stall,
                               let d = entry.task.spec.stallTimeout {
                         stop(id, reason: .stalled(d), now: now)
                         try await o.store.appendEvent(NewEvent(run: run.id, task: id, kind: "task.stalled", message: StopReason.stalled(d).text, at: now))
@@ -601,12 +611,6 @@ extension Orchestrator {
                 }
             }
             let clock = ContinuousClock.now
-            if clock - lastHeartbeat >= .seconds(o.options.leaseSeconds / 3) {
-                lastHeartbeat = clock
-                try await o.store.heartbeat(run: run.id, holder: o.identity.id, leaseSeconds: o.options.leaseSeconds, now: now)
-                try await o.store.heartbeatWorker(id: o.identity.id, task: nil, now: now)
-                await gate.renewAll()
-            }
             if let conflicts, clock - lastConflictCheck >= o.options.conflictCheckInterval {
                 lastConflictCheck = clock
                 conflicts.check(running.values.compactMap { entry in
@@ -625,6 +629,32 @@ extension Orchestrator {
                 try await checkBudget(counts: counts)
                 try await events.mirror(o.store, run: run.id)
                 try await reportProgress(counts)
+            }
+        }
+
+        /// Renews the run's lease every third of it, fenced by the holder epoch. An orchestrator that
+        /// wakes after its lease lapsed (SIGSTOP, Ctrl-Z, a closed laptop lid) learns here, before it
+        /// judges or kills anything, whether it is still the holder: if nobody took over it renews
+        /// and carries on with its tasks untouched; if someone did, it stops (`holderLost`), leaving
+        /// the new holder's tasks alone.
+        mutating func holdRun() async throws {
+            let clock = ContinuousClock.now
+            let silent = clock - lastHeartbeat
+            guard silent >= .seconds(o.options.leaseSeconds / 3) else { return }
+            let now = Date()
+            switch try await o.store.renewRun(run.id, holder: o.identity.id, epoch: epoch, leaseSeconds: o.options.leaseSeconds, now: now) {
+            case .renewed:
+                lastHeartbeat = clock
+                if silent >= .seconds(o.options.leaseSeconds) {
+                    resumedAt = now
+                    try await o.store.appendEvent(NewEvent(run: run.id, kind: "run.lease_renewed", message:
+                        "the orchestrator was silent for \(silent.humanized), past its \(Duration.seconds(o.options.leaseSeconds).humanized) lease; nobody took over, so it carries on with its tasks",
+                        at: now))
+                }
+                try await o.store.heartbeatWorker(id: o.identity.id, task: nil, now: now)
+                await gate.renewAll()
+            case .lost(let holder, _):
+                throw OrchestratorError.holderLost(run: run.id, holder: holder)
             }
         }
 
@@ -655,7 +685,10 @@ extension Orchestrator {
         /// Error path: stop every process group, leaving the tasks leased so `resume` picks them up.
         mutating func stopAll(reason: String) async {
             gate.cancelPending()
-            await OrphanReaper.stop(groups: Set(running.values.map(\.process.pgid)), grace: o.options.grace)
+            // Not the groups of tasks already known to have ended: their ids may have been reused
+            // (a new holder's task, say, when this one lost the run).
+            let ended = Set(o.inbox.take().map(\.key))
+            await OrphanReaper.stop(groups: Set(running.filter { !ended.contains($0.key) }.values.map(\.process.pgid)), grace: o.options.grace)
             await gate.releaseAll()
         }
 

@@ -71,10 +71,13 @@ public final class Orchestrator: Sendable {
     /// holder, and runs until every task is final, the run is cancelled, or it stops after a failure.
     public func execute() async throws -> RunOutcome {
         let started = ContinuousClock.now
+        guard try await store.run(runID) != nil else { throw OrchestratorError.unknownRun(runID) }
+        let epoch = try await acquire()
+        // Read again: a resume's reopen changed it.
         guard let record = try await store.run(runID) else { throw OrchestratorError.unknownRun(runID) }
-        try await acquire(record)
         let usesGit = record.baseCommit != nil && !record.simulate && workspace.isGitRepository
-        var loop = try Loop(orchestrator: self, run: record, worktrees: usesGit ? try await WorktreeManager.make(workspace: workspace) : nil)
+        var loop = try Loop(orchestrator: self, run: record, epoch: epoch,
+                            worktrees: usesGit ? try await WorktreeManager.make(workspace: workspace) : nil)
         let ticker = startTicker()
         let signals = SignalWatch(signals: [SIGINT, SIGTERM, SIGHUP]) { [inbox] signal in inbox.continuation.yield(.interrupt(signal)) }
         defer {
@@ -99,17 +102,12 @@ public final class Orchestrator: Sendable {
                           elapsed: ContinuousClock.now - started)
     }
 
-    func acquire(_ record: RunRecord) async throws {
-        var staleAfter = options.leaseSeconds * 2
-        if let holder = record.holder, holder.id != identity.id {
-            // Same machine: the holder's pid tells at once whether it still lives.
-            if let alive = holder.isAliveHere {
-                if alive && holder.pid != identity.pid { throw OrchestratorError.heldElsewhere(run: runID, holder: holder) }
-                staleAfter = 0
-            }
-        }
-        switch try await store.acquireRun(runID, holder: identity, staleAfter: staleAfter, now: Date()) {
-        case .acquired(let previous):
+    /// Takes the run over (one compare-and-swap in the Store: a live holder whose lease runs is
+    /// never displaced) and stops orphans of a previous holder. Returns the holder epoch, the
+    /// fencing token every renewal checks.
+    func acquire() async throws -> Int64 {
+        switch try await store.acquireRun(runID, holder: identity, leaseSeconds: options.leaseSeconds, now: Date()) {
+        case .acquired(let previous, let epoch):
             if previous != nil {
                 let orphans = OrphanReaper.groupsOf(run: runID, store: storePath)
                 let stopped = await OrphanReaper.stop(groups: orphans, grace: options.grace)
@@ -118,6 +116,12 @@ public final class Orchestrator: Sendable {
                                                          message: "stopped \(stopped) process groups left by the previous orchestrator", at: Date()))
                 }
             }
+            if options.reopen {
+                // Only the holder puts tasks back in line: a second `resume` refused above changes nothing.
+                let reopened = try await store.reopen(runID, now: Date())
+                options.reopened?(reopened)
+            }
+            return epoch
         case .heldBy(let holder, _): throw OrchestratorError.heldElsewhere(run: runID, holder: holder)
         case .notFound: throw OrchestratorError.unknownRun(runID)
         }

@@ -4,8 +4,13 @@ import MusterStore
 
 public struct RunOptions: Sendable {
     public var concurrency: Int
-    /// A claimed task's lease; renewed every third of it while the orchestrator lives.
+    /// The run's and each claimed task's lease; renewed every third of it while the orchestrator
+    /// lives. An orchestrator silent for longer (suspended, stuck) may be replaced by `muster resume`.
     public var leaseSeconds: Double = 30
+    /// `muster resume`: once the run is taken over, put failed, skipped and cancelled tasks back in line.
+    public var reopen = false
+    /// Told how many tasks `reopen` put back in line.
+    public var reopened: (@Sendable (Int) -> Void)?
     /// Between SIGTERM and SIGKILL when a task is stopped.
     public var grace: Duration = .seconds(5)
     public var simulate = false
@@ -41,6 +46,8 @@ public struct RunOutcome: Sendable {
 
 public enum OrchestratorError: Error, CustomStringConvertible, Sendable {
     case heldElsewhere(run: String, holder: ProcessIdentity)
+    /// This orchestrator's holder epoch is no longer the run's: someone took the run over.
+    case holderLost(run: String, holder: ProcessIdentity?)
     case unknownRun(String)
     case alreadyFinished(String)
 
@@ -48,6 +55,10 @@ public enum OrchestratorError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .heldElsewhere(let run, let holder):
             "run \(run) is being orchestrated by pid \(holder.pid) on \(holder.host); stop it with `muster cancel \(run)` or wait for it"
+        case .holderLost(let run, let holder):
+            "run \(run) was taken over by "
+                + (holder.map { "pid \($0.pid) on \($0.host)" } ?? "another orchestrator")
+                + " while this one was suspended past its lease; stopped without touching the new holder's tasks"
         case .unknownRun(let run): "no run named \(run) (see `muster runs`)"
         case .alreadyFinished(let run): "run \(run) already succeeded; nothing to resume"
         }

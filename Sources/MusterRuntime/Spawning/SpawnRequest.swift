@@ -52,9 +52,7 @@ public struct SpawnRequest: Sendable, Equatable {
             let hint = Suggest.nearest(agent, among: Agents.names).map { " (did you mean \($0)?)" } ?? ""
             throw .invalid("unknown agent `\(agent)`\(hint); known: \(Agents.names.joined(separator: ", "))")
         }
-        if let id, !SpawnRequest.isValidID(id) {
-            throw .invalid("child id `\(id)` is not a simple name: use letters, digits, `_`, `-` and `.`, starting with a letter")
-        }
+        if let id { try SpawnRequest.checkID(id) }
         if agent == "shell" && command == nil {
             throw .invalid("a child on the shell agent needs a command (muster spawn … -- CMD ARGS, or \"command\" in spawn.json)")
         }
@@ -70,10 +68,28 @@ public struct SpawnRequest: Sendable, Equatable {
             after: needs, isolation: parent.isolation, uses: uses)
     }
 
-    static func isValidID(_ id: String) -> Bool {
+    /// Refuses a child id that cannot be a component of its branch name (`muster/RUN/ID`), by git's
+    /// rules for ref names (`git check-ref-format`), and anything beyond muster's simple names.
+    public static func checkID(_ id: String) throws(SpawnRequestError) {
+        if let problem = idProblem(id) {
+            let shown = id.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
+            throw .invalid("child id `\(shown)` \(problem): use letters, digits, `_`, `-` and `.`, starting with a letter (it names a git branch)")
+        }
+    }
+
+    static func isValidID(_ id: String) -> Bool { idProblem(id) == nil }
+
+    static func idProblem(_ id: String) -> String? {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
-        guard let first = id.first, first.isLetter || first == "_" else { return false }
-        return id.count <= 128 && id.allSatisfy { allowed.contains($0) } && !id.contains("..")
+        guard let first = id.first else { return "is empty" }
+        if id.count > 128 { return "is longer than 128 characters" }
+        if id.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return "contains a control character" }
+        if let bad = id.first(where: { !allowed.contains($0) }) { return "contains `\(bad)`, which a branch name cannot hold" }
+        guard first.isLetter || first == "_" else { return "starts with `\(first)`" }
+        if id.contains("..") { return "contains `..`" }
+        if id.hasSuffix(".lock") { return "ends in `.lock`" }
+        if id.hasSuffix(".") { return "ends in `.`" }
+        return nil
     }
 }
 

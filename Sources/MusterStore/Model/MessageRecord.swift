@@ -26,6 +26,17 @@ public struct MessageRecord: Sendable, Codable, Equatable {
     public var claimedAt: Date?
     public var ackedAt: Date?
 
+    /// The claim token `muster msg claim` prints: this delivery (id and attempt), so whoever holds the
+    /// token may acknowledge it from any process, and a token of an earlier delivery acknowledges nothing.
+    public var claimToken: String { "\(id).\(attempt)" }
+
+    /// `ID.ATTEMPT` from `claimToken`; nil for anything else.
+    public static func parseClaimToken(_ text: String) -> (id: Int64, attempt: Int)? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let id = Int64(parts[0]), id > 0, let attempt = Int(parts[1]), attempt > 0 else { return nil }
+        return (id, attempt)
+    }
+
     public init(id: Int64, run: String, recipient: String, sender: String?, body: String, state: MessageState, attempt: Int,
                 holder: String?, leaseExpiresAt: Date?, createdAt: Date, claimedAt: Date?, ackedAt: Date?) {
         self.id = id

@@ -31,6 +31,18 @@ public struct ProcessIdentity: Codable, Sendable, Equatable {
     }
 }
 
+extension RunRecord {
+    /// A run still marked running whose orchestrator is gone: nobody holds it, its holder's lease
+    /// lapsed, or its holder was a process on this host that no longer lives. `muster resume` takes it over.
+    public func isInterrupted(now: Date) -> Bool {
+        guard status == .running else { return false }
+        guard let holder else { return true }
+        if holder.isAliveHere == false { return true }
+        let until = leaseUntil ?? heartbeatAt.map { $0.addingTimeInterval(60) }
+        return until.map { $0 < now } ?? false
+    }
+}
+
 public struct NewRun: Sendable {
     public var id: String
     public var workflow: Workflow
@@ -66,6 +78,10 @@ public struct RunRecord: Sendable, Codable, Equatable {
     public var cancelRequested: Bool
     public var holder: ProcessIdentity?
     public var heartbeatAt: Date?
+    /// Take-overs so far (see `Store.acquireRun`); the current holder's fencing token.
+    public var holderEpoch: Int64 = 0
+    /// When the holder's lease lapses unless it renews; nil when nobody holds the run.
+    public var leaseUntil: Date?
     public var createdAt: Date
     public var finishedAt: Date?
     public var baseCommit: String?

@@ -150,6 +150,15 @@ enum Migrations {
                 CREATE INDEX tasks_by_parent ON tasks(run_id, parent) WHERE parent IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v6-holder-fence") { db in
+            // One holder per run: `holder_epoch` counts take-overs (a fencing token: a holder whose
+            // epoch is no longer the run's has been replaced and must stop); `lease_until` is when the
+            // holder's lease lapses unless it renews.
+            try db.execute(sql: """
+                ALTER TABLE runs ADD COLUMN holder_epoch INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE runs ADD COLUMN lease_until REAL;
+                """)
+        }
         return migrator
     }
 }

@@ -61,6 +61,21 @@ extension SQLiteStore {
         }
     }
 
+    public func ackMessage(id: Int64, attempt: Int, now: Date) async throws -> Bool {
+        try await write { db in
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+                UPDATE messages SET state = 'acked', acked_at = ?3, lease_expires_at = NULL
+                WHERE id = ?1 AND attempt = ?2 AND state = 'claimed'
+                RETURNING run_id, recipient, holder
+                """), arguments: [id, attempt, now.timeIntervalSince1970]) else { return false }
+            let recipient: String = row["recipient"]
+            let holder: String = row["holder"] ?? "?"
+            try Self.event(db, run: row["run_id"], task: recipient.hasPrefix(MessageError.rolePrefix) ? nil : recipient,
+                           kind: "message.acked", message: "message \(id) acknowledged with the claim token of \(holder)", at: now)
+            return true
+        }
+    }
+
     public func messages(run: String, recipient: String?) async throws -> [MessageRecord] {
         try await read { db in
             let rows = if let recipient {

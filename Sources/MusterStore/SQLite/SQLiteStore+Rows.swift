@@ -12,7 +12,8 @@ extension SQLiteStore {
             specPath: row["spec_path"], root: row["root"], concurrency: row["concurrency"], simulate: row["simulate"],
             status: RunStatus(rawValue: row["status"]) ?? .failed, cancelRequested: row["cancel_requested"],
             holder: holder.map { ProcessIdentity(id: $0, host: row["holder_host"] ?? "?", pid: row["holder_pid"] ?? 0) },
-            heartbeatAt: date(row["heartbeat_at"]), createdAt: Date(timeIntervalSince1970: row["created_at"]),
+            heartbeatAt: date(row["heartbeat_at"]), holderEpoch: row["holder_epoch"], leaseUntil: date(row["lease_until"]),
+            createdAt: Date(timeIntervalSince1970: row["created_at"]),
             finishedAt: date(row["finished_at"]), baseCommit: row["base_commit"])
     }
 

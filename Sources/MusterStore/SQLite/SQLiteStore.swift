@@ -9,8 +9,18 @@ public final class SQLiteStore: Store {
 
     public init(path: String) throws {
         self.path = path
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw StoreError.unusable(path: path, problem: "is a folder, not a muster store",
+                                      fix: "pass --store with a file path, or move the folder away")
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError.unusable(path: path, problem: "cannot be created: its folder \(folder) cannot be made",
+                                      fix: "check the folder's permissions, or pass --store with a writable path")
+        }
         var config = Configuration()
         config.busyMode = .timeout(30)
         config.prepareDatabase { db in
@@ -18,19 +28,53 @@ public final class SQLiteStore: Store {
             // only a power cut can lose the last commits, and it never corrupts the file.
             try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON")
         }
-        pool = try DatabasePool(path: path, configuration: config)
-        // Processes opening a new store at the same moment race to create the schema: the loser's
-        // migration fails on a table the winner just made; once the winner commits, retrying is a no-op.
+        do {
+            pool = try Self.openPool(path: path, folder: folder, configuration: config)
+        } catch let error as DatabaseError {
+            throw Self.unusable(error, path: path)
+        }
+    }
+
+    /// Opens the pool and brings the schema up to date. Processes opening a new store at the same
+    /// moment race to switch it to WAL and create the schema: they take turns on an advisory lock
+    /// of the store's folder (held for milliseconds), and a busy answer that still gets through is retried.
+    static func openPool(path: String, folder: String, configuration: Configuration) throws -> DatabasePool {
+        let lock = open(folder, O_RDONLY | O_CLOEXEC)
+        if lock >= 0 { _ = flock(lock, LOCK_EX) }
+        defer { if lock >= 0 { close(lock) } }
         var attempt = 0
         while true {
             do {
+                let pool = try DatabasePool(path: path, configuration: configuration)
                 try Migrations.migrator.migrate(pool)
-                return
-            } catch {
+                return pool
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+                        || (error.resultCode == .SQLITE_ERROR && attempt < 3) {
+                // SQLITE_ERROR: a schema another process created between our check and our CREATE.
                 attempt += 1
-                if attempt >= 10 { throw error }
-                usleep(useconds_t(UInt32.random(in: 5_000...30_000) * UInt32(attempt)))
+                if attempt >= 20 { throw error }
+                usleep(useconds_t(UInt32.random(in: 5_000...30_000) * UInt32(min(attempt, 5))))
             }
+        }
+    }
+
+    /// A store SQLite cannot use, said in one line with the path and what to do.
+    public static func unusable(_ error: DatabaseError, path: String) -> StoreError {
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return .unusable(path: path, problem: "is damaged or is not a muster store (\(error.message ?? "not a database"))",
+                             fix: "move it aside and run again to start a new store, or pass --store with another file")
+        case .SQLITE_READONLY:
+            return .unusable(path: path, problem: "is read-only (muster writes to its store, even to read runs: WAL)",
+                             fix: "make it and its folder writable, or copy it somewhere writable and pass --store")
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
+            return .unusable(path: path, problem: "cannot be opened (\(error.message ?? "permission denied"))",
+                             fix: "check that it and its folder are readable and writable, or pass --store with another file")
+        case .SQLITE_FULL:
+            return .unusable(path: path, problem: "cannot grow: the disk is full", fix: "free some space and try again")
+        default:
+            return .unusable(path: path, problem: "cannot be used: \(error.message ?? "\(error.resultCode)")",
+                             fix: "check the file, or pass --store with another file")
         }
     }
 
@@ -116,34 +160,62 @@ public final class SQLiteStore: Store {
         }
     }
 
-    public func acquireRun(_ id: String, holder: ProcessIdentity, staleAfter: Double, now: Date) async throws -> RunAcquisition {
-        try await write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT holder, holder_host, holder_pid, heartbeat_at FROM runs WHERE id = ?",
-                                             arguments: [id]) else { return .notFound }
+    public func acquireRun(_ id: String, holder: ProcessIdentity, leaseSeconds: Double, now: Date) async throws -> RunAcquisition {
+        let t = now.timeIntervalSince1970
+        return try await write { db in
+            // Read and swap inside one BEGIN IMMEDIATE transaction: a second caller waits for the
+            // write lock and then sees the first one's holder, so exactly one of them takes the run.
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT holder, holder_host, holder_pid, heartbeat_at, lease_until, holder_epoch FROM runs WHERE id = ?
+                """, arguments: [id]) else { return .notFound }
             let previous: String? = row["holder"]
-            if let previous, previous != holder.id, let beat: Double = row["heartbeat_at"],
-               now.timeIntervalSince1970 - beat < staleAfter {
-                return .heldBy(ProcessIdentity(id: previous, host: row["holder_host"] ?? "?", pid: row["holder_pid"] ?? 0),
-                               lastHeartbeat: Date(timeIntervalSince1970: beat))
+            if let previous, previous != holder.id {
+                let current = ProcessIdentity(id: previous, host: row["holder_host"] ?? "?", pid: row["holder_pid"] ?? 0)
+                // Rows written before leases were stored: the heartbeat plus this caller's lease.
+                let until: Double = row["lease_until"] ?? ((row["heartbeat_at"] as Double?).map { $0 + leaseSeconds } ?? 0)
+                if until >= t && current.isAliveHere != false {
+                    return .heldBy(current, leaseUntil: Date(timeIntervalSince1970: until))
+                }
             }
+            let epoch = (row["holder_epoch"] as Int64? ?? 0) + (previous == holder.id ? 0 : 1)
             try db.execute(sql: """
-                UPDATE runs SET holder = ?, holder_host = ?, holder_pid = ?, heartbeat_at = ?, status = 'running',
-                    finished_at = NULL WHERE id = ?
-                """, arguments: [holder.id, holder.host, holder.pid, now.timeIntervalSince1970, id])
+                UPDATE runs SET holder = ?, holder_host = ?, holder_pid = ?, heartbeat_at = ?, lease_until = ?, holder_epoch = ?,
+                    status = 'running', finished_at = NULL WHERE id = ?
+                """, arguments: [holder.id, holder.host, holder.pid, t, t + leaseSeconds, epoch, id])
             if let previous, previous != holder.id {
                 // The previous orchestrator is gone: its tasks may be claimed at once (the claimer stops their orphans).
                 try db.execute(sql: "UPDATE tasks SET lease_expires_at = 0 WHERE run_id = ? AND state = 'running' AND holder = ?",
                                arguments: [id, previous])
             }
+            let taken = previous.map { $0 == holder.id ? "" : " (taken over from \(row["holder_host"] ?? "?") pid \(row["holder_pid"] ?? 0))" } ?? ""
             try Self.event(db, run: id, task: nil, kind: previous == nil ? "run.started" : "run.resumed",
-                           message: "orchestrator \(holder.host) pid \(holder.pid)", at: now)
-            return .acquired(previousHolder: previous)
+                           message: "orchestrator \(holder.host) pid \(holder.pid), holder epoch \(epoch)\(taken)", at: now)
+            return .acquired(previousHolder: previous, epoch: epoch)
+        }
+    }
+
+    public func renewRun(_ id: String, holder: String, epoch: Int64, leaseSeconds: Double, now: Date) async throws -> RunRenewal {
+        let t = now.timeIntervalSince1970
+        return try await write { db in
+            try db.execute(sql: "UPDATE runs SET heartbeat_at = ?, lease_until = ? WHERE id = ? AND holder = ? AND holder_epoch = ?",
+                           arguments: [t, t + leaseSeconds, id, holder, epoch])
+            guard db.changesCount == 1 else {
+                let row = try Row.fetchOne(db, sql: "SELECT holder, holder_host, holder_pid, holder_epoch FROM runs WHERE id = ?", arguments: [id])
+                let current = (row?["holder"] as String?).map {
+                    ProcessIdentity(id: $0, host: row?["holder_host"] ?? "?", pid: row?["holder_pid"] ?? 0)
+                }
+                return .lost(by: current, epoch: row?["holder_epoch"] ?? 0)
+            }
+            try db.execute(sql: "UPDATE tasks SET lease_expires_at = ? WHERE run_id = ? AND holder = ? AND state = 'running'",
+                           arguments: [t + leaseSeconds, id, holder])
+            return .renewed(tasks: db.changesCount)
         }
     }
 
     public func releaseRun(_ id: String, holder: String) async throws {
         try await write { db in
-            try db.execute(sql: "UPDATE runs SET holder = NULL, heartbeat_at = NULL WHERE id = ? AND holder = ?", arguments: [id, holder])
+            try db.execute(sql: "UPDATE runs SET holder = NULL, heartbeat_at = NULL, lease_until = NULL WHERE id = ? AND holder = ?",
+                           arguments: [id, holder])
         }
     }
 
@@ -218,14 +290,20 @@ public final class SQLiteStore: Store {
         guard limit > 0 else { return [] }
         let t = now.timeIntervalSince1970
         return try await write { db in
-            let cancelled = try db.cachedStatement(sql: "SELECT cancel_requested FROM runs WHERE id = ?")
-            if try Bool.fetchOne(cancelled, arguments: [run]) == true { return [] }
+            // Fenced: nothing is claimed while another holder holds the run, or after a cancel request.
+            guard let fence = try Row.fetchOne(try db.cachedStatement(sql: "SELECT cancel_requested, holder FROM runs WHERE id = ?"),
+                                               arguments: [run]) else { return [] }
+            if fence[0] as Bool? == true { return [] }
+            if let owner: String = fence[1], owner != holder { return [] }
             var claimed: [ClaimedTask] = []
             // Lapsed leases first: their holder is gone and the work is oldest. Read before updating,
-            // because the claimer needs the previous holder's process group to stop it.
+            // because the claimer needs the previous holder's process group to stop it. Never the
+            // claimer's own: it still supervises them (it was suspended past its lease, say), and
+            // retaking one would kill it and record its exit against the new attempt.
             let lapsed = try Row.fetchAll(try db.cachedStatement(sql: """
-                SELECT * FROM tasks WHERE run_id = ? AND state = 'running' AND lease_expires_at < ? ORDER BY position LIMIT ?
-                """), arguments: [run, t, limit])
+                SELECT * FROM tasks WHERE run_id = ? AND state = 'running' AND lease_expires_at < ? AND holder IS NOT ?
+                ORDER BY position LIMIT ?
+                """), arguments: [run, t, holder, limit])
             if !lapsed.isEmpty {
                 let retake = try db.cachedStatement(sql: """
                     UPDATE tasks SET state = 'running', holder = ?, lease_expires_at = ?, attempt = attempt + 1, started_at = ?,
@@ -285,7 +363,8 @@ public final class SQLiteStore: Store {
             try db.execute(sql: "UPDATE tasks SET lease_expires_at = ? WHERE run_id = ? AND holder = ? AND state = 'running'",
                            arguments: [t + leaseSeconds, run, holder])
             let renewed = db.changesCount
-            try db.execute(sql: "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND holder = ?", arguments: [t, run, holder])
+            try db.execute(sql: "UPDATE runs SET heartbeat_at = ?, lease_until = ? WHERE id = ? AND holder = ?",
+                           arguments: [t, t + leaseSeconds, run, holder])
             return renewed
         }
     }
@@ -298,8 +377,14 @@ public final class SQLiteStore: Store {
                        now: Date) async throws -> FinishReport {
         let t = now.timeIntervalSince1970
         return try await write { db in
-            try Self.record(db, run: run, holder: holder, started, now: now)
             var report = FinishReport()
+            // Fenced: a holder the run no longer belongs to records nothing (its outcomes are stale).
+            if let owner = try String.fetchOne(try db.cachedStatement(sql: "SELECT holder FROM runs WHERE id = ?"), arguments: [run]),
+               owner != holder {
+                report.rejected = outcomes.map(\.task)
+                return report
+            }
+            try Self.record(db, run: run, holder: holder, started, now: now)
             var succeededGroups = Set<String>()
             var failedGroups = Set<String>()
             var failedTasks = Set<String>()
