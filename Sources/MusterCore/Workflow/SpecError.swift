@@ -23,9 +23,26 @@ public struct SpecError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        var line = "\(file):\(location.line):\(location.column): error: \(message)"
-        if let fix { line += " (fix: \(fix))" }
+        var line = "\(file):\(location.line):\(location.column): error: \(Self.oneLine(message))"
+        if let fix { line += " (fix: \(Self.oneLine(fix)))" }
         return line
+    }
+
+    /// Messages quote what the spec holds, which may span lines or hold control characters: shown
+    /// escaped, so an error stays one line on a terminal.
+    static func oneLine(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F { out += "\\u{\(String(scalar.value, radix: 16))}" } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out
     }
 }
 

@@ -94,6 +94,17 @@ struct NodeReader {
             let firstLine = problem.split(separator: "\n").first.map(String.init) ?? problem
             return SpecError(file: file, location: SourceLocation(line: mark.line, column: mark.column),
                              message: "malformed YAML: \(firstLine)", fix: "check indentation and quoting near this position")
+        case .reader(let problem, let offset, let value, let yaml):
+            // Bytes YAML may not hold (control characters, invalid UTF-8): name the first one's position.
+            var location = SourceLocation(line: 1, column: 1)
+            if let offset {
+                for character in yaml.prefix(offset) {
+                    if character.isNewline { location = SourceLocation(line: location.line + 1, column: 1) } else { location.column += 1 }
+                }
+            }
+            let what = value >= 0 ? " (U+\(String(format: "%04X", value)))" : ""
+            return SpecError(file: file, location: location, message: "malformed YAML: \(problem)\(what)",
+                             fix: "remove the character, or write it escaped inside a double-quoted string")
         case .duplicatedKeysInMapping(let duplicates, let context):
             let key = duplicates.first ?? "?"
             return SpecError(file: file, location: secondOccurrence(of: key, in: context.mark),
