@@ -82,6 +82,8 @@ import Testing
         for index in garbage.indices { garbage[index] = UInt8(truncatingIfNeeded: index &* 2_654_435_761 >> 7) }
         try Data(garbage).write(to: URL(fileURLWithPath: h.path(".muster/muster.db")))
         try h.write("w.yml", "name: m\ntasks:\n  a:\n    command: [echo]\n")
+        try h.write(".gitignore", ".muster/\n")
+        try h.commitAll()
         for arguments in [["status"], ["runs"], ["run", "w.yml"]] {
             let result = try h.musterArgs(arguments)
             #expect(result.status == 2, "\(arguments): \(result.status) \(result.stderr)")
