@@ -14,7 +14,8 @@ import Testing
         (try? status(h, run))?["status"] as? String
     }
 
-    /// `+ TASK ATTEMPT` when a task starts, `- TASK ATTEMPT` when it ends; it waits for the file `go`.
+    /// `+ TASK ATTEMPT` when a task starts, `- TASK ATTEMPT` when it ends; it waits for the file
+    /// `go` (every task) or `go-TASK` (that one).
     static func spec(_ h: Harness, concurrency: Int, items: [String]) throws {
         try h.write("w.yml", """
             name: fence
@@ -25,7 +26,7 @@ import Testing
                 shell: true
                 command: |
                   echo "+ $MUSTER_TASK_ID $MUSTER_ATTEMPT" >> \(h.path("log"))
-                  while [ ! -f \(h.path("go")) ]; do sleep 0.05; done
+                  while [ ! -f \(h.path("go")) ] && [ ! -f \(h.path("go"))-$MUSTER_TASK_ID ]; do sleep 0.05; done
                   echo "- $MUSTER_TASK_ID $MUSTER_ATTEMPT" >> \(h.path("log"))
             """)
     }
@@ -41,12 +42,16 @@ import Testing
 
     @Test func suspendedPastItsLeaseWithNobodyTakingOverItKeepsItsTasks() throws {
         let h = try Harness()
-        try Self.spec(h, concurrency: 2, items: ["a", "b", "c"])
+        try Self.spec(h, concurrency: 4, items: ["a", "b", "c"])
         let orchestrator = try Harness.spawn(Harness.muster, ["run", "w.yml", "--lease", "2"], in: h.root,
                                              stdout: h.path("run.out"), stderr: h.path("run.err"))
-        #expect(try Harness.eventually(timeout: 60) { Self.lines(h, "+").count == 2 }, "two tasks never started")
+        #expect(try Harness.eventually(timeout: 60) { Self.lines(h, "+").count == 3 }, "the tasks never started")
         let run = try Self.newestRun(h)
         orchestrator.signal(SIGSTOP)
+        // One task ends while it is stopped: on waking, its exit is the first thing the loop sees,
+        // with free slots to fill and the other tasks' leases lapsed.
+        try h.write("go-work.c", "")
+        #expect(try Harness.eventually(timeout: 60) { Self.lines(h, "-") == ["work.c 1"] }, "task c never ended")
         // Stopped (alive, silent) past its lease: status says so and suggests a resume.
         #expect(try Harness.eventually(timeout: 60) { Self.runStatus(h, run) == "interrupted" }, "lease never seen lapsed")
         orchestrator.signal(SIGCONT)
