@@ -154,6 +154,8 @@ extension Orchestrator {
         mutating func dispatch() async throws {
             try await checkBudget()
             while accepting {
+                // A long dispatch (many worktrees to prepare) must not let the run's lease lapse.
+                try await holdRun()
                 let free = concurrency - occupied
                 guard free > 0 else { return }
                 let claimed = try await o.store.claim(run: run.id, holder: o.identity.id, limit: free,
