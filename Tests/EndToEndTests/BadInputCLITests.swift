@@ -93,6 +93,25 @@ import Testing
         #expect(try Data(contentsOf: URL(fileURLWithPath: h.path(".muster/muster.db"))) == Data(garbage), "the damaged store was changed")
     }
 
+    /// A store whose header is fine but whose pages past it are garbage fails on its first query, not at open.
+    @Test func aStoreDamagedPastItsHeaderIsOneLine() throws {
+        let h = try Harness()
+        try h.write("w.yml", "name: m\ntasks:\n  a:\n    command: [echo]\n")
+        try h.write(".gitignore", ".muster/\n")
+        try h.commitAll()
+        #expect(try h.muster("run", "w.yml").status == 0)
+        let url = URL(fileURLWithPath: h.path(".muster/muster.db"))
+        var bytes = [UInt8](try Data(contentsOf: url))
+        for index in 4096..<bytes.count { bytes[index] = UInt8(truncatingIfNeeded: index &* 7919) }
+        try Data(bytes).write(to: url)
+        for arguments in [["status"], ["runs"]] {
+            let result = try h.musterArgs(arguments)
+            #expect(result.status == 2, "\(arguments): \(result.status) \(result.stderr)")
+            #expect(Self.oneLine(result.stderr) && result.stderr.contains(h.path(".muster/muster.db")), "\(arguments): \(result.stderr)")
+        }
+        #expect(try Data(contentsOf: url) == Data(bytes), "the damaged store was changed")
+    }
+
     @Test func anUnreadableStoreIsOneLine() throws {
         let h = try Harness()
         // Tests run as root, who reads any file: a folder where the store should be cannot be read as one.

@@ -107,8 +107,23 @@ public final class SQLiteStore: Store {
     }
 
     // Non-async on purpose: from an async function GRDB would pick its async overloads.
-    private func writeNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.writeWithoutTransaction(body) }
-    private func readNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
+    private func writeNow<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.writeWithoutTransaction(body) } catch let error as DatabaseError { throw Self.surfaced(error, path: path) }
+    }
+    private func readNow<T>(_ body: (Database) throws -> T) throws -> T {
+        do { return try pool.read(body) } catch let error as DatabaseError { throw Self.surfaced(error, path: path) }
+    }
+
+    /// A damaged, read-only or vanished file found mid-way (a page past the header is garbage, the
+    /// disk filled) is the same one-line `StoreError.unusable` as at open; anything else stays as it is.
+    static func surfaced(_ error: DatabaseError, path: String) -> Error {
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT, .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_AUTH:
+            return unusable(error, path: path)
+        default:
+            return error
+        }
+    }
 
     // MARK: Runs
 
