@@ -125,6 +125,11 @@ public struct WorktreeManager: Sendable {
     /// changed path (both sides of a rename, deletions too) against its `owns`, comparing with the
     /// start commit muster recorded.
     public func finish(run: String, task: TaskRecord, state: TaskGitState, agent: String, scratch: [String] = []) async throws -> TaskGitState {
+        try await finish(run: run, task: task.id, attempt: task.attempt, owns: task.spec.owns, state: state, agent: agent, scratch: scratch)
+    }
+
+    func finish(run: String, task id: String, attempt: Int, owns: [String], state: TaskGitState, agent: String,
+                scratch: [String]) async throws -> TaskGitState {
         guard let worktree = state.worktree else { return state }
         let git = try self.git(worktree: worktree, expected: state.gitDir)
         let commit = WorktreeCommit(git: git, scratch: scratch)
@@ -132,14 +137,14 @@ public struct WorktreeManager: Sendable {
         let changed = try await Self.changedPaths(git, ["diff-tree", "-r", "--name-status", "-M", "-z", state.baseCommit, tree])
         var result = state
         result.changedPaths = changed
-        result.violations = Self.violations(changed, owns: task.spec.owns)
+        result.violations = Self.violations(changed, owns: owns)
         if !changed.isEmpty {
-            let message = "muster: \(run)/\(task.id) (\(agent))\n\nRun: \(run)\nTask: \(task.id)\nAgent: \(agent)\nAttempt: \(task.attempt)\n"
+            let message = "muster: \(run)/\(id) (\(agent))\n\nRun: \(run)\nTask: \(id)\nAgent: \(agent)\nAttempt: \(attempt)\n"
             let head = try await commit.commit(tree: tree, parent: state.baseCommit, message: message, identity: identity)
-            let ref = "refs/heads/\(state.branch ?? Self.branch(run: run, task: task.id))"
+            let ref = "refs/heads/\(state.branch ?? Self.branch(run: run, task: id))"
             // The agent may have committed on (or moved) its branch itself; the commit above holds all its files either way.
             let old = try await git.resolve(ref)
-            try await commit.move(ref, to: head, from: old, reason: "muster: \(run)/\(task.id) finished")
+            try await commit.move(ref, to: head, from: old, reason: "muster: \(run)/\(id) finished")
             result.headCommit = head
         }
         return result
