@@ -38,14 +38,24 @@ import Testing
         return h
     }
 
-    /// Finding 1: `rm .git` in the worktree; muster's commit must not walk up to the user's checkout.
-    @Test func removingTheWorktreeLinkFailsTheTaskAndLeavesTheUserAlone() throws {
+    static let damages: [(String, String)] = [
+        ("removed", "rm .git"),
+        ("repointed at the user's repository", "echo gitdir: $MUSTER_ROOT/.git > .git"),
+        ("replaced by a repository", "rm .git && git init -q . && git add -A"),
+    ]
+
+    /// Finding 1: `rm .git` (or a repointed or replaced one) in the worktree; muster's commit must not
+    /// walk up (or over) to the user's checkout, and a retry must not run in it again.
+    @Test(arguments: damages.map(\.0))
+    func aDamagedWorktreeLinkFailsTheTaskAndLeavesTheUserAlone(_ damage: String) throws {
+        let command = try #require(Self.damages.first { $0.0 == damage }?.1)
         let h = try Self.userRepository()
         try h.write("w.yml", Self.workflow("rmgit", tasks: """
               t:
                 shell: true
-                command: "echo mine > mine.txt && rm .git"
+                command: "echo mine > mine.txt && \(command)"
                 owns: [mine.txt]
+                retries: 2
             """))
         let before = try Self.userState(h)
         let run = try h.muster("run", "w.yml", "--json")
@@ -56,6 +66,7 @@ import Testing
         #expect((task["error"] as? String)?.hasPrefix("worktree damaged") == true, "\(task["error"] ?? "-")")
         #expect(try Self.userState(h) == before, "the user's branch and uncommitted work are untouched")
         #expect(try h.git("ls-tree", "-r", "--name-only", "main").stdout == "tracked.txt\n")
+        #expect(task["attempt"] as? Int == 1, "a damaged worktree is not retried")
     }
 
     /// Finding 3: hooks written into the shared `.git/hooks` never run as muster (run, merge of needs, integrate).
