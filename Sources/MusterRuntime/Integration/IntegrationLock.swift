@@ -29,7 +29,7 @@ public final class IntegrationLease: Sendable {
     let manager: LockManager
     let path: String
     let identity: LockIdentity
-    private let held = Mutex(true)
+    let held = Mutex(true)
     private let renewal = Mutex<Task<Void, Never>?>(nil)
 
     init(manager: LockManager, path: String, identity: LockIdentity) {
