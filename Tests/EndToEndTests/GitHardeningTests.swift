@@ -67,6 +67,10 @@ import Testing
         #expect(try Self.userState(h) == before, "the user's branch and uncommitted work are untouched")
         #expect(try h.git("ls-tree", "-r", "--name-only", "main").stdout == "tracked.txt\n")
         #expect(task["attempt"] as? Int == 1, "a damaged worktree is not retried")
+        let clean = try h.muster("clean", id)
+        #expect(clean.status == 0, "\(clean.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: h.path(".muster/worktrees/\(id)/t")))
+        #expect(try Self.userState(h) == before, "cleaning up the damaged worktree left the user's work alone")
     }
 
     /// Finding 3: hooks written into the shared `.git/hooks` never run as muster (run, merge of needs, integrate).
