@@ -90,7 +90,7 @@ public struct IntegrationReport: Sendable, Codable, Equatable {
     public var refused: [Excluded] = []
     /// Tasks whose commit shares no history with the branch: reported, not merged, the rest go on.
     public var skipped: [Excluded] = []
-    /// Where the merges ran (nil with `dryRun`).
+    /// The checkout the merges ran in, with `--allow-checked-out`; nil otherwise (plumbing needs no work folder).
     public var worktree: String?
 
     public var succeeded: Bool { conflict == nil }
