@@ -126,4 +126,17 @@ import Testing
         #expect(try await store.locks().map(\.holder) == ["integrate-live"])
         await lease.release()
     }
+
+    @Test func mergeDriversAnAgentConfiguredNeverRun() async throws {
+        let f = try await GitFixture.make()
+        let marker = f.root.appendingPathComponent("driver-ran").path
+        try await f.git(["config", "merge.evil.driver", "touch \(marker); false"])
+        try f.write(".git/info/attributes", "* merge=evil\n")
+        let a = try await task(f, "a", position: 0, files: ["shared.txt": GitFixture.lines(replacing: [5: "a"])])
+        let b = try await task(f, "b", position: 1, files: ["shared.txt": GitFixture.lines(replacing: [25: "b"])])
+        let result = try await Integrator(repository: f.root.path).integrate(run: f.run, baseCommit: f.base, tasks: [a, b])
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        #expect(result.merged.map(\.task) == ["a", "b"])
+        #expect(try await f.git(["show", "\(result.branch):shared.txt"]) == GitFixture.lines(replacing: [5: "a", 25: "b"]).trimmingCharacters(in: .newlines))
+    }
 }

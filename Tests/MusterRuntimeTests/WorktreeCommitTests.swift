@@ -109,4 +109,16 @@ import Testing
                      try await s.f.git(["rev-parse", s.f.branch("t")])]
         #expect(after == before)
     }
+
+    @Test func filterDriversAnAgentConfiguredNeverRun() async throws {
+        let s = try await setup()
+        let marker = s.f.root.appendingPathComponent("filter-ran").path
+        try await s.f.git(["config", "filter.evil.clean", "touch \(marker); tr a-z A-Z"])
+        try await s.f.git(["config", "filter.evil.process", "touch \(marker)"])
+        try s.f.write(".gitattributes", "* filter=evil\n", in: s.path)
+        try s.f.write("mine.txt", "lower case\n", in: s.path)
+        let result = try await finish(s, owns: ["mine.txt", ".gitattributes"])
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        #expect(try await s.f.git(["show", "\(try #require(result.headCommit)):mine.txt"]) == "lower case")
+    }
 }

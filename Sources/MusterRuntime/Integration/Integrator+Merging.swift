@@ -42,7 +42,8 @@ extension Integrator {
                 continue
             case .merge: break
             }
-            let outcome = try await ConflictPredictor.mergeTree(repository: repository, current, step.commit)
+            let outcome = try await ConflictPredictor.mergeTree(repository: repository, current, step.commit,
+                                                                      environment: git.environment())
             if !outcome.conflicted.isEmpty {
                 report.conflict = .init(task: step.task.id, branch: step.task.git?.branch, commit: step.commit, files: outcome.conflicted)
                 report.notAttempted = plan[(offset + 1)...].map(\.task.id)

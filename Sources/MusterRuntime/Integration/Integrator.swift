@@ -157,11 +157,12 @@ public struct Integrator: Sendable {
     /// `lease`: checked before every move of the branch; integration stops (throws) once it is lost.
     public func integrate(run: String, baseCommit: String, tasks: [IntegrationTask],
                           options: IntegrationOptions = IntegrationOptions(), lease: IntegrationLease? = nil) async throws -> IntegrationReport {
-        let git = Git(repository)
+        var git = Git(repository)
         guard FileManager.default.fileExists(atPath: repository),
               try await git.run(["rev-parse", "--is-inside-work-tree"], allowFailure: true).succeeded else {
             throw IntegrationError.notGitRepository(repository)
         }
+        git = try await git.withoutDrivers()
         let branch = options.into ?? Self.defaultBranch(run: run)
         guard try await git.run(["check-ref-format", "--branch", branch], allowFailure: true).succeeded, !branch.hasPrefix("-") else {
             throw IntegrationError.invalidBranch(branch)
@@ -210,7 +211,7 @@ public struct Integrator: Sendable {
             let dirty = try await Git(place.path).output(["status", "--porcelain", "--untracked-files=no"])
             guard dirty.isEmpty else { throw IntegrationError.dirtyWorktree(branch: branch, worktree: place.path) }
             report.worktree = place.path
-            try await merge(plan, into: &report, in: Git(place.path), lease: lease)
+            try await merge(plan, into: &report, in: try await Git(place.path).withoutDrivers(), lease: lease)
             return report
         }
         if existingTip == nil {

@@ -19,6 +19,8 @@ public struct Git: Sendable {
     public let gitDirectory: String?
     /// `GIT_WORK_TREE`, with `gitDirectory`.
     public let workTree: String?
+    /// Settings on top of `settings` for this git only (see `withoutDrivers`).
+    public private(set) var overrides: [String: String] = [:]
     static let resolver = ExecutableResolver()
 
     public init(_ directory: String) {
@@ -43,6 +45,8 @@ public struct Git: Sendable {
         ("core.hooksPath", "/dev/null"),
         // fsmonitor is a command git would run on status and add.
         ("core.fsmonitor", "false"),
+        // commit-tree signs when this says so, running whatever `gpg.program` names.
+        ("commit.gpgSign", "false"),
         // No automatic gc or maintenance from muster's own commits and merges: `gc --auto` prunes
         // worktree admin folders that a concurrent `worktree add` is still creating.
         ("gc.auto", "0"),
@@ -89,8 +93,33 @@ public struct Git: Sendable {
         var env = Self.environment(in: directory)
         if let gitDirectory { env["GIT_DIR"] = gitDirectory }
         if let workTree { env["GIT_WORK_TREE"] = workTree }
+        if !overrides.isEmpty {
+            var count = Int(env["GIT_CONFIG_COUNT"] ?? "") ?? 0
+            for (key, value) in overrides.sorted(by: { $0.key < $1.key }) {
+                env["GIT_CONFIG_KEY_\(count)"] = key
+                env["GIT_CONFIG_VALUE_\(count)"] = value
+                count += 1
+            }
+            env["GIT_CONFIG_COUNT"] = String(count)
+        }
         for (key, value) in extra { env[key] = value }
         return env
+    }
+
+    /// Config keys that make git run a command while it stages, checks out or merges files.
+    static let driverKeys = #"^(filter\..+\.(clean|smudge|process)|merge\..+\.driver)$"#
+
+    /// This git with every filter and merge driver the repository's config names turned off: an
+    /// agent that can write `.git/config` and a `.gitattributes` would otherwise have muster run its
+    /// commands as it stages or merges. A filter becomes none (an empty command); a merge driver
+    /// becomes git's own three-way text merge.
+    public func withoutDrivers() async throws -> Git {
+        let listed = try await run(["config", "--name-only", "--get-regexp", Self.driverKeys], allowFailure: true)
+        var copy = self
+        for key in listed.stdout.split(separator: "\n") where !key.isEmpty {
+            copy.overrides[String(key)] = key.hasPrefix("merge.") ? "git merge-file --marker-size=%L %A %O %B" : ""
+        }
+        return copy
     }
 
     /// Runs git; a non-zero exit throws unless `allowFailure`.

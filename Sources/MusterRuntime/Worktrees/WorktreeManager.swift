@@ -56,9 +56,10 @@ public struct WorktreeManager: Sendable {
     }
 
     /// Git on a task's worktree, after checking its `.git` link (`WorktreeError.damaged` if it cannot be trusted).
-    public func git(worktree: String, expected gitDir: String?) throws -> Git {
+    /// Its filter and merge drivers are off too (`Git.withoutDrivers`), read afresh each time.
+    public func git(worktree: String, expected gitDir: String?) async throws -> Git {
         let folder = try WorktreeLink.gitDirectory(of: worktree, commonDirectory: commonDirectory, expected: gitDir)
-        return Git(gitDirectory: folder, workTree: worktree)
+        return try await Git(gitDirectory: folder, workTree: worktree).withoutDrivers()
     }
 
     /// The worktree for `task`: the run's base plus a merge of every branch it needs, in order.
@@ -72,12 +73,12 @@ public struct WorktreeManager: Sendable {
         let git: Git
         if linked || (recorded != nil && FileManager.default.fileExists(atPath: dir.path)) {
             // An earlier attempt's worktree (a missing `.git` there is damage, not a half-made worktree).
-            git = try self.git(worktree: dir.path, expected: recorded)
+            git = try await self.git(worktree: dir.path, expected: recorded)
             try await keepEarlierAttempt(git, run: run, task: task, base: base, branch: branch)
         } else {
             try FileManager.default.createDirectory(at: dir.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let existed = try await admin.create(repo, at: dir, branch: branch, base: base)
-            git = try self.git(worktree: dir.path, expected: nil)
+            let existed = try await admin.create(try await repo.withoutDrivers(), at: dir, branch: branch, base: base)
+            git = try await self.git(worktree: dir.path, expected: nil)
             if existed {
                 // The branch outlived its worktree (cleaned, or a crash mid-creation): resume it, never overwrite it.
                 try await keepEarlierAttempt(git, run: run, task: task, base: base, branch: branch)
@@ -131,7 +132,7 @@ public struct WorktreeManager: Sendable {
     func finish(run: String, task id: String, attempt: Int, owns: [String], state: TaskGitState, agent: String,
                 scratch: [String]) async throws -> TaskGitState {
         guard let worktree = state.worktree else { return state }
-        let git = try self.git(worktree: worktree, expected: state.gitDir)
+        let git = try await self.git(worktree: worktree, expected: state.gitDir)
         let commit = WorktreeCommit(git: git, scratch: scratch)
         let tree = try await commit.tree(from: state.baseCommit)
         let changed = try await Self.changedPaths(git, ["diff-tree", "-r", "--name-status", "-M", "-z", state.baseCommit, tree])
