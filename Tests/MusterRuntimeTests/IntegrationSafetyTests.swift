@@ -89,6 +89,19 @@ import Testing
         await lease.release()
     }
 
+    @Test func aLeaseThatRanOutUnrenewedIsNotHeld() throws {
+        let (store, folder) = try store()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let identity = LockIdentity(holder: "integrate-stalled", host: "h", pid: 1)
+        let manager = LockManager(store: store, markerDirectory: nil)
+        let stalled = IntegrationLease(manager: manager, path: IntegrationLease.path(run: "r1"), identity: identity,
+                                       until: Date().addingTimeInterval(-1))
+        #expect(!stalled.isHeld, "a holder woken after its lease lapsed must not move the branch before it renews")
+        let fresh = IntegrationLease(manager: manager, path: IntegrationLease.path(run: "r1"), identity: identity,
+                                     until: Date().addingTimeInterval(IntegrationLease.ttl))
+        #expect(fresh.isHeld)
+    }
+
     @Test func oneHolderPerRunAndTheSecondIsToldWho() async throws {
         let (store, folder) = try store()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -29,10 +29,13 @@ public final class IntegrationLease: Sendable {
     let manager: LockManager
     let path: String
     let identity: LockIdentity
+    /// False once lost; and the lease's end as this holder last renewed it.
     let held = Mutex(true)
+    private let until: Mutex<Date>
     private let renewal = Mutex<Task<Void, Never>?>(nil)
 
-    init(manager: LockManager, path: String, identity: LockIdentity) {
+    init(manager: LockManager, path: String, identity: LockIdentity, until: Date) {
+        self.until = Mutex(until)
         self.manager = manager
         self.path = path
         self.identity = identity
@@ -49,15 +52,16 @@ public final class IntegrationLease: Sendable {
         switch try await manager.acquire(path, as: me, ttl: ttl, wait: wait) {
         case .held(let holder, let liveness):
             throw IntegrationBusy(run: run, holder: holder, liveness: liveness, waited: wait)
-        case .acquired:
-            let lease = IntegrationLease(manager: manager, path: path, identity: me)
+        case .acquired(let record, _, _):
+            let lease = IntegrationLease(manager: manager, path: path, identity: me, until: record.expiresAt)
             lease.startRenewing()
             return lease
         }
     }
 
-    /// False once a renewal found the lock gone to someone else (this holder stalled past its lease).
-    public var isHeld: Bool { held.withLock { $0 } }
+    /// False once a renewal found the lock gone to someone else, or once the lease ran out without
+    /// a renewal (a holder suspended past its lease may already have a successor, renewal or not).
+    public var isHeld: Bool { held.withLock { $0 } && Date() < until.withLock { $0 } }
 
     func startRenewing() {
         let task = Task { [weak self] in
@@ -75,7 +79,11 @@ public final class IntegrationLease: Sendable {
     /// True while the store still has this holder on the lock (a failed read counts as held: the lease decides).
     func renew() async -> Bool {
         do {
-            if case .acquired = try await manager.renew(path, as: identity, ttl: Self.ttl) { return true }
+            let asked = Date()
+            if case .acquired = try await manager.renew(path, as: identity, ttl: Self.ttl) {
+                until.withLock { $0 = asked.addingTimeInterval(Self.ttl) }
+                return true
+            }
             return false
         } catch {
             return true
