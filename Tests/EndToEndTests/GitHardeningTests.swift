@@ -73,6 +73,30 @@ import Testing
         #expect(try Self.userState(h) == before, "cleaning up the damaged worktree left the user's work alone")
     }
 
+    /// A task points its worktree's HEAD at the user's branch (and fails once, so its retry keeps what
+    /// it left): muster's commits and resets go to the task's own branch, never through that HEAD.
+    @Test func aWorktreeHeadPointedAtTheUsersBranchMovesNothingOfTheirs() throws {
+        let h = try Self.userRepository()
+        let once = FileManager.default.temporaryDirectory.appendingPathComponent("muster-once-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: once) }
+        try h.write("w.yml", Self.workflow("head", tasks: """
+              t:
+                shell: true
+                command: "git symbolic-ref HEAD refs/heads/main && echo mine > mine.txt && if [ -e \(once) ]; then true; else touch \(once); exit 1; fi"
+                owns: [mine.txt]
+                retries: 1
+            """))
+        let before = try Self.userState(h)
+        let run = try h.muster("run", "w.yml", "--json")
+        #expect(run.status == 0, "\(run.stderr)")
+        let id = try Self.runID(run)
+        let task = try #require(try Self.tasks(h, id)["t"])
+        #expect(task["state"] as? String == "succeeded" && task["attempt"] as? Int == 2, "\(task)")
+        #expect(try Self.userState(h) == before, "the user's branch, history and work never moved")
+        #expect(try h.git("show", "muster/\(id)/t:mine.txt").stdout == "mine\n")
+        #expect(try h.git("show", "refs/muster/attempts/\(id)/t/1:mine.txt").stdout == "mine\n", "the first attempt's work was kept")
+    }
+
     /// Finding 3: hooks written into the shared `.git/hooks` never run as muster (run, merge of needs, integrate).
     @Test func hooksAnAgentWritesNeverRun() throws {
         let h = try Harness()

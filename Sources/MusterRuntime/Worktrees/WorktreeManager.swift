@@ -101,9 +101,9 @@ public struct WorktreeManager: Sendable {
 
     /// Keeps an earlier attempt's work under a ref, then resets the worktree (and its branch) to the run's base.
     func keepEarlierAttempt(_ git: Git, run: String, task: TaskRecord, base: String, branch: String) async throws {
-        try await git.run(["merge", "--abort"], allowFailure: true)
         let ref = "refs/heads/\(branch)"
         // HEAD is the agent's to move; muster's reset must land on the task's own branch, nowhere else.
+        // (An unfinished merge needs no abort: the reset below clears its state, after the files are kept.)
         try await git.run(["symbolic-ref", "HEAD", ref])
         if let tip = try await git.resolve(ref) {
             let commit = WorktreeCommit(git: git, scratch: [])
