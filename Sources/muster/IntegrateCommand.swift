@@ -8,11 +8,16 @@ struct IntegrateCommand: AsyncParsableCommand {
         commandName: "integrate",
         abstract: "Merge a run's succeeded task branches, in dependency order, into one branch.",
         discussion: """
-            Merges happen in a worktree of their own (.muster/worktrees/RUN/_integration): your checkout is \
-            never touched. Integration stops at the first conflict, aborts that merge and leaves the branch at \
-            the last good merge; fix the task's branch and run it again (merged tasks are skipped). Failed tasks \
-            and tasks with ownership violations are never merged. Exit 1 when a conflict stops (or, with \
-            --dry-run, would stop) integration; 2 for bad input.
+            Merges are made with git plumbing (merge-tree, commit-tree): no work folder, no index, no hook runs, \
+            your checkout is never touched. Each task is merged at the commit muster recorded when it ended, \
+            and only while its branch still points there: a branch moved since is refused, with the reason, \
+            and the others go on; a task whose commit shares no history with the branch is skipped. The branch \
+            moves after each clean merge by compare-and-swap, forward only. One integrate per run at a time: a \
+            second one refuses (exit 2, naming the holder's pid and host) unless --wait gives it time. \
+            Integration stops at the first conflict and leaves the branch at the last good merge; resolve that \
+            merge on the branch yourself and run it again (merged tasks are skipped). Failed tasks and tasks \
+            with ownership violations are never merged. Exit 1 when a conflict stops (or, with --dry-run, \
+            would stop) integration; 2 for bad input or a busy run.
             """)
 
     @Argument(help: "The run id (see `muster runs`).") var run: String
@@ -20,6 +25,8 @@ struct IntegrateCommand: AsyncParsableCommand {
     var into: String?
     @Flag(help: "Predict the whole sequence with `git merge-tree`; create or move no branch.") var dryRun = false
     @Flag(help: "Allow --into to name the branch checked out in your main worktree (merges there, in place).") var allowCheckedOut = false
+    @Option(help: ArgumentHelp("While another integrate of this run holds it, keep trying this long (e.g. 30s, 5m); default: refuse at once.", valueName: "duration"))
+    var wait: String?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -30,13 +37,33 @@ struct IntegrateCommand: AsyncParsableCommand {
             }
             let store = try global.openStore(create: false)
             guard let record = try await store.run(run) else { throw CLIError.usage("no run named \(run) (see `muster runs`)") }
-            let tasks = try await store.tasks(run: run)
             let options = IntegrationOptions(into: into, dryRun: dryRun, allowCheckedOut: allowCheckedOut)
+            let waitSeconds = try wait.map { try LockContext.seconds($0, option: "--wait", allowZero: true) } ?? 0
             let report: IntegrationReport
+            // A dry run moves nothing, so it needs no turn.
+            let lease: IntegrationLease?
             do {
-                report = try await Integrator(repository: record.root).integrate(run: record, tasks: tasks, options: options)
+                lease = dryRun ? nil : try await IntegrationLease.acquire(store: store, run: run, wait: waitSeconds)
+            } catch let busy as IntegrationBusy {
+                if global.json {
+                    Terminal.json(["run": run, "busy": true, "integrated": [String](), "held_by": LockJSON.object(busy.holder, liveness: busy.liveness)])
+                }
+                throw CLIError.usage(busy.description)
+            }
+            do {
+                // Tasks are read after the lock is taken: what an earlier holder merged is then already in.
+                let tasks = try await store.tasks(run: run)
+                report = try await Integrator(repository: record.root).integrate(run: record, tasks: tasks, options: options, lease: lease)
+                await lease?.release()
             } catch let error as IntegrationError {
-                throw CLIError.usage(error.description)
+                await lease?.release()
+                switch error {
+                case .leaseLost, .branchMoved: throw CLIError.failed(error.description)
+                default: throw CLIError.usage(error.description)
+                }
+            } catch {
+                await lease?.release()
+                throw error
             }
             if global.json { Terminal.json(Self.object(report)) } else { Self.print(report) }
             stopped = !report.succeeded
@@ -55,6 +82,9 @@ struct IntegrateCommand: AsyncParsableCommand {
             "conflict": report.conflict.map { ["task": $0.task, "branch": $0.branch as Any? ?? NSNull(), "commit": $0.commit, "files": $0.files] } as Any? ?? NSNull(),
             "not_attempted": report.notAttempted,
             "excluded": report.excluded.map { ["task": $0.task, "reason": $0.reason] },
+            "integrated": report.merged.map(\.task),
+            "refused": report.refused.map { ["task": $0.task, "reason": $0.reason] },
+            "skipped": report.skipped.map { ["task": $0.task, "reason": $0.reason] },
         ]
     }
 
@@ -77,16 +107,21 @@ struct IntegrateCommand: AsyncParsableCommand {
                 Swift.print("  " + Terminal.dim("not attempted: \(report.notAttempted.joined(separator: ", "))"))
             }
         }
+        for refused in report.refused {
+            Swift.print("  " + Terminal.paint("refused ", "31") + "  " + Terminal.padded(refused.task, width + 2) + refused.reason)
+        }
+        for skipped in report.skipped {
+            Swift.print("  " + Terminal.paint("skipped ", "33") + "  " + Terminal.padded(skipped.task, width + 2) + skipped.reason)
+        }
         for excluded in report.excluded {
             Swift.print("  " + Terminal.paint("excluded", "33") + "  " + Terminal.padded(excluded.task, width + 2) + excluded.reason)
         }
         let count = "\(report.merged.count) merged"
         if let conflict = report.conflict {
-            let branch = conflict.branch ?? "its branch"
             Swift.print(report.dryRun
                 ? "\(report.branch) would stop at \(short(report.endCommit)) (\(count)): merging \(conflict.task) conflicts. Nothing was moved."
                 : "Stopped: \(report.branch) stays at \(short(report.endCommit)) (\(count)); the merge of \(conflict.task) was aborted. "
-                  + "Resolve it on \(branch) (e.g. merge \(report.branch) into it and commit), then run "
+                  + "Resolve it on \(report.branch) yourself (e.g. in a worktree of it: `git merge \(short(conflict.commit))`, fix, commit), then run "
                   + "`muster integrate \(report.run)\(report.branch == Integrator.defaultBranch(run: report.run) ? "" : " --into \(report.branch)")` again.")
         } else if report.dryRun {
             Swift.print("\(report.branch) would end at a clean merge (\(count)). Nothing was moved.")

@@ -483,6 +483,7 @@ public struct ConflictPredictor: Sendable {
         let executable = try Git.resolver.resolve("git", relativeTo: directory)
         var env = snapshotEnvironment
         env["GIT_INDEX_FILE"] = index
+        env["GIT_CEILING_DIRECTORIES"] = Git.ceiling(for: directory)
         return { [env] arguments in
             let output = try await CommandRunner.run(executable, ["-c", "core.hooksPath=/dev/null", "-c", "gc.auto=0"] + arguments,
                                                      in: directory, environment: env)
@@ -645,10 +646,12 @@ public struct ConflictPredictor: Sendable {
     }
 
     /// `git merge-tree --write-tree` of two commits: writes objects, never touches a ref, index or file.
-    public static func mergeTree(repository: String, _ first: String, _ second: String) async throws -> MergeOutcome {
+    /// `environment`: the integrator's (merge drivers off); default: muster's usual git environment.
+    public static func mergeTree(repository: String, _ first: String, _ second: String,
+                                 environment: [String: String]? = nil) async throws -> MergeOutcome {
         let git = try Git.resolver.resolve("git", relativeTo: repository)
         let output = try await CommandRunner.run(git, ["-c", "gc.auto=0", "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", first, second],
-                                                 in: repository, environment: Git.environment)
+                                                 in: repository, environment: environment ?? Git.environment(in: repository))
         guard case .exited(let code) = output.status, code == 0 || code == 1 else {
             let message = output.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
             throw GitError(command: "merge-tree", message: message.isEmpty ? output.status.description : message)

@@ -85,7 +85,12 @@ public struct IntegrationReport: Sendable, Codable, Equatable {
     public var notAttempted: [String] = []
     /// Tasks that are never merged, with why (failed, ownership violations, not finished, no changes).
     public var excluded: [Excluded] = []
-    /// Where the merges ran (nil with `dryRun`).
+    /// Tasks whose branch no longer points at the commit muster recorded when the task ended
+    /// (something other than muster moved it): never merged, the rest go on.
+    public var refused: [Excluded] = []
+    /// Tasks whose commit shares no history with the branch: reported, not merged, the rest go on.
+    public var skipped: [Excluded] = []
+    /// The checkout the merges ran in, with `--allow-checked-out`; nil otherwise (plumbing needs no work folder).
     public var worktree: String?
 
     public var succeeded: Bool { conflict == nil }
@@ -98,6 +103,10 @@ public enum IntegrationError: Error, CustomStringConvertible, Sendable, Equatabl
     case checkedOut(branch: String, worktree: String, main: Bool)
     case dirtyWorktree(branch: String, worktree: String)
     case branchIsTaskBranch(branch: String, task: String)
+    /// This integrate stalled past its lease and another took over; it stopped before moving the branch again.
+    case leaseLost
+    /// The branch moved while this integrate ran (not through it): nothing of this integrate's was lost.
+    case branchMoved(branch: String, expected: String, found: String)
 
     public var description: String {
         switch self {
@@ -114,14 +123,21 @@ public enum IntegrationError: Error, CustomStringConvertible, Sendable, Equatabl
             "\(branch) is checked out in \(worktree) with uncommitted changes: commit or stash them first"
         case .branchIsTaskBranch(let branch, let task):
             "\(branch) is task \(task)'s own branch: pick another with --into"
+        case .leaseLost:
+            "this integrate lost its lock on the run (it stalled past its lease and another integrate took over): it stopped; run it again"
+        case .branchMoved(let branch, let expected, let found):
+            "\(branch) moved while integrating (expected \(expected.prefix(12)), found \(found.prefix(12))): something else updated it; run `muster integrate` again"
         }
     }
 }
 
-/// Merges a run's succeeded task branches, in dependency order, into one branch, in a worktree of
-/// its own (`.muster/worktrees/<run>/_integration`, detached) so the user's checkout is never
-/// touched. The branch moves only after each clean merge (compare-and-swap), so a conflict or a
-/// crash leaves it at the last good merge.
+/// Merges a run's succeeded task branches, in dependency order, into one branch, with plumbing only
+/// (`merge-tree --write-tree`, `commit-tree`): no work folder, no index, no hook, so the user's
+/// checkout is never touched and nothing an agent left in `.git/hooks` runs. Each task is merged at
+/// the commit muster recorded when it ended, and only while its branch still points there. The
+/// branch moves after each clean merge by compare-and-swap (`update-ref NEW OLD`, NEW checked to
+/// descend from OLD), so a conflict, a crash or a racing writer leaves it at the last good merge.
+/// `muster integrate` holds the run's `IntegrationLease` around it: one integrate per run at a time.
 public struct Integrator: Sendable {
     public let repository: String
 
@@ -132,18 +148,21 @@ public struct Integrator: Sendable {
 
     public static func defaultBranch(run: String) -> String { "muster/\(run)/integrated" }
 
-    public func integrate(run: RunRecord, tasks: [TaskRecord], options: IntegrationOptions = IntegrationOptions()) async throws -> IntegrationReport {
+    public func integrate(run: RunRecord, tasks: [TaskRecord], options: IntegrationOptions = IntegrationOptions(),
+                          lease: IntegrationLease? = nil) async throws -> IntegrationReport {
         guard let base = run.baseCommit else { throw IntegrationError.noBaseCommit(run: run.id) }
-        return try await integrate(run: run.id, baseCommit: base, tasks: tasks.map(IntegrationTask.init), options: options)
+        return try await integrate(run: run.id, baseCommit: base, tasks: tasks.map(IntegrationTask.init), options: options, lease: lease)
     }
 
+    /// `lease`: checked before every move of the branch; integration stops (throws) once it is lost.
     public func integrate(run: String, baseCommit: String, tasks: [IntegrationTask],
-                          options: IntegrationOptions = IntegrationOptions()) async throws -> IntegrationReport {
-        let git = Git(repository)
+                          options: IntegrationOptions = IntegrationOptions(), lease: IntegrationLease? = nil) async throws -> IntegrationReport {
+        var git = Git(repository)
         guard FileManager.default.fileExists(atPath: repository),
               try await git.run(["rev-parse", "--is-inside-work-tree"], allowFailure: true).succeeded else {
             throw IntegrationError.notGitRepository(repository)
         }
+        git = try await git.withoutDrivers()
         let branch = options.into ?? Self.defaultBranch(run: run)
         guard try await git.run(["check-ref-format", "--branch", branch], allowFailure: true).succeeded, !branch.hasPrefix("-") else {
             throw IntegrationError.invalidBranch(branch)
@@ -157,57 +176,62 @@ public struct Integrator: Sendable {
         let existing = try await existingCommits(ordered.compactMap { $0.git?.headCommit }, git: git)
         var plan: [(task: IntegrationTask, commit: String)] = []
         var excluded: [IntegrationReport.Excluded] = []
+        var refused: [IntegrationReport.Excluded] = []
         let tips = try await branchTips(run: run, git: git)
         for task in ordered {
             if let reason = Self.exclusion(task, existing: existing) {
                 excluded.append(.init(task: task.id, reason: reason))
             } else if let commit = task.git?.headCommit {
-                // A branch moved on from the recorded commit (someone resolved a conflict on it) is merged at its tip.
-                var chosen = commit
-                if let branch = task.git?.branch, let tip = tips[branch], tip != commit,
-                   try await git.run(["merge-base", "--is-ancestor", commit, tip], allowFailure: true).succeeded {
-                    chosen = tip
+                // Only the commit muster recorded is merged, and only while the branch still says so:
+                // a branch moved since (by an agent, or anyone) may carry files no ownership check saw.
+                if let branch = task.git?.branch, let tip = tips[branch], tip != commit {
+                    refused.append(.init(task: task.id, reason: Self.movedReason(branch: branch, recorded: commit, tip: tip)))
+                } else {
+                    plan.append((task, commit))
                 }
-                plan.append((task, chosen))
             }
         }
 
-        let tip = try await git.run(["rev-parse", "--verify", "--quiet", "refs/heads/\(branch)^{commit}"], allowFailure: true)
-        let existingTip = tip.succeeded ? tip.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : nil
+        let existingTip = try await git.resolve("refs/heads/\(branch)")
         let start: String
         if let existingTip { start = existingTip } else { start = try await git.revParse(baseCommit) }
         var report = IntegrationReport(run: run, branch: branch, dryRun: options.dryRun, createdBranch: existingTip == nil,
                                        startCommit: start, endCommit: start, excluded: excluded)
+        report.refused = refused
 
         let checkedOutIn = try await checkedOut(branch, git: git)
         if let place = checkedOutIn, !(place.main && options.allowCheckedOut) {
             throw IntegrationError.checkedOut(branch: branch, worktree: place.path, main: place.main)
         }
         if options.dryRun {
-            try await predict(plan, into: &report, git: git)
+            try await mergeByPlumbing(plan, into: &report, git: git, moveRef: nil, lease: nil)
             return report
         }
         if let place = checkedOutIn {
             let dirty = try await Git(place.path).output(["status", "--porcelain", "--untracked-files=no"])
             guard dirty.isEmpty else { throw IntegrationError.dirtyWorktree(branch: branch, worktree: place.path) }
             report.worktree = place.path
-            try await merge(plan, into: &report, in: Git(place.path), moveRef: nil)
+            try await merge(plan, into: &report, in: try await Git(place.path).withoutDrivers(), lease: lease)
             return report
         }
         if existingTip == nil {
+            try Self.check(lease)
             // "" as the old value: create, and fail if someone else just did.
             try await git.run(["update-ref", "-m", "muster integrate \(run): start at base", "refs/heads/\(branch)", start, ""])
         }
-        let worktree = try await prepareWorktree(run: run, at: start, git: git)
-        report.worktree = worktree
-        do {
-            try await merge(plan, into: &report, in: Git(worktree), moveRef: "refs/heads/\(branch)")
-        } catch {
-            await removeWorktree(worktree, git: git)
-            throw error
-        }
-        await removeWorktree(worktree, git: git)
+        try await mergeByPlumbing(plan, into: &report, git: git, moveRef: "refs/heads/\(branch)", lease: lease)
         return report
+    }
+
+    static func movedReason(branch: String, recorded: String, tip: String) -> String {
+        "its branch \(branch) was moved after the task ended (muster recorded \(recorded.prefix(12)), it now points at \(tip.prefix(12))): "
+            + "not merged; reset it with `git update-ref refs/heads/\(branch) \(recorded)` to integrate the recorded work"
+    }
+
+    static func check(_ lease: IntegrationLease?) throws {
+        if let lease, !lease.isHeld {
+            throw IntegrationError.leaseLost
+        }
     }
 
     // MARK: Order and exclusions
@@ -307,88 +331,10 @@ public struct Integrator: Sendable {
         return nil
     }
 
-    func integrationWorktree(run: String) -> String {
-        URL(fileURLWithPath: repository).appendingPathComponent(".muster/worktrees/\(run)/_integration").path
-    }
-
-    /// A fresh detached worktree at `commit` (a leftover from an interrupted integration is replaced).
-    func prepareWorktree(run: String, at commit: String, git: Git) async throws -> String {
-        let path = integrationWorktree(run: run)
-        if FileManager.default.fileExists(atPath: path) { await removeWorktree(path, git: git) }
-        try await git.run(["worktree", "prune"], allowFailure: true)
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try await git.run(["worktree", "add", "--detach", "--quiet", path, commit])
-        return path
-    }
-
-    func removeWorktree(_ path: String, git: Git) async {
-        _ = try? await git.run(["worktree", "remove", "--force", path], allowFailure: true)
-        try? FileManager.default.removeItem(atPath: path)
-        _ = try? await git.run(["worktree", "prune"], allowFailure: true)
-    }
-
     // MARK: Merging
 
     static func message(run: String, task: IntegrationTask) -> String {
         "muster: integrate \(task.id) (run \(run))\n\nbranch: \(task.git?.branch ?? "-")\ncommit: \(task.git?.headCommit ?? "-")"
     }
 
-    /// Merges `plan` in `worktree`; after each clean merge moves `moveRef` (compare-and-swap) unless nil
-    /// (the worktree has the branch checked out, so the merge itself moved it).
-    func merge(_ plan: [(task: IntegrationTask, commit: String)], into report: inout IntegrationReport, in worktree: Git, moveRef: String?) async throws {
-        let identity = try await worktree.identityArguments()
-        var current = report.startCommit
-        for (offset, step) in plan.enumerated() {
-            if try await worktree.run(["merge-base", "--is-ancestor", step.commit, current], allowFailure: true).succeeded {
-                report.alreadyIntegrated.append(step.task.id)
-                continue
-            }
-            let result = try await worktree.run(identity + ["-c", "gc.auto=0", "merge", "--no-ff", "--no-edit", "--no-verify", "--no-rerere-autoupdate",
-                                                            "-m", Self.message(run: report.run, task: step.task), step.commit], allowFailure: true)
-            if !result.succeeded {
-                let files = try await worktree.output(["diff", "--name-only", "--diff-filter=U", "-z"])
-                    .split(separator: "\0").map(String.init)
-                _ = try? await worktree.run(["merge", "--abort"], allowFailure: true)
-                guard !files.isEmpty else {
-                    let message = (result.stderr + result.stdout).trimmingCharacters(in: .whitespacesAndNewlines)
-                    throw GitError(command: "merge \(step.task.id)", message: message.isEmpty ? result.status.description : message)
-                }
-                report.conflict = .init(task: step.task.id, branch: step.task.git?.branch, commit: step.commit, files: files)
-                report.notAttempted = plan[(offset + 1)...].map(\.task.id)
-                return
-            }
-            let merged = try await worktree.revParse("HEAD")
-            if let moveRef {
-                try await Git(repository).run(["update-ref", "-m", "muster integrate \(report.run): \(step.task.id)", moveRef, merged, current])
-            }
-            current = merged
-            report.endCommit = merged
-            report.merged.append(.init(task: step.task.id, branch: step.task.git?.branch, commit: step.commit, mergeCommit: merged))
-        }
-    }
-
-    /// The same sequence with `git merge-tree --write-tree` and `commit-tree`: objects only, no ref moves.
-    func predict(_ plan: [(task: IntegrationTask, commit: String)], into report: inout IntegrationReport, git: Git) async throws {
-        let executable = try Git.resolver.resolve("git", relativeTo: repository)
-        var current = report.startCommit
-        for (offset, step) in plan.enumerated() {
-            if try await git.run(["merge-base", "--is-ancestor", step.commit, current], allowFailure: true).succeeded {
-                report.alreadyIntegrated.append(step.task.id)
-                continue
-            }
-            let outcome = try await ConflictPredictor.mergeTree(repository: repository, current, step.commit)
-            if !outcome.conflicted.isEmpty {
-                report.conflict = .init(task: step.task.id, branch: step.task.git?.branch, commit: step.commit, files: outcome.conflicted)
-                report.notAttempted = plan[(offset + 1)...].map(\.task.id)
-                return
-            }
-            let commit = try await CommandRunner.run(executable, ["commit-tree", outcome.tree, "-p", current, "-p", step.commit,
-                                                                  "-m", Self.message(run: report.run, task: step.task)],
-                                                     in: repository, environment: ConflictPredictor.snapshotEnvironment)
-            guard commit.succeeded else { throw GitError(command: "commit-tree", message: commit.stderr.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            current = commit.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-            report.endCommit = current
-            report.merged.append(.init(task: step.task.id, branch: step.task.git?.branch, commit: step.commit, mergeCommit: current))
-        }
-    }
 }

@@ -441,6 +441,8 @@ extension Orchestrator {
                     return (TaskGitState(worktree: nil, branch: nil, baseCommit: before, headCommit: after == before ? nil : after,
                                          changedPaths: changed, violations: violations), nil)
                 }
+            } catch let error as WorktreeError {
+                return (entry.git, error.description)
             } catch {
                 return (entry.git, "could not record its changes: \(error)")
             }
@@ -487,6 +489,7 @@ extension Orchestrator {
                 outcome.error = "warning: \(refused)"
             }
             let (git, gitError) = await settleGit(entry, agent: entry.adapter.name, after: after)
+            let damaged = gitError?.hasPrefix(WorktreeError.prefix) == true
             var unchanged = false
             outcome.git = git
             if let violations = git?.violations, !violations.isEmpty, outcome.result != .cancelled {
@@ -494,8 +497,9 @@ extension Orchestrator {
                 let shown = violations.prefix(10).joined(separator: ", ") + (violations.count > 10 ? ", …" : "")
                 outcome.result = .failed(retryAt: nil)
                 outcome.error = "changed files outside its owns (\(task.spec.owns.isEmpty ? "it owns nothing" : task.spec.owns.joined(separator: ", "))): \(shown)"
-            } else if let gitError, outcome.result == .succeeded {
-                outcome = failure(task, error: gitError, retryable: true, exitCode: 0)
+            } else if let gitError, outcome.result == .succeeded || (damaged && outcome.result != .cancelled) {
+                // A damaged worktree is not retried: its next attempt would find the same damage.
+                outcome = failure(task, error: gitError, retryable: !damaged, exitCode: exit.status.code)
                 outcome.git = git
             } else if outcome.result == .succeeded, let git, git.changedPaths.isEmpty, !task.spec.owns.isEmpty {
                 // Seed 000: background agents can fail silently on writes. A task that owns files

@@ -25,7 +25,10 @@ public struct RunCleaner: Sendable {
         let listed = try await repo.output(["worktree", "list", "--porcelain"]).split(separator: "\n")
             .filter { $0.hasPrefix("worktree ") }.map { String($0.dropFirst("worktree ".count)) }
         for path in listed where path.hasPrefix(runFolder.path + "/") {
-            try await repo.run(["worktree", "remove", "--force", path])
+            // A worktree whose `.git` a task removed or repointed is no longer one to git: its folder
+            // goes with the run's folder below (removing never follows a link out of it), its admin
+            // folder with the prune.
+            _ = try await repo.run(["worktree", "remove", "--force", path], allowFailure: true)
             report.removedWorktrees.append(path)
         }
         try? FileManager.default.removeItem(at: runFolder)

@@ -9,6 +9,8 @@ public struct WorktreeManager: Sendable {
     public let workspace: Workspace
     let repo: Git
     let identity: [String]
+    /// The repository's shared git folder: every task worktree's admin folder lives in its `worktrees/`.
+    let commonDirectory: String
     let admin = WorktreeAdmin()
 
     /// `git worktree add` and `prune` read every worktree's admin folder: two at once can see the
@@ -43,7 +45,8 @@ public struct WorktreeManager: Sendable {
 
     public static func make(workspace: Workspace) async throws -> WorktreeManager {
         let repo = Git(workspace.root)
-        return WorktreeManager(workspace: workspace, repo: repo, identity: try await repo.identityArguments())
+        return WorktreeManager(workspace: workspace, repo: repo, identity: try await repo.identityArguments(),
+                               commonDirectory: try await repo.commonDirectory())
     }
 
     public static func branch(run: String, task: String) -> String { "muster/\(run)/\(task)" }
@@ -52,23 +55,38 @@ public struct WorktreeManager: Sendable {
         workspace.stateDirectory.appendingPathComponent("worktrees/\(run)/\(task)")
     }
 
+    /// Git on a task's worktree, after checking its `.git` link (`WorktreeError.damaged` if it cannot be trusted).
+    /// Its filter and merge drivers are off too (`Git.withoutDrivers`), read afresh each time.
+    public func git(worktree: String, expected gitDir: String?) async throws -> Git {
+        let folder = try WorktreeLink.gitDirectory(of: worktree, commonDirectory: commonDirectory, expected: gitDir)
+        return try await Git(gitDirectory: folder, workTree: worktree).withoutDrivers()
+    }
+
     /// The worktree for `task`: the run's base plus a merge of every branch it needs, in order.
     public func prepare(run: String, base: String, task: TaskRecord, needed: [TaskRecord]) async throws -> Preparation {
         let dir = path(run: run, task: task.id)
         let branch = Self.branch(run: run, task: task.id)
-        let git = Git(dir)
-        if FileManager.default.fileExists(atPath: dir.appendingPathComponent(".git").path) {
-            try await keepEarlierAttempt(git, run: run, task: task, base: base)
+        // What an earlier attempt recorded for this worktree: its `.git` must still name that folder.
+        let recorded = task.git?.worktree == dir.path ? task.git?.gitDir : nil
+        var entry = stat()
+        let linked = lstat(dir.appendingPathComponent(".git").path, &entry) == 0
+        let git: Git
+        if linked || (recorded != nil && FileManager.default.fileExists(atPath: dir.path)) {
+            // An earlier attempt's worktree (a missing `.git` there is damage, not a half-made worktree).
+            git = try await self.git(worktree: dir.path, expected: recorded)
+            try await keepEarlierAttempt(git, run: run, task: task, base: base, branch: branch)
         } else {
             try FileManager.default.createDirectory(at: dir.deletingLastPathComponent(), withIntermediateDirectories: true)
-            if try await admin.create(repo, at: dir, branch: branch, base: base) {
+            let existed = try await admin.create(try await repo.withoutDrivers(), at: dir, branch: branch, base: base)
+            git = try await self.git(worktree: dir.path, expected: nil)
+            if existed {
                 // The branch outlived its worktree (cleaned, or a crash mid-creation): resume it, never overwrite it.
-                try await keepEarlierAttempt(git, run: run, task: task, base: base)
+                try await keepEarlierAttempt(git, run: run, task: task, base: base, branch: branch)
             }
         }
         for need in needed {
             guard let head = need.git?.headCommit else { continue }  // it changed nothing
-            let merge = try await git.run(identity + ["merge", "--no-ff", "--no-edit", "--quiet", "-m",
+            let merge = try await git.run(identity + ["merge", "--no-ff", "--no-edit", "--no-verify", "--quiet", "-m",
                                                       "muster: merge \(need.id) into \(task.id)", head], allowFailure: true)
             if !merge.succeeded {
                 let files = try await git.output(["diff", "--name-only", "--diff-filter=U"]).split(separator: "\n").map(String.init)
@@ -77,40 +95,58 @@ public struct WorktreeManager: Sendable {
                 return .blocked(files: files.isEmpty ? ["(merge failed: \(merge.stderr.prefix(200)))"] : files, merging: need.id)
             }
         }
-        let start = try await git.revParse("HEAD")
-        return .ready(TaskGitState(worktree: dir.path, branch: branch, baseCommit: start))
+        let start = try await git.revParse("refs/heads/\(branch)")
+        return .ready(TaskGitState(worktree: dir.path, branch: branch, baseCommit: start, gitDir: git.gitDirectory))
     }
 
-    /// Keeps an earlier attempt's work under a ref, then resets the worktree to the run's base.
-    func keepEarlierAttempt(_ git: Git, run: String, task: TaskRecord, base: String) async throws {
-        try await git.run(["merge", "--abort"], allowFailure: true)
-        try await git.run(["add", "-A"])
-        if !(try await git.run(["diff", "--cached", "--quiet"], allowFailure: true).succeeded) {
-            try await git.run(identity + ["commit", "--quiet", "--no-verify", "-m",
-                                          "muster: what attempt \(task.attempt - 1) of \(run)/\(task.id) left"])
-        }
-        let head = try await git.revParse("HEAD")
-        if head != base {
-            try await git.run(["update-ref", "refs/muster/attempts/\(run)/\(task.id)/\(max(1, task.attempt - 1))", head])
+    /// Keeps an earlier attempt's work under a ref, then resets the worktree (and its branch) to the run's base.
+    func keepEarlierAttempt(_ git: Git, run: String, task: TaskRecord, base: String, branch: String) async throws {
+        let ref = "refs/heads/\(branch)"
+        // HEAD is the agent's to move; muster's reset must land on the task's own branch, nowhere else.
+        // (An unfinished merge needs no abort: the reset below clears its state, after the files are kept.)
+        try await git.run(["symbolic-ref", "HEAD", ref])
+        if let tip = try await git.resolve(ref) {
+            let commit = WorktreeCommit(git: git, scratch: [])
+            let tree = try await commit.tree(from: tip)
+            var kept = tip
+            if tree != (try await git.output(["rev-parse", "\(tip)^{tree}"])) {
+                kept = try await commit.commit(tree: tree, parent: tip, message: "muster: what attempt \(task.attempt - 1) of \(run)/\(task.id) left\n",
+                                               identity: identity)
+            }
+            if kept != base {
+                try await git.run(["update-ref", "refs/muster/attempts/\(run)/\(task.id)/\(max(1, task.attempt - 1))", kept])
+            }
         }
         try await git.run(["reset", "--hard", "--quiet", base])
-        try await git.run(["clean", "-fdq"])
+        // -x: ignored files go too (the shared info/exclude may say "*"); a new attempt starts clean.
+        try await git.run(["clean", "-fdqx"])
     }
 
-    /// Commits everything the task changed on its branch and checks each changed path (both
-    /// sides of a rename, deletions too) against its `owns`.
-    public func finish(run: String, task: TaskRecord, state: TaskGitState, agent: String) async throws -> TaskGitState {
+    /// Commits everything the task changed on its branch (never its `scratch` files) and checks each
+    /// changed path (both sides of a rename, deletions too) against its `owns`, comparing with the
+    /// start commit muster recorded.
+    public func finish(run: String, task: TaskRecord, state: TaskGitState, agent: String, scratch: [String] = []) async throws -> TaskGitState {
+        try await finish(run: run, task: task.id, attempt: task.attempt, owns: task.spec.owns, state: state, agent: agent, scratch: scratch)
+    }
+
+    func finish(run: String, task id: String, attempt: Int, owns: [String], state: TaskGitState, agent: String,
+                scratch: [String]) async throws -> TaskGitState {
         guard let worktree = state.worktree else { return state }
-        let git = Git(worktree)
-        try await git.run(["add", "-A"])
-        let changed = try await Self.changedPaths(git, ["diff", "--cached", "--name-status", "-M", "-z", state.baseCommit])
+        let git = try await self.git(worktree: worktree, expected: state.gitDir)
+        let commit = WorktreeCommit(git: git, scratch: scratch)
+        let tree = try await commit.tree(from: state.baseCommit)
+        let changed = try await Self.changedPaths(git, ["diff-tree", "-r", "--name-status", "-M", "-z", state.baseCommit, tree])
         var result = state
         result.changedPaths = changed
-        result.violations = Self.violations(changed, owns: task.spec.owns)
+        result.violations = Self.violations(changed, owns: owns)
         if !changed.isEmpty {
-            let message = "muster: \(run)/\(task.id) (\(agent))\n\nRun: \(run)\nTask: \(task.id)\nAgent: \(agent)\nAttempt: \(task.attempt)\n"
-            try await git.run(identity + ["commit", "--quiet", "--no-verify", "-m", message])
-            result.headCommit = try await git.revParse("HEAD")
+            let message = "muster: \(run)/\(id) (\(agent))\n\nRun: \(run)\nTask: \(id)\nAgent: \(agent)\nAttempt: \(attempt)\n"
+            let head = try await commit.commit(tree: tree, parent: state.baseCommit, message: message, identity: identity)
+            let ref = "refs/heads/\(state.branch ?? Self.branch(run: run, task: id))"
+            // The agent may have committed on (or moved) its branch itself; the commit above holds all its files either way.
+            let old = try await git.resolve(ref)
+            try await commit.move(ref, to: head, from: old, reason: "muster: \(run)/\(id) finished")
+            result.headCommit = head
         }
         return result
     }

@@ -97,9 +97,13 @@ public struct TaskGitState: Codable, Sendable, Equatable {
     public var changedPaths: [String]
     /// Changed paths outside the task's `owns`; non-empty means the task failed its ownership check.
     public var violations: [String]
+    /// The worktree's admin folder (`<repo>/.git/worktrees/<name>`) as `git worktree add` made it:
+    /// its `.git` file must still point there before muster trusts it. nil in older records.
+    public var gitDir: String?
 
     public init(worktree: String?, branch: String?, baseCommit: String, headCommit: String? = nil,
-                changedPaths: [String] = [], violations: [String] = []) {
+                changedPaths: [String] = [], violations: [String] = [], gitDir: String? = nil) {
+        self.gitDir = gitDir
         self.worktree = worktree
         self.branch = branch
         self.baseCommit = baseCommit
