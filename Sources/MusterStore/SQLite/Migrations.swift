@@ -150,6 +150,12 @@ enum Migrations {
                 CREATE INDEX tasks_by_parent ON tasks(run_id, parent) WHERE parent IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v6-agent-facts") { db in
+            // What the agent reported of a task's attempt (AgentFacts as JSON: the model it used, the
+            // tool calls it was refused, whether it ended `denied`). Read by name, not position, so
+            // columns other migrations append do not move it.
+            try db.execute(sql: "ALTER TABLE tasks ADD COLUMN agent_facts TEXT;")
+        }
         return migrator
     }
 }
