@@ -99,10 +99,11 @@ public struct WorktreeManager: Sendable {
 
     /// Commits everything the task changed on its branch and checks each changed path (both
     /// sides of a rename, deletions too) against its `owns`.
-    public func finish(run: String, task: TaskRecord, state: TaskGitState, agent: String) async throws -> TaskGitState {
+    /// `scratch`: the agent's scratch files (globs), left uncommitted and out of the ownership check.
+    public func finish(run: String, task: TaskRecord, state: TaskGitState, agent: String, scratch: [String] = []) async throws -> TaskGitState {
         guard let worktree = state.worktree else { return state }
         let git = Git(worktree)
-        try await git.run(["add", "-A"])
+        try await git.run(["add", "-A", "--"] + ScratchFiles.excludingPathspecs(scratch))
         let changed = try await Self.changedPaths(git, ["diff", "--cached", "--name-status", "-M", "-z", state.baseCommit])
         var result = state
         result.changedPaths = changed
