@@ -233,7 +233,9 @@ public struct AgentProfile: Codable, Sendable, Equatable {
 
     public init(name: String, base: String? = nil, command: [String]? = nil, output: AgentOutputFormat? = nil,
                 prompt: PromptDelivery? = nil, model: String? = nil, permissions: String? = nil,
-                allowedTools: [String]? = nil, args: [String] = [], install: String? = nil, source: String? = nil) {
+                allowedTools: [String]? = nil, args: [String] = [], install: String? = nil, source: String? = nil,
+                scratchFiles: [String]? = nil) {
+        self.scratchFiles = scratchFiles
         self.name = name
         self.base = base
         self.command = command
