@@ -43,6 +43,7 @@ struct LineAssembler {
     }
 
     private mutating func keep(_ piece: UnsafeRawBufferPointer) {
+        guard !piece.isEmpty else { return }
         let room = cap - buffer.count
         if piece.count <= room {
             buffer.append(contentsOf: piece)

@@ -30,7 +30,9 @@ public final class OutputCapture: Sendable {
     let tailCap = 64 * 1024
     let state: Mutex<State>
     /// Complete lines for a live parser (see `LineAssembler`); nil: nobody reads lines as they come.
-    let lines: Mutex<LiveLines>?
+    /// (Not an optional Mutex: an optional of the raw-layout `Mutex` reads a nil as present here.)
+    let lines: Mutex<LiveLines?>
+    let readsLines: Bool
 
     public init(logPath: String, stdoutPath: String, logCap: Int, stdoutCap: Int, now: Date,
                 onLine: OutputLineHandler? = nil) throws {
@@ -39,7 +41,8 @@ public final class OutputCapture: Sendable {
         self.logCap = logCap
         self.stdoutCap = stdoutCap
         state = Mutex(State(lastOutput: now))
-        lines = onLine.map { Mutex(LiveLines(handler: $0)) }
+        lines = Mutex(onLine.map { LiveLines(handler: $0) })
+        readsLines = onLine != nil
     }
 
     /// Opens (creating its folder) on first use; -1 if it cannot be written, and the bytes are dropped:
@@ -83,7 +86,7 @@ public final class OutputCapture: Sendable {
             }
             Self.trackLastLine(&s, bytes)
         }
-        lines?.withLock { $0.feed(bytes, fromStdout: fromStdout) }
+        if readsLines { lines.withLock { $0?.feed(bytes, fromStdout: fromStdout) } }
     }
 
     /// Keeps the last `cap` bytes of everything appended, in a buffer that never grows past `cap`.
@@ -112,7 +115,7 @@ public final class OutputCapture: Sendable {
     /// Appends the kept tail (if the cap was hit), hands a last unterminated line to the live
     /// parser, and closes the files.
     func finish() {
-        lines?.withLock { $0.flush() }
+        if readsLines { lines.withLock { $0?.flush() } }
         state.withLock { s in
             if s.droppedBytes > 0 {
                 let omitted = s.droppedBytes - s.tail.count
