@@ -625,7 +625,8 @@ extension Orchestrator {
                 lastConflictCheck = clock
                 conflicts.check(running.values.compactMap { entry in
                     guard let git = entry.git, let path = git.worktree else { return nil }
-                    return ConflictPredictor.Worktree(task: entry.task.id, path: path, baseCommit: git.baseCommit)
+                    return ConflictPredictor.Worktree(task: entry.task.id, path: path, baseCommit: git.baseCommit,
+                                                      scratch: entry.adapter.scratchFiles)
                 })
             }
             if clock - lastSlowTick >= .milliseconds(250) {
