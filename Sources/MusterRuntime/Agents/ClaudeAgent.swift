@@ -7,8 +7,9 @@ import MusterCore
 /// than waiting for a human; muster's own commands are allowed (`Bash(muster:*)`), so a lead task
 /// can `muster spawn`/`wait`/`msg`/`lock` headless.
 public struct ClaudeAgent: AgentAdapter {
-    /// Claude Code's permission rule for any `muster …` command line (`Bash(prefix:*)` matches the
-    /// command's prefix; checked with Claude Code 2.1.332's `--allowedTools`).
+    /// Claude Code's permission rule for any `muster …` command line: `Bash(prefix:*)` matches a
+    /// command by its prefix, and `--allowedTools` takes a comma-separated list (Claude Code's CLI
+    /// reference: `--allowedTools "Bash(git log:*)" "Read"`).
     public static let musterCommands = "Bash(muster:*)"
     /// The CLI's own retries for a task on a shared limit: few, so the shared cool-down governs
     /// (its default is 10 over ~167 s, while every other task keeps hitting the API).
