@@ -9,21 +9,24 @@ import Testing
 @Suite(.serialized) struct OutputMemoryTests {
     static let megabytes = 300
 
-    /// Peak resident memory of `pid` in KiB, read from /proc until it exits.
+    /// Peak resident memory of `pid` in KiB, sampled from /proc every 20 ms on a thread of its own
+    /// (a busy test pool must not make it miss the run), then reaped once it has exited.
     static func peakKiB(of process: Harness.Background) async -> (peak: Int, status: TerminationStatus) {
-        let exited = Task { await process.exited() }
-        var peak = 0
-        while true {
-            if let status = try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8),
-               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-               let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") {
-                peak = max(peak, kib)
-            } else if peak > 0 {
-                break  // gone (or a zombie without memory figures)
-            }
-            try? await Task.sleep(for: .milliseconds(50))
+        await withCheckedContinuation { continuation in
+            Thread {
+                var peak = 0
+                while true {
+                    // A zombie (exited, not yet reaped by us) has no memory lines left.
+                    guard let status = try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8),
+                          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { break }
+                    if let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") {
+                        peak = max(peak, kib)
+                    }
+                    usleep(20_000)
+                }
+                continuation.resume(returning: (peak, process.wait()))
+            }.start()
         }
-        return (peak, await exited.value)
     }
 
     static func run(_ h: Harness, spec: String) async throws -> Int {
@@ -31,6 +34,7 @@ import Testing
         let process = try h.start(["run", "spec.yml"])
         let (peak, status) = await peakKiB(of: process)
         #expect(status == .exited(0), "the run failed")
+        #expect(peak > 0, "no memory figure was read")
         return peak
     }
 
