@@ -54,7 +54,8 @@ struct CostReport {
         return task.attempt > 0 ? .unknown : .notRun
     }
 
-    static func model(_ task: TaskRecord) -> String { task.spec.model ?? "(none)" }
+    /// The model the agent reported using (what was priced), else the task's.
+    static func model(_ task: TaskRecord) -> String { task.agentFacts?.model ?? task.spec.model ?? "(none)" }
 
     static func tokens(_ usage: TokenUsage) -> [String: Int] {
         ["input": usage.input, "output": usage.output, "cache_read": usage.cacheRead, "cache_write": usage.cacheWrite]
@@ -83,7 +84,8 @@ struct CostReport {
                       "not_run_tasks": tasks.filter { Self.standing($0) == .notRun }.count, "tokens": Self.tokens(total.tokens)],
             "tasks": tasks.map { t -> [String: Any] in
                 let standing = Self.standing(t)
-                return ["id": t.id, "group": t.group, "agent": t.spec.agent, "model": t.spec.model as Any? ?? NSNull(),
+                return ["id": t.id, "group": t.group, "agent": t.spec.agent, "model": t.agentFacts?.model ?? t.spec.model as Any? ?? NSNull(),
+                        "usage_partial": t.agentFacts?.usagePartial ?? false,
                         "state": t.state.rawValue, "attempts": t.attempt, "cost": standing.rawValue,
                         "cost_usd": t.costUSD as Any? ?? NSNull(), "tokens": t.usage.map(Self.tokens) as Any? ?? NSNull()]
             },
@@ -111,7 +113,8 @@ struct CostReport {
             case .notRun: cost = "not run"
             }
             lines.append("  " + Terminal.padded(t.id, width + 2) + Terminal.padded(t.spec.agent, 12) + Terminal.padded(Self.model(t), 20)
-                         + Terminal.padded(cost, 12) + (t.usage.map(Self.tokenText) ?? "-"))
+                         + Terminal.padded(cost, 12) + (t.usage.map(Self.tokenText) ?? "-")
+                         + (t.agentFacts?.usagePartial == true ? Terminal.dim(" (partial: stopped mid-stream)") : ""))
         }
         for (title, groups) in [("By agent", group { $0.spec.agent }), ("By model", group(by: Self.model))] {
             lines.append("")

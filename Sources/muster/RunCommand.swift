@@ -159,6 +159,11 @@ enum TaskJSON {
             "finished_at": t.finishedAt.map { iso.string(from: $0) } as Any? ?? NSNull(),
             "idempotency_key": t.idempotencyKey,
             "parent": t.parent as Any? ?? NSNull(), "depth": t.spec.depth,
+            // What the agent reported: `outcome` is `denied` for a task failed by refused tool calls.
+            "outcome": t.shownState, "denied": t.agentFacts?.denied ?? false,
+            "denials": (t.agentFacts?.denials ?? []).map { ["tool": $0.tool, "input": $0.input] },
+            "model": t.agentFacts?.model ?? t.spec.model as Any? ?? NSNull(),
+            "usage_partial": t.agentFacts?.usagePartial ?? false,
         ]
     }
 }

@@ -32,9 +32,13 @@ struct StatusCommand: AsyncParsableCommand {
                               ? task.error : task.summary)
                     .map { $0.split(separator: "\n").first.map(String.init) ?? "" } ?? ""
                 let cost = task.costUSD.map { Terminal.money($0) } ?? (task.attempt > 0 && task.state.isFinal ? "unknown" : "-")
-                print(Terminal.padded(String(task.id.prefix(width)), width + 2) + Terminal.padded(Terminal.state(task.state), 11)
+                print(Terminal.padded(String(task.id.prefix(width)), width + 2) + Terminal.padded(Terminal.state(task), 11)
                       + Terminal.padded(String(task.attempt), 5) + Terminal.padded(elapsed, 9) + Terminal.padded(cost, 10)
                       + String(detail.prefix(80)))
+                // The calls its agent was refused, one a line: what to allow, or what went wrong.
+                for denial in (task.agentFacts?.denials ?? []).prefix(10) {
+                    print(Terminal.padded("", width + 2) + Terminal.dim("refused: " + String(denial.shown.prefix(100))))
+                }
             }
         }
     }

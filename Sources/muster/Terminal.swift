@@ -22,6 +22,11 @@ enum Terminal {
         }
     }
 
+    /// A task's shown state: `denied` (red) for one failed by refused tool calls.
+    static func state(_ task: TaskRecord) -> String {
+        task.agentFacts?.denied == true && task.state == .failed ? paint(task.shownState, "31") : state(task.state)
+    }
+
     static func status(_ status: RunStatus) -> String {
         switch status {
         case .succeeded: paint(status.rawValue, "32")

@@ -98,3 +98,67 @@ struct AgentProfileTests {
         #expect(error.message.contains("has no `prompt` for agent `mine`"))
     }
 }
+
+/// `allow_denials` on a task and `scratch_files` on a profile (issue 12).
+@Suite struct AgentBehaviourSpecTests {
+    @Test func allowDenialsIsABooleanWithItsPosition() throws {
+        let ok = try SpecFixture.load("""
+            name: x
+            agent: claude
+            tasks:
+              a: {prompt: "p", allow_denials: true}
+              b: {prompt: "p"}
+            """)
+        #expect(ok.workflow.task("a")?.allowDenials == true && ok.workflow.task("b")?.allowDenials == nil)
+        let bad = try #require(SpecFixture.error("""
+            name: x
+            agent: claude
+            tasks:
+              a:
+                prompt: "p"
+                allow_denials: maybe
+            """))
+        #expect(bad.location.line == 6 && bad.location.column == 20, "\(bad)")
+        #expect(bad.message.contains("allow_denials"))
+    }
+
+    @Test func scratchFilesStayInsideTheWorktree() throws {
+        let ok = try SpecFixture.load("""
+            name: x
+            agent: mine
+            agents:
+              mine: {base: aider, scratch_files: [".cache/**"]}
+            tasks:
+              a: {prompt: "p"}
+            """)
+        #expect(ok.workflow.agents?["mine"]?.allScratchFiles == [".aider*", ".cache/**"])
+        for glob in ["/etc/x", "../up", ":(top)x"] {
+            let bad = try #require(SpecFixture.error("""
+                name: x
+                agent: mine
+                agents:
+                  mine: {base: aider, scratch_files: ["\(glob)"]}
+                tasks:
+                  a: {prompt: "p"}
+                """), "\(glob) accepted")
+            #expect(bad.message.contains("scratch_files") && bad.location.line == 4, "\(bad)")
+        }
+    }
+
+    @Test func onlyANamedModelIsPassedToTheAgent() throws {
+        let plan = try SpecFixture.plan("""
+            name: x
+            agent: claude
+            agents:
+              pinned: {base: claude, model: claude-sonnet-4-6}
+            tasks:
+              unnamed: {prompt: "p"}
+              named: {prompt: "p", model: claude-haiku-4-5}
+              profiled: {prompt: "p", agent: pinned}
+            """)
+        let tasks = Dictionary(uniqueKeysWithValues: plan.tasks.map { ($0.id, $0) })
+        #expect(tasks["unnamed"]?.model == "claude-opus-4-8" && tasks["unnamed"]?.modelIsDefault == true, "the default prices estimates only")
+        #expect(tasks["named"]?.model == "claude-haiku-4-5" && tasks["named"]?.modelIsDefault == false)
+        #expect(tasks["profiled"]?.model == "claude-sonnet-4-6" && tasks["profiled"]?.modelIsDefault == false)
+    }
+}

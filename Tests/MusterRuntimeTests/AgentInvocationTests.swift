@@ -31,7 +31,7 @@ import Testing
         let inv = try Self.invocation(ClaudeAgent(), model: "claude-opus-4-8")
         #expect(inv.executable == "claude")
         #expect(inv.arguments == ["claude", "-p", "--output-format", "stream-json", "--verbose", "--permission-mode", "acceptEdits",
-                                  "--model", "claude-opus-4-8"])
+                                  "--allowedTools", "Bash(muster:*)", "--model", "claude-opus-4-8"])
         #expect(inv.promptOnStdin)
         Self.expectPromptIntact(inv)
     }
@@ -42,7 +42,7 @@ import Testing
         let inv = try Self.invocation(Agents.adapter(for: profile))
         #expect(inv.executable == "npx")
         #expect(inv.arguments == ["npx", "-y", "@anthropic-ai/claude-code", "-p", "--output-format", "stream-json", "--verbose",
-                                  "--permission-mode", "plan", "--allowedTools", "Read,Grep", "--max-turns", "5"])
+                                  "--permission-mode", "plan", "--allowedTools", "Read,Grep,Bash(muster:*)", "--max-turns", "5"])
     }
 
     @Test func codexExecJSONInTheWorkspaceSandbox() throws {
@@ -125,5 +125,60 @@ import Testing
 
     @Test func unknownAgentIsRefused() {
         #expect(throws: AgentError.self) { try Agents.adapter(named: "cladue") }
+    }
+}
+
+/// What issue 12 found the real CLIs need: muster's own commands allowed inside claude, the CLI's
+/// own default model unless one is named, few CLI retries under a shared limit, and aider quiet,
+/// wide and without analytics.
+@Suite struct AgentInvocationRealCLITests {
+    static func task(_ agent: String, model: String?, isDefault: Bool, uses: [String] = []) -> PlannedTask {
+        var task = PlannedTask(id: "t", group: "t", agent: agent, model: model, prompt: "p", uses: uses)
+        task.modelIsDefault = isDefault
+        return task
+    }
+
+    @Test func claudeGetsNoModelUnlessOneIsNamed() throws {
+        let unnamed = try ClaudeAgent().invocation(for: Self.task("claude", model: "claude-opus-4-8", isDefault: true),
+                                                   prompt: "p", context: AgentContext())
+        #expect(!unnamed.arguments.contains("--model"), "the estimate's default model is not forced on the CLI")
+        let named = try ClaudeAgent().invocation(for: Self.task("claude", model: "claude-sonnet-4-6", isDefault: false),
+                                                 prompt: "p", context: AgentContext())
+        #expect(named.arguments.suffix(2) == ["--model", "claude-sonnet-4-6"])
+    }
+
+    @Test func claudeAllowsMusterCommandsOnce() throws {
+        let profile = AgentProfile(name: "lead", base: "claude", allowedTools: ["Bash(muster:*)", "Read"])
+        let inv = try Agents.adapter(for: profile).invocation(for: Self.task("lead", model: nil, isDefault: true), prompt: "p",
+                                                               context: AgentContext())
+        let at = try #require(inv.arguments.firstIndex(of: "--allowedTools"))
+        #expect(inv.arguments[at + 1] == "Bash(muster:*),Read")
+    }
+
+    @Test func claudeRetriesLittleOnASharedLimit() throws {
+        let limited = try ClaudeAgent().invocation(for: Self.task("claude", model: nil, isDefault: true, uses: ["anthropic"]),
+                                                   prompt: "p", context: AgentContext())
+        #expect(limited.environment["CLAUDE_CODE_MAX_RETRIES"] == "2")
+        let free = try ClaudeAgent().invocation(for: Self.task("claude", model: nil, isDefault: true), prompt: "p", context: AgentContext())
+        #expect(free.environment["CLAUDE_CODE_MAX_RETRIES"] == nil, "without a shared limit the CLI's own retries stand")
+    }
+
+    @Test func aiderIsWideWithoutAnalyticsAndNamesItsScratchFiles() throws {
+        let inv = try AiderAgent().invocation(for: Self.task("aider", model: nil, isDefault: true), prompt: "p", context: AgentContext())
+        #expect(inv.arguments.contains("--analytics-disable"))
+        #expect(!inv.arguments.contains("--model"))
+        #expect(inv.environment["COLUMNS"] == "1000")
+        #expect(AiderAgent().scratchFiles == [".aider*"])
+        let custom = AgentProfile(name: "a2", base: "aider", scratchFiles: [".cache/**"])
+        #expect(Agents.adapter(for: custom).scratchFiles == [".aider*", ".cache/**"])
+        #expect(ClaudeAgent().scratchFiles.isEmpty)
+    }
+
+    @Test func scratchPathspecsAndMatchingAgree() {
+        #expect(ScratchFiles.excludingPathspecs([".aider*"]) == [".", ":(exclude).aider*", ":(exclude)*/.aider*"])
+        #expect(ScratchFiles.matches(".aider.tags.cache.v4/cache.db", [".aider*"]))
+        #expect(ScratchFiles.matches("sub/.aider.chat.history.md", [".aider*"]))
+        #expect(!ScratchFiles.matches("src/aider.txt", [".aider*"]))
+        #expect(ScratchFiles.excludingPathspecs([]).isEmpty)
     }
 }

@@ -252,3 +252,20 @@ final class GitFixture {
         #expect(Set(fast.overlaps.map(\.tasks)) == [["a", "c"], ["b", "c"]])
     }
 }
+
+/// Agents' scratch files (aider's `.aider*`) are neither changes nor conflicts.
+@Suite struct ScratchFileConflictTests {
+    @Test func twoAiderCachesAreNoConflict() async throws {
+        let f = try await GitFixture.make()
+        let a = try await f.worktree("a"), b = try await f.worktree("b")
+        try f.write(".aider.tags.cache.v4/cache.db", "cache of a\n", in: a)
+        try f.write(".aider.tags.cache.v4/cache.db", "cache of b\n", in: b)
+        func worktree(_ task: String, scratch: [String]?) -> ConflictPredictor.Worktree {
+            .init(task: task, path: f.worktreePath(task), baseCommit: f.base, scratch: scratch)
+        }
+        let without = try await ConflictPredictor(repository: f.root.path).predict([worktree("a", scratch: nil), worktree("b", scratch: nil)])
+        #expect(without.conflicts.count == 1, "the same untracked path in both is a conflict unless it is scratch")
+        let with = try await ConflictPredictor(repository: f.root.path).predict([worktree("a", scratch: [".aider*"]), worktree("b", scratch: [".aider*"])])
+        #expect(with.conflicts.isEmpty && with.changedPaths == 0)
+    }
+}

@@ -125,3 +125,30 @@ final class LinesBox: @unchecked Sendable {
     func append(_ line: String) { lock.withLock { lines.append(line) } }
     var all: [String] { lock.withLock { lines } }
 }
+
+/// A task failed by refused tool calls shows as `denied` in the DONE summary, its calls listed,
+/// and `task.denied` is a notification with its own headline.
+@Suite struct DeniedTaskViewTests {
+    @Test func deniedTaskIsTypedInTheReportAndTheDashboard() async throws {
+        let (store, dir) = try Fixture.scratchStore()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try await store.createRun(NewRun(id: "r", workflow: Workflow(name: "r", concurrency: 1, tasks: []), specPath: "r.yml",
+                                         root: dir.path, concurrency: 1, simulate: false, createdAt: Fixture.t0),
+                                  tasks: [Fixture.task("lead", group: "lead", agent: "claude")])
+        _ = try await store.claim(run: "r", holder: "h", limit: 1, leaseSeconds: 60, now: Fixture.t0)
+        var outcome = TaskOutcome(task: "lead", attempt: 1, result: .failed(retryAt: nil), error: "denied: 1 tool call was refused")
+        outcome.agentFacts = AgentFacts(denials: [PermissionDenial(tool: "Bash", input: "muster spawn --prompt x")], denied: true)
+        _ = try await store.finish(run: "r", holder: "h", [outcome], now: Fixture.at(5))
+        try await store.appendEvent(NewEvent(run: "r", task: "lead", kind: "task.denied", message: "Bash(muster spawn --prompt x)", at: Fixture.at(5)))
+        let event = try #require(try await store.events(run: "r", after: 0, limit: 100).last { $0.kind == "task.denied" })
+        let report = try await RunReport.build(store: store, run: "r", event: event, now: Fixture.at(6))
+        #expect(report.failedTasks.first?.state == "denied")
+        #expect(report.failedTasks.first?.denials == ["Bash(muster spawn --prompt x)"])
+        #expect(report.headline == "task lead in run r was denied tool calls: Bash(muster spawn --prompt x)")
+        #expect(RunNotifier.triggers.contains("task.denied"))
+        let task = try #require(try await store.task(run: "r", id: "lead"))
+        let model = DashboardModel(run: try #require(try await store.run("r")), tasks: [task], counts: try await store.counts(run: "r"),
+                                   events: [], workers: [], now: Fixture.at(6))
+        #expect(model.shownState(task) == "denied")
+    }
+}

@@ -32,6 +32,11 @@ public struct PlannedTask: Codable, Sendable, Equatable {
     /// The `limits:`/`resources:` keys it waits on before starting, sorted (acquired in this order,
     /// so two tasks using the same pair never hold one each while waiting for the other).
     public var uses: [String] = []
+    /// `model` was filled in from the agent's default, for estimates only: the agent is not told
+    /// to use it (its CLI picks its own, and the model it reports is the one recorded).
+    public var modelIsDefault = false
+    /// Tool calls the agent was refused do not fail the task (`allow_denials: true`).
+    public var allowDenials = false
 
     public var isExpander: Bool { expands != nil }
 
@@ -68,7 +73,7 @@ public struct PlannedTask: Codable, Sendable, Equatable {
 extension PlannedTask {
     enum CodingKeys: String, CodingKey {
         case id, group, item, agent, model, prompt, command, needs, owns, env, timeout, stallTimeout, retries, estimate,
-             kind, expands, after, isolation, uses, parent, depth, join
+             kind, expands, after, isolation, uses, parent, depth, join, modelIsDefault, allowDenials
     }
 
     // Fields added after the first release decode with their defaults from older stored runs.
@@ -89,5 +94,7 @@ extension PlannedTask {
                   parent: try c.decodeIfPresent(String.self, forKey: .parent),
                   depth: try c.decodeIfPresent(Int.self, forKey: .depth) ?? 0,
                   join: try c.decodeIfPresent(Bool.self, forKey: .join) ?? false)
+        modelIsDefault = try c.decodeIfPresent(Bool.self, forKey: .modelIsDefault) ?? false
+        allowDenials = try c.decodeIfPresent(Bool.self, forKey: .allowDenials) ?? false
     }
 }

@@ -99,9 +99,10 @@ public enum Planner {
         }
         let agent = spec.agent ?? workflow.agent
         let command = spec.command.map { Command(argv: $0.argv.map { Template.render($0, lookup) }, viaShell: $0.viaShell) }
-        return PlannedTask(
+        let named = spec.model ?? workflow.model
+        var task = PlannedTask(
             id: id, group: spec.id, item: item, agent: agent,
-            model: spec.model ?? workflow.model ?? BuiltinAgents.defaultModel(for: agent),
+            model: named ?? workflow.agents?[agent]?.defaultModel ?? BuiltinAgents.defaultModel(for: agent),
             prompt: spec.prompt.map { Template.render($0, lookup) }, command: command,
             needs: WorkflowValidator.dependencies(of: spec), owns: owns,
             env: spec.env.mapValues { Template.render($0, lookup) },
@@ -109,6 +110,9 @@ public enum Planner {
             estimate: spec.estimate, kind: spec.effectiveKind, expands: nil,
             isolation: spec.isolation ?? workflow.isolation ?? .worktree, uses: Array(Set(spec.uses ?? [])).sorted(),
             join: spec.join ?? false)
+        task.modelIsDefault = named == nil
+        task.allowDenials = spec.allowDenials ?? false
+        return task
     }
 }
 

@@ -80,6 +80,16 @@ public enum BuiltinAgents {
         }
     }
 
+    /// Files each agent writes into its worktree for itself (caches, histories), as globs relative
+    /// to the worktree: never committed, never counted against `owns`. A profile's `scratch_files`
+    /// add to these.
+    public static func scratchFiles(for agent: String) -> [String] {
+        switch agent {
+        case "aider": [".aider*"]  // .aider.tags.cache.v4/, .aider.chat.history.md, …
+        default: []
+        }
+    }
+
     /// Agents a profile may build on with `base:` (shell takes a `command:` profile instead).
     public static let bases = ["claude", "codex", "gemini", "aider", "opencode", "sim"]
 }
@@ -95,7 +105,8 @@ public enum ProfileValue: Sendable {
 /// Builds and checks an agent profile from its fields; shared by the workflow loader (YAML) and
 /// `muster.toml`, which report errors at their own positions through `error`.
 public enum AgentProfileBuilder {
-    public static let keys = ["base", "command", "output", "prompt", "model", "permissions", "allowed_tools", "args", "install"]
+    public static let keys = ["base", "command", "output", "prompt", "model", "permissions", "allowed_tools", "args", "install",
+                              "scratch_files"]
 
     /// `key`: the field at fault (nil: the profile itself); `atKey`: point at the key rather than its value.
     public typealias Fail = (_ key: String?, _ atKey: Bool, _ message: String, _ fix: String?) -> SpecError
@@ -164,6 +175,13 @@ public enum AgentProfileBuilder {
             case "allowed_tools": profile.allowedTools = try list(key, value)
             case "args": profile.args = try list(key, value)
             case "install": profile.install = try text(key, value)
+            case "scratch_files":
+                let globs = try list(key, value)
+                for glob in globs where glob.isEmpty || glob.hasPrefix("/") || glob.split(separator: "/").contains("..") || glob.hasPrefix(":") {
+                    throw fail(key, false, "`scratch_files` of agent `\(name)`: \"\(glob)\" is not a path inside the worktree",
+                               "write globs relative to the worktree, e.g. \".aider*\"")
+                }
+                profile.scratchFiles = globs
             default: break
             }
         }
@@ -187,7 +205,7 @@ public enum AgentProfileBuilder {
             return
         }
         if base == "sim" {
-            for key in ["command", "prompt", "permissions", "allowed_tools", "args", "install"] where fields.contains(key) {
+            for key in ["command", "prompt", "permissions", "allowed_tools", "args", "install", "scratch_files"] where fields.contains(key) {
                 throw fail(key, false, "`\(key)` does not apply to agent `\(name)`, which builds on `sim`", "sim takes only `output` and `model`")
             }
             return

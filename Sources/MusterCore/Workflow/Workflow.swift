@@ -113,6 +113,8 @@ public struct TaskSpec: Codable, Sendable, Equatable {
     /// Keys of `limits:`/`resources:` the task must get a turn on before it starts (nil: none; optional so
     /// runs stored before it existed still load).
     public var uses: [String]?
+    /// `allow_denials: true`: tool calls the agent was refused do not fail the task (nil: they do, as `denied`).
+    public var allowDenials: Bool?
 
     public init(id: String, prompt: String? = nil, command: Command? = nil, agent: String? = nil,
                 model: String? = nil, needs: [String] = [], foreach: Foreach? = nil, owns: [String] = [],
@@ -225,10 +227,15 @@ public struct AgentProfile: Codable, Sendable, Equatable {
     public var install: String?
     /// Where it was defined (a spec file or muster.toml), for `muster agents`.
     public var source: String?
+    /// `scratch_files`: more files the agent writes for itself in its worktree (globs), on top of
+    /// its base agent's (`BuiltinAgents.scratchFiles`); never committed, never counted against owns.
+    public var scratchFiles: [String]?
 
     public init(name: String, base: String? = nil, command: [String]? = nil, output: AgentOutputFormat? = nil,
                 prompt: PromptDelivery? = nil, model: String? = nil, permissions: String? = nil,
-                allowedTools: [String]? = nil, args: [String] = [], install: String? = nil, source: String? = nil) {
+                allowedTools: [String]? = nil, args: [String] = [], install: String? = nil, source: String? = nil,
+                scratchFiles: [String]? = nil) {
+        self.scratchFiles = scratchFiles
         self.name = name
         self.base = base
         self.command = command
@@ -261,4 +268,7 @@ public struct AgentProfile: Codable, Sendable, Equatable {
 
     /// The model it bills against when a task names none.
     public var defaultModel: String? { model ?? base.flatMap(BuiltinAgents.defaultModel(for:)) }
+
+    /// Its scratch files: its base agent's and its own.
+    public var allScratchFiles: [String] { (base.map(BuiltinAgents.scratchFiles(for:)) ?? []) + (scratchFiles ?? []) }
 }

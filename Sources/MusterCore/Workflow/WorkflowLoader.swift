@@ -28,7 +28,7 @@ public enum WorkflowLoader {
                                 "max_depth", "summary_chars", "limits", "resources"]
     static let budgetKeys = ["usd", "hard"]
     static let taskKeys = ["prompt", "command", "shell", "agent", "model", "needs", "foreach", "owns", "env",
-                           "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation", "join", "uses"]
+                           "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation", "join", "uses", "allow_denials"]
     static let foreachKeys = ["items", "glob", "from"]
     static let estimateKeys = ["minutes", "input_tokens", "output_tokens"]
     static let backoffKeys = ["initial", "max"]
@@ -282,10 +282,11 @@ struct NodeReader {
         workflow.limits = merged.isEmpty ? nil : merged
         if !profiles.isEmpty {
             workflow.agents = profiles
-            // A task on a profile bills the profile's model unless it names its own.
+            // A task on a profile uses the profile's model unless it names its own. (A profile
+            // without one bills its base agent's default, filled in by the planner for estimates only.)
             for index in workflow.tasks.indices where workflow.tasks[index].model == nil {
-                guard let profile = profiles[workflow.tasks[index].agent ?? workflow.agent] else { continue }
-                if profile.model != nil || workflow.model == nil { workflow.tasks[index].model = profile.defaultModel }
+                guard let profile = profiles[workflow.tasks[index].agent ?? workflow.agent], let model = profile.model else { continue }
+                workflow.tasks[index].model = model
             }
         }
         return workflow
@@ -399,6 +400,12 @@ struct NodeReader {
             case "stall_timeout": spec.stallTimeout = try duration(value, "`stall_timeout`")
             case "retries": spec.retries = try int(value, "`retries`", min: 0)
             case "isolation": spec.isolation = try isolation(value)
+            case "allow_denials":
+                guard case .scalar = value, let flag = value.bool else {
+                    throw fail(value, "`allow_denials` must be true or false",
+                               fix: "write `allow_denials: true` to let a task whose tool calls were refused succeed")
+                }
+                spec.allowDenials = flag
             case "join":
                 guard case .scalar = value, let flag = value.bool else {
                     throw fail(value, "`join` must be true or false", fix: "write `join: true` to also wait for what `needs` spawned")

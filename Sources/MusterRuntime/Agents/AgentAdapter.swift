@@ -1,5 +1,6 @@
 import Foundation
 import MusterCore
+import MusterStore
 import Synchronization
 
 /// How to start one agent run: argv (never through a shell unless the spec asked for one) and
@@ -26,8 +27,15 @@ public struct AgentReport: Sendable, Equatable {
     public var model: String?
     public var isError: Bool
     public var rateLimited: Bool
+    /// What went wrong, in the agent's own words (its error message, not a raw JSON line); nil: nothing said.
+    public var error: String?
+    /// Tool calls the agent's CLI refused under its headless permissions.
+    public var denials: [PermissionDenial] = []
+    /// The usage is the last seen before the output ended without a final count (killed mid-stream).
+    public var usagePartial = false
     public init(result: String, usage: TokenUsage? = nil, costUSD: Double? = nil, model: String? = nil,
-                isError: Bool = false, rateLimited: Bool = false) {
+                isError: Bool = false, rateLimited: Bool = false, error: String? = nil) {
+        self.error = error
         self.result = result
         self.usage = usage
         self.costUSD = costUSD
@@ -49,6 +57,17 @@ public protocol AgentAdapter: Sendable {
     var spendsTokens: Bool { get }
     func invocation(for task: PlannedTask, prompt: String?, context: AgentContext) throws -> AgentInvocation
     func report(stdout: String, status: TerminationStatus, task: PlannedTask) -> AgentReport
+    /// Reads the agent's output while it runs, for signals worth acting on at once (a 429 the CLI is
+    /// still retrying); nil: this agent has none.
+    func liveSignals() -> LiveSignalParser?
+    /// Files the agent writes into its worktree for itself (caches, histories): never committed,
+    /// never counted against `owns`. Globs relative to the worktree.
+    var scratchFiles: [String] { get }
+}
+
+extension AgentAdapter {
+    public func liveSignals() -> LiveSignalParser? { nil }
+    public var scratchFiles: [String] { [] }
 }
 
 public enum AgentError: Error, CustomStringConvertible, Sendable {

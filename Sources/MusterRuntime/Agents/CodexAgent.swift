@@ -17,7 +17,7 @@ public struct CodexAgent: AgentAdapter {
     public func invocation(for task: PlannedTask, prompt: String?, context: AgentContext) throws -> AgentInvocation {
         var argv = profile.command ?? ["codex"]
         argv += ["exec", "--json", "--sandbox", profile.permissions ?? BuiltinAgents.defaultPermissions(for: "codex")!]
-        if let model = task.model { argv += ["--model", model] }
+        if let model = task.model, !task.modelIsDefault { argv += ["--model", model] }
         argv += profile.args
         argv.append("-")  // read the prompt from stdin
         return AgentInvocation(executable: argv[0], arguments: argv, promptOnStdin: true)
@@ -26,4 +26,6 @@ public struct CodexAgent: AgentAdapter {
     public func report(stdout: String, status: TerminationStatus, task: PlannedTask) -> AgentReport {
         CodexJSONParser.parse(stdout, succeeded: status.succeeded)
     }
+
+    public var scratchFiles: [String] { profile.allScratchFiles }
 }

@@ -23,4 +23,6 @@ public struct CustomAgent: AgentAdapter {
     public func report(stdout: String, status: TerminationStatus, task: PlannedTask) -> AgentReport {
         Agents.parse(stdout, format: profile.format, succeeded: status.succeeded)
     }
+
+    public var scratchFiles: [String] { profile.allScratchFiles }
 }

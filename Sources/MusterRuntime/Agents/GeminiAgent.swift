@@ -17,7 +17,7 @@ public struct GeminiAgent: AgentAdapter {
     public func invocation(for task: PlannedTask, prompt: String?, context: AgentContext) throws -> AgentInvocation {
         var argv = profile.command ?? ["gemini"]
         argv += ["--output-format", "json", "--approval-mode", profile.permissions ?? BuiltinAgents.defaultPermissions(for: "gemini")!]
-        if let model = task.model { argv += ["--model", model] }
+        if let model = task.model, !task.modelIsDefault { argv += ["--model", model] }
         argv += profile.args
         argv.append("--prompt=" + (prompt ?? ""))
         return AgentInvocation(executable: argv[0], arguments: argv)
@@ -26,4 +26,6 @@ public struct GeminiAgent: AgentAdapter {
     public func report(stdout: String, status: TerminationStatus, task: PlannedTask) -> AgentReport {
         GeminiJSONParser.parse(stdout, succeeded: status.succeeded)
     }
+
+    public var scratchFiles: [String] { profile.allScratchFiles }
 }

@@ -16,7 +16,7 @@ public struct OpenCodeAgent: AgentAdapter {
     public func invocation(for task: PlannedTask, prompt: String?, context: AgentContext) throws -> AgentInvocation {
         var argv = profile.command ?? ["opencode"]
         argv += ["run", "--format", "json"]
-        if let model = task.model, model.contains("/") { argv += ["--model", model] }
+        if let model = task.model, !task.modelIsDefault, model.contains("/") { argv += ["--model", model] }
         argv += profile.args
         return AgentInvocation(executable: argv[0], arguments: argv, promptOnStdin: true)
     }
@@ -24,4 +24,6 @@ public struct OpenCodeAgent: AgentAdapter {
     public func report(stdout: String, status: TerminationStatus, task: PlannedTask) -> AgentReport {
         OpenCodeJSONParser.parse(stdout, succeeded: status.succeeded)
     }
+
+    public var scratchFiles: [String] { profile.allScratchFiles }
 }

@@ -19,7 +19,10 @@ public struct ConflictPredictor: Sendable {
         public var path: String
         /// The commit the task started from (its run's base, or base plus the branches it needs).
         public var baseCommit: String
-        public init(task: String, path: String, baseCommit: String) {
+        /// Its agent's scratch files (globs): left out, so two aider tasks never "conflict" on `.aider*`.
+        public var scratch: [String]?
+        public init(task: String, path: String, baseCommit: String, scratch: [String]? = nil) {
+            self.scratch = scratch
             self.task = task
             self.path = path
             self.baseCommit = baseCommit
@@ -256,7 +259,8 @@ public struct ConflictPredictor: Sendable {
         } else {
             _ = try await git(["read-tree", "HEAD"])
         }
-        _ = try await git(["add", "-A", "--ignore-errors", "--", "."])
+        let pathspecs = ScratchFiles.excludingPathspecs(worktree.scratch ?? [])
+        _ = try await git(["add", "-A", "--ignore-errors", "--"] + (pathspecs.isEmpty ? ["."] : pathspecs))
         if let base, let entries = IndexFile.entries(atPath: indexFile, hashLength: base.hashLength) {
             let changed = Self.changedPaths(entries, base.entries)
             return Snapshot(worktree: worktree, index: indexFile, paths: changed.map { String(decoding: $0, as: UTF8.self) }.filter { !$0.hasPrefix(".muster/") },

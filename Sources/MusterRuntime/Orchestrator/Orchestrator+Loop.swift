@@ -61,6 +61,8 @@ extension Orchestrator {
             /// `isolation: none`: the `owns` of other in-place tasks that ran at the same time. Their
             /// changes show up in this task's before/after comparison too, and are not its violations.
             var peerOwns: [String] = []
+            /// A live rate-limit signal already started the shared cool-down for this attempt.
+            var cooledDownLive = false
         }
 
         /// Where a claimed task will run, decided before it starts.
@@ -145,6 +147,8 @@ extension Orchestrator {
                     try await admit(o.inbox.takeAdmissions())
                     try await checkBudget()
                     needDispatch = true
+                case .signals:
+                    try await act(on: o.inbox.takeSignals())
                 }
             }
         }
@@ -315,7 +319,8 @@ extension Orchestrator {
             let process = try supervisor.launch(LaunchRequest(
                 key: task.id, executable: executable, arguments: invocation.arguments, environment: environment,
                 directory: directory, stdinPath: invocation.promptOnStdin && prompt != nil ? promptPath.path : nil,
-                logPath: log.path, stdoutPath: dir.appendingPathComponent("stdout.log").path))
+                logPath: log.path, stdoutPath: dir.appendingPathComponent("stdout.log").path,
+                onLine: liveLineHandler(adapter, task: task)))
             let now = Date()
             return Running(task: task, process: process, adapter: adapter,
                            deadline: spec.timeout.map { now.addingTimeInterval($0.seconds) },
@@ -396,7 +401,9 @@ extension Orchestrator {
                 // Nothing to commit or compare: no git work to run side by side.
                 var ended: [Ended] = []
                 for (entry, exit) in finished { ended.append(await loop.outcome(entry, exit, after: nil)) }
-                try await apply(try await settleLimits(ended, tasks: tasks))
+                let outcomes = try await settleLimits(ended, tasks: tasks)
+                try await apply(outcomes)
+                try await recordDenials(outcomes)
                 return
             }
             // One snapshot serves every in-place task that finished in this batch.
@@ -417,6 +424,7 @@ extension Orchestrator {
                 try await o.store.appendEvent(NewEvent(run: run.id, task: outcome.task, kind: "ownership.violation",
                                                        message: outcome.git!.violations.joined(separator: ", "), at: Date()))
             }
+            try await recordDenials(outcomes)
             for item in ended where item.unchanged {
                 try await o.store.appendEvent(NewEvent(run: run.id, task: item.outcome.task, kind: "task.unchanged",
                                                        message: item.outcome.error ?? "", at: Date()))
@@ -429,12 +437,16 @@ extension Orchestrator {
             guard let worktrees else { return (nil, nil) }
             do {
                 if let git = entry.git {
-                    let state = try await worktrees.finish(run: run.id, task: entry.task, state: git, agent: agent)
+                    let state = try await worktrees.finish(run: run.id, task: entry.task, state: git, agent: agent,
+                                                           scratch: entry.adapter.scratchFiles)
                     return (state, nil)
                 }
                 if let before = entry.snapshot {
                     guard let after else { return (nil, "could not snapshot the repository after it") }
                     var (changed, violations) = try await worktrees.inPlaceChanges(before: before, after: after, owns: entry.task.spec.owns)
+                    let scratch = entry.adapter.scratchFiles
+                    changed.removeAll { ScratchFiles.matches($0, scratch) }
+                    violations.removeAll { ScratchFiles.matches($0, scratch) }
                     let peers = WorktreeManager.violations(violations, owns: entry.peerOwns)
                     changed = changed.filter { !violations.contains($0) || peers.contains($0) }
                     violations = peers
@@ -468,8 +480,7 @@ extension Orchestrator {
                 try? PlainFile.write(report.result, to: resultPath.path)
             }
             let relative = resultPath.path.replacingOccurrences(of: o.workspace.root.path + "/", with: "")
-            let cost: Double? = report.costUSD ?? report.usage.flatMap { o.options.prices.cost(model: report.model ?? task.spec.model, usage: $0) }
-                ?? (entry.adapter.spendsTokens ? nil : 0)
+            let cost = self.cost(of: report, task: task.spec, spendsTokens: entry.adapter.spendsTokens)
             var outcome: TaskOutcome
             if entry.stop == .cancelled {
                 outcome = TaskOutcome(task: task.id, attempt: task.attempt, result: .cancelled, exitCode: exit.status.code, error: "cancelled")
@@ -477,10 +488,13 @@ extension Orchestrator {
                 outcome = TaskOutcome(task: task.id, attempt: task.attempt, result: .succeeded, exitCode: 0)
             } else {
                 var error = entry.stop?.text ?? (exit.status.succeeded ? "the agent reported an error" : exit.status.description)
-                let last = entry.process.output.lastLine
-                if !last.isEmpty { error += ": \(last.prefix(200))" }
+                // The agent's own words when its parser found them, else the last line it printed.
+                let said = report.error.map { String($0.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300)) } ?? ""
+                let last = said.isEmpty ? String(entry.process.output.lastLine.prefix(200)) : said
+                if !last.isEmpty { error += ": \(last)" }
                 outcome = failure(task, error: error, retryable: true, exitCode: exit.status.code)
             }
+            judgeDenials(report, task: task, into: &outcome)
             outcome.summary = String(report.result.trimmingCharacters(in: .whitespacesAndNewlines).prefix(4000))
             outcome.resultPath = report.result.isEmpty ? nil : relative
             outcome.usage = report.usage
@@ -621,7 +635,8 @@ extension Orchestrator {
                 lastConflictCheck = clock
                 conflicts.check(running.values.compactMap { entry in
                     guard let git = entry.git, let path = git.worktree else { return nil }
-                    return ConflictPredictor.Worktree(task: entry.task.id, path: path, baseCommit: git.baseCommit)
+                    return ConflictPredictor.Worktree(task: entry.task.id, path: path, baseCommit: git.baseCommit,
+                                                      scratch: entry.adapter.scratchFiles)
                 })
             }
             if clock - lastSlowTick >= .milliseconds(250) {

@@ -24,6 +24,8 @@ public final class Orchestrator: Sendable {
         case exits, tick, interrupt(Int32)
         /// Tasks waiting for their limits were let through (or their wait ended otherwise).
         case admitted
+        /// Running agents printed something to act on now (see `LiveSignal`).
+        case signals
     }
 
     /// Where the supervisor's I/O queue leaves exits, and the limit gate admissions, for the loop.
@@ -56,6 +58,20 @@ public final class Orchestrator: Sendable {
         }
 
         func takeAdmissions() -> [LimitGate.Admission] { admissions.withLock { list in defer { list.removeAll() }; return list } }
+
+        let signals = Mutex<[TaskSignal]>([])
+
+        /// From the supervisor's I/O thread: never blocks; at most a few signals per task pile up.
+        func push(_ signal: TaskSignal) {
+            let first = signals.withLock { list in
+                guard list.count < 1000 else { return false }
+                list.append(signal)
+                return list.count == 1
+            }
+            if first { continuation.yield(.signals) }
+        }
+
+        func takeSignals() -> [TaskSignal] { signals.withLock { list in defer { list.removeAll() }; return list } }
     }
 
     public init(store: any Store, workspace: Workspace, storePath: String, run: String, options: RunOptions) {

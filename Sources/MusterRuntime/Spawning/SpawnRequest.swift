@@ -60,12 +60,16 @@ public struct SpawnRequest: Sendable, Equatable {
             throw .invalid("a child on agent \(agent) needs a prompt (--prompt TEXT, or \"prompt\" in spawn.json)")
         }
         if prompt != nil && command != nil { throw .invalid("give a child a prompt or a command, not both") }
-        return PlannedTask(
+        var child = PlannedTask(
             id: id ?? "", group: id ?? "", agent: agent,
             model: model ?? (agent == parent.agent ? parent.model : BuiltinAgents.defaultModel(for: agent)),
             prompt: prompt, command: command, owns: owns, env: env, timeout: timeout,
             retries: retries ?? 0, estimate: estimate, kind: owns.isEmpty ? .exploration : .implementation,
             after: needs, isolation: parent.isolation, uses: uses)
+        // A model the child or its parent named is passed to the agent; a default only prices estimates.
+        child.modelIsDefault = model == nil && (agent == parent.agent ? parent.modelIsDefault : true)
+        child.allowDenials = parent.allowDenials
+        return child
     }
 
     /// Refuses a child id that cannot be a component of its branch name (`muster/RUN/ID`), by git's

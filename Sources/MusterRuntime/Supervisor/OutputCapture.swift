@@ -6,15 +6,19 @@ import Synchronization
 /// without bound. Stdout is also kept (capped) in a separate file: it is the task's result.
 /// Files (and their folder) are created on the first byte: a silent task creates none, which
 /// matters when a thousand short tasks run.
+///
+/// Memory is fixed whatever the volume (issue 11, finding 7): every buffer here is a plain array
+/// trimmed in place. (These were `Data` values trimmed with `removeFirst`, which on Linux re-slices
+/// the same storage, so appending kept one byte per byte past the cap: 2 GB of output, 2 GiB resident.)
 public final class OutputCapture: Sendable {
     struct State {
         var logBytes = 0
         var droppedBytes = 0
-        var tail = Data()
+        var tail: [UInt8] = []
         var stdoutBytes = 0
         var lastOutput: Date
         var lastLine = ""
-        var partialLine = Data()
+        var partialLine: [UInt8] = []
         var logFD: Int32 = -1
         var stdoutFD: Int32 = -1
     }
@@ -25,13 +29,20 @@ public final class OutputCapture: Sendable {
     let stdoutCap: Int
     let tailCap = 64 * 1024
     let state: Mutex<State>
+    /// Complete lines for a live parser (see `LineAssembler`); nil: nobody reads lines as they come.
+    /// (Not an optional Mutex: an optional of the raw-layout `Mutex` reads a nil as present here.)
+    let lines: Mutex<LiveLines?>
+    let readsLines: Bool
 
-    public init(logPath: String, stdoutPath: String, logCap: Int, stdoutCap: Int, now: Date) throws {
+    public init(logPath: String, stdoutPath: String, logCap: Int, stdoutCap: Int, now: Date,
+                onLine: OutputLineHandler? = nil) throws {
         self.logPath = logPath
         self.stdoutPath = stdoutPath
         self.logCap = logCap
         self.stdoutCap = stdoutCap
         state = Mutex(State(lastOutput: now))
+        lines = Mutex(onLine.map { LiveLines(handler: $0) })
+        readsLines = onLine != nil
     }
 
     /// Opens (creating its folder) on first use; -1 if it cannot be written, and the bytes are dropped:
@@ -66,8 +77,7 @@ public final class OutputCapture: Sendable {
             if bytes.count > room {
                 let rest = UnsafeRawBufferPointer(rebasing: bytes[room...])
                 s.droppedBytes += rest.count
-                s.tail.append(contentsOf: rest)
-                if s.tail.count > tailCap { s.tail.removeFirst(s.tail.count - tailCap) }
+                Self.keepTail(&s.tail, rest, cap: tailCap)
             }
             if fromStdout && s.stdoutBytes < stdoutCap {
                 let n = min(stdoutCap - s.stdoutBytes, bytes.count)
@@ -76,11 +86,23 @@ public final class OutputCapture: Sendable {
             }
             Self.trackLastLine(&s, bytes)
         }
+        if readsLines { lines.withLock { $0?.feed(bytes, fromStdout: fromStdout) } }
+    }
+
+    /// Keeps the last `cap` bytes of everything appended, in a buffer that never grows past `cap`.
+    static func keepTail(_ tail: inout [UInt8], _ bytes: UnsafeRawBufferPointer, cap: Int) {
+        if bytes.count >= cap {
+            tail.removeAll(keepingCapacity: true)
+            tail.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[(bytes.count - cap)...]))
+            return
+        }
+        let excess = tail.count + bytes.count - cap
+        if excess > 0 { tail.removeFirst(excess) }
+        tail.append(contentsOf: bytes)
     }
 
     static func trackLastLine(_ s: inout State, _ bytes: UnsafeRawBufferPointer) {
-        s.partialLine.append(contentsOf: bytes.suffix(4096))
-        if s.partialLine.count > 8192 { s.partialLine.removeFirst(s.partialLine.count - 8192) }
+        keepTail(&s.partialLine, UnsafeRawBufferPointer(rebasing: bytes[max(0, bytes.count - 4096)...]), cap: 8192)
         let lines = s.partialLine.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true)
         if let last = lines.last(where: { !$0.allSatisfy { $0 == 32 || $0 == 13 || $0 == 9 } }) {
             s.lastLine = String(decoding: last.prefix(300), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -90,8 +112,10 @@ public final class OutputCapture: Sendable {
         }
     }
 
-    /// Appends the kept tail (if the cap was hit) and closes the files.
+    /// Appends the kept tail (if the cap was hit), hands a last unterminated line to the live
+    /// parser, and closes the files.
     func finish() {
+        if readsLines { lines.withLock { $0?.flush() } }
         state.withLock { s in
             if s.droppedBytes > 0 {
                 let omitted = s.droppedBytes - s.tail.count
@@ -103,6 +127,8 @@ public final class OutputCapture: Sendable {
             if s.stdoutFD >= 0 { close(s.stdoutFD) }
             s.logFD = -1
             s.stdoutFD = -1
+            s.tail = []
+            s.partialLine = []
         }
     }
 }

@@ -15,9 +15,13 @@ public struct LaunchRequest: Sendable {
     public var stdoutPath: String
     public var logCap: Int
     public var stdoutCap: Int
+    /// Each output line as it arrives, for the agent's live parser (nil: none).
+    public var onLine: OutputLineHandler?
 
     public init(key: String, executable: String, arguments: [String], environment: [String: String], directory: String,
-                stdinPath: String? = nil, logPath: String, stdoutPath: String, logCap: Int = 32 << 20, stdoutCap: Int = 4 << 20) {
+                stdinPath: String? = nil, logPath: String, stdoutPath: String, logCap: Int = 32 << 20, stdoutCap: Int = 4 << 20,
+                onLine: OutputLineHandler? = nil) {
+        self.onLine = onLine
         self.key = key
         self.executable = executable
         self.arguments = arguments
@@ -92,7 +96,7 @@ public final class ProcessSupervisor: Sendable {
 
     public func launch(_ request: LaunchRequest) throws -> LaunchedProcess {
         let output = try OutputCapture(logPath: request.logPath, stdoutPath: request.stdoutPath, logCap: request.logCap,
-                                       stdoutCap: request.stdoutCap, now: Date())
+                                       stdoutCap: request.stdoutCap, now: Date(), onLine: request.onLine)
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         guard muster_pipe_cloexec(&outPipe) == 0 else { output.finish(); throw SystemError.io("pipe", errno) }
         guard muster_pipe_cloexec(&errPipe) == 0 else {

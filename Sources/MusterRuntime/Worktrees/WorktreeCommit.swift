@@ -10,16 +10,21 @@ struct WorktreeCommit: Sendable {
     let git: Git
     /// Paths the agent keeps for itself (its profile's scratch files): never committed, never checked.
     let scratch: [Glob]
+    let scratchPatterns: [String]
 
     init(git: Git, scratch: [String]) {
         self.git = git
         self.scratch = scratch.compactMap { try? Glob($0) }
+        scratchPatterns = scratch
     }
 
-    /// A pattern without "/" also matches by file name anywhere (`.aider*` → `sub/.aider.tags`), as in `.gitignore`.
+    /// A pattern without "/" also matches by file name anywhere (`.aider*` → `sub/.aider.tags`), as in
+    /// `.gitignore`; and, as in the pathspecs that leave them out elsewhere, a `*` may cross folders
+    /// (`.aider*` → `.aider.tags.cache.v4/cache.db`).
     func isScratch(_ path: String) -> Bool {
         let name = (path as NSString).lastPathComponent
         return scratch.contains { $0.matches(path) || (!$0.pattern.contains("/") && $0.matchesExactly(name)) }
+            || ScratchFiles.matches(path, scratchPatterns)
     }
 
     /// The tree of the worktree's files as they are now, staged on top of `start`.

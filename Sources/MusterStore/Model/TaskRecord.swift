@@ -55,6 +55,8 @@ public struct TaskRecord: Sendable, Equatable {
     public var parent: String?
     /// Blocked in `muster wait` for tasks it spawned.
     public var waiting = false
+    /// What the agent reported of its last finished attempt (model, refused tool calls); nil: nothing.
+    public var agentFacts: AgentFacts?
 }
 
 /// A task spec kept as the store's JSON until someone reads it.
@@ -161,6 +163,8 @@ public struct TaskOutcome: Sendable, Equatable {
     /// false: a retry that does not spend one of the task's `retries` (a rate-limit error waits out
     /// the cool-down instead). Only meaningful with `.failed(retryAt:)` set.
     public var countsAsFailure = true
+    /// What the agent reported (model, refused tool calls, partial usage); nil: nothing to record.
+    public var agentFacts: AgentFacts?
 
     public init(task: String, attempt: Int, result: Result, exitCode: Int32? = nil, error: String? = nil,
                 summary: String? = nil, resultPath: String? = nil, usage: TokenUsage? = nil, costUSD: Double? = nil,

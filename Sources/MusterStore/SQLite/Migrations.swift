@@ -159,6 +159,12 @@ enum Migrations {
                 ALTER TABLE runs ADD COLUMN lease_until REAL;
                 """)
         }
+        migrator.registerMigration("v7-agent-facts") { db in
+            // What the agent reported of a task's attempt (AgentFacts as JSON: the model it used, the
+            // tool calls it was refused, whether it ended `denied`). Read by name, not position, so
+            // columns other migrations append do not move it.
+            try db.execute(sql: "ALTER TABLE tasks ADD COLUMN agent_facts TEXT;")
+        }
         return migrator
     }
 }

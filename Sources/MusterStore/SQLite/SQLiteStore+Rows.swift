@@ -25,7 +25,8 @@ extension SQLiteStore {
         let hasUsage: Bool = row[19]
         let notBefore: Double = row[9]
         let git: String? = row[27]
-        return TaskRecord(
+        let facts: String? = row["agent_facts"]
+        var record = TaskRecord(
             run: row[0], id: row[1], group: row[2], position: row[3], idempotencyKey: row[4],
             specStorage: LazySpec(json: row[5]), state: state, attempt: row[7], failures: row[8],
             notBefore: notBefore > 0 ? Date(timeIntervalSince1970: notBefore) : nil,
@@ -34,6 +35,8 @@ extension SQLiteStore {
             usage: hasUsage ? TokenUsage(input: row[20], output: row[21], cacheRead: row[22], cacheWrite: row[23]) : nil,
             costUSD: row[24], startedAt: date(row[25]), finishedAt: date(row[26]),
             git: try git.map { try JSONCoding.decode(TaskGitState.self, from: $0) }, parent: row[28], waiting: row[32])
+        record.agentFacts = facts.flatMap { try? JSONCoding.decode(AgentFacts.self, from: $0) }
+        return record
     }
 
     static func lockRecord(_ row: Row) -> LockRecord {

@@ -409,7 +409,7 @@ public final class SQLiteStore: Store {
                     has_usage = ?, input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,
                     cache_read_tokens = cache_read_tokens + ?, cache_write_tokens = cache_write_tokens + ?,
                     cost_usd = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(cost_usd, 0) + ? END,
-                    finished_at = ?, git = COALESCE(?, git), waiting = 0
+                    finished_at = ?, git = COALESCE(?, git), waiting = 0, agent_facts = ?
                 WHERE run_id = ? AND id = ? AND holder = ? AND attempt = ? AND state = 'running'
                 RETURNING grp, origin, depth
                 """)
@@ -435,6 +435,7 @@ public final class SQLiteStore: Store {
                     state.rawValue, notBefore, failed, outcome.exitCode, outcome.error, outcome.summary, outcome.resultPath,
                     outcome.usage != nil, usage.input, usage.output, usage.cacheRead, usage.cacheWrite,
                     outcome.costUSD, outcome.costUSD ?? 0, state.isFinal ? t : nil, try outcome.git.map { try JSONCoding.encodeString($0) },
+                    try outcome.agentFacts.map { try JSONCoding.encodeString($0) },
                     run, outcome.task, holder, outcome.attempt,
                 ]) else {
                     report.rejected.append(outcome.task)

@@ -42,7 +42,8 @@ public struct DashboardModel: Sendable {
     }
 
     /// The state shown for a task: its Store state, or `waiting` (a distinct, view-only state).
-    public func shownState(_ task: TaskRecord) -> String { isWaiting(task) ? "waiting" : task.state.rawValue }
+    /// `denied`: it failed because its agent's tool calls were refused (a typed outcome, not its error text).
+    public func shownState(_ task: TaskRecord) -> String { isWaiting(task) ? "waiting" : task.shownState }
 
     public var waitingCount: Int {
         var n = 0

@@ -25,11 +25,11 @@ public struct NotifyOptions: Sendable {
 }
 
 /// Follows a run's event log and notifies when the run ends (`run.succeeded|failed|cancelled`),
-/// a task stalls (`task.stalled`) or the budget stops dispatch (`budget.exceeded`). Deliveries run
+/// a task stalls (`task.stalled`) or is denied tool calls (`task.denied`), or the budget stops dispatch (`budget.exceeded`). Deliveries run
 /// in child tasks, so a slow webhook never holds the run up. `finish` writes
 /// `.muster/runs/<run>/DONE` with the JSON summary. Reads the Store only.
 public final class RunNotifier: Sendable {
-    public static let triggers: Set<String> = ["run.succeeded", "run.failed", "run.cancelled", "task.stalled", "budget.exceeded"]
+    public static let triggers: Set<String> = ["run.succeeded", "run.failed", "run.cancelled", "task.stalled", "task.denied", "budget.exceeded"]
 
     public let store: any Store
     public let run: String

@@ -5,8 +5,11 @@ import MusterStore
 public struct RunReport: Codable, Sendable, Equatable {
     public struct FailedTask: Codable, Sendable, Equatable {
         public var id: String
+        /// `denied` for a task failed by refused tool calls.
         public var state: String
         public var error: String?
+        /// The tool calls its agent was refused (`Tool(input)`), when it was `denied`.
+        public var denials: [String]?
     }
 
     public var run: String
@@ -42,7 +45,10 @@ public struct RunReport: Codable, Sendable, Equatable {
             counts: Dictionary(uniqueKeysWithValues: TaskState.allCases.map { ($0.rawValue, counts[$0]) }),
             total: counts.total, costUSD: counts.costUSD, unknownCostTasks: counts.unknownCost,
             elapsedSeconds: elapsed ?? max(0, (record.finishedAt ?? now).timeIntervalSince(record.createdAt)),
-            failedTasks: failed.prefix(100).map { FailedTask(id: $0.id, state: $0.state.rawValue, error: $0.error.map { String($0.prefix(500)) }) },
+            failedTasks: failed.prefix(100).map {
+                FailedTask(id: $0.id, state: $0.shownState, error: $0.error.map { String($0.prefix(500)) },
+                           denials: $0.agentFacts.flatMap { $0.denials.isEmpty ? nil : $0.denials.prefix(20).map(\.shown) })
+            },
             finishedAt: record.finishedAt)
     }
 
@@ -58,6 +64,7 @@ public struct RunReport: Codable, Sendable, Equatable {
         let done = "\(counts["succeeded"] ?? 0)/\(total) tasks succeeded"
         switch event {
         case "task.stalled": return "task \(task ?? "?") stalled in run \(run): \(message ?? "")"
+        case "task.denied": return "task \(task ?? "?") in run \(run) was denied tool calls: \(message ?? "")"
         case "budget.exceeded": return "run \(run) reached its budget (\(Format.money(costUSD))): \(message ?? "dispatch stopped")"
         default: return "run \(run) \(status): \(done) in \(Format.duration(elapsedSeconds)), \(Format.money(costUSD))"
         }

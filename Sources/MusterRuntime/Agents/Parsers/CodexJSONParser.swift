@@ -1,10 +1,13 @@
 import Foundation
 import MusterCore
+import MusterStore
 
 /// Reads Codex CLI's `codex exec --json` output: JSON lines `thread.started`, `turn.started`,
 /// `item.started`/`item.updated`/`item.completed` (the final answer is an `agent_message` item),
 /// `turn.completed` with `usage` (`input_tokens`, which includes `cached_input_tokens`, and
-/// `output_tokens`), `turn.failed` and `error`.
+/// `output_tokens`), `turn.failed` (`error.message`) and `error` (`message`). A `command_execution`
+/// item whose `status` is `declined` is a refused tool call. The stream names no model (the
+/// task's own is priced). Field names checked against openai/codex `codex-rs/exec/src/exec_events.rs`.
 public enum CodexJSONParser {
     public static func parse(_ stdout: String, succeeded: Bool) -> AgentReport {
         var lastMessage: String?
@@ -13,6 +16,7 @@ public enum CodexJSONParser {
         var completed = false
         var failed = false
         var model: String?
+        var denials = Denials()
 
         for event in JSONLines.objects(stdout) {
             if model == nil { model = ModelName.normalize(event["model"] as? String) }
@@ -20,6 +24,10 @@ public enum CodexJSONParser {
             case "item.completed":
                 guard let item = event["item"] as? [String: Any] else { continue }
                 switch item["type"] as? String ?? item["item_type"] as? String {
+                case "command_execution":
+                    if item["status"] as? String == "declined" {
+                        denials.add(id: item["id"] as? String, PermissionDenial(tool: "command", input: ToolInput.short(item["command"])))
+                    }
                 case "agent_message", "assistant_message":
                     if let text = item["text"] as? String { lastMessage = text }
                 case "error":
@@ -49,7 +57,11 @@ public enum CodexJSONParser {
         }
         let rateLimited = errors.contains(where: RateLimit.mentioned(in:))
         let result = lastMessage ?? errors.last ?? ""
-        return AgentReport(result: result, usage: TokenUsage.sum(turns), costUSD: nil, model: model,
-                           isError: failed || !completed || !succeeded, rateLimited: rateLimited)
+        let isError = failed || !completed || !succeeded
+        var report = AgentReport(result: result, usage: TokenUsage.sum(turns), costUSD: nil, model: model,
+                                 isError: isError, rateLimited: rateLimited, error: isError ? errors.last : nil)
+        report.denials = denials.list
+        report.usagePartial = !completed && !turns.isEmpty
+        return report
     }
 }

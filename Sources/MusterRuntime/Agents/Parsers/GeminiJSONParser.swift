@@ -1,10 +1,12 @@
 import Foundation
 import MusterCore
 
-/// Reads Gemini CLI's `--output-format json` output: one (pretty-printed) object with `response`,
-/// `stats.models.<model>.tokens` (`prompt`, which includes `cached`, `candidates`, `thoughts`,
-/// `tool`, `total`) and, when the request failed, `error` (`type`, `message`, `code`). Lines the CLI
-/// prints before the object (notices, warnings) are skipped.
+/// Reads Gemini CLI's `--output-format json` output: one (pretty-printed) object with `session_id`,
+/// `response`, `stats.models.<model>.tokens` (`input` = `prompt` − `cached`, `prompt`, `candidates`,
+/// `thoughts`, `tool`, `total`) and, when the request failed, `error` (`type`, `message`, `code`:
+/// a number or a string). Lines the CLI prints before the object (notices, warnings) are skipped.
+/// Field names checked against google-gemini/gemini-cli `packages/core/src/output/types.ts`
+/// (`JsonOutput`, `JsonError`) and `packages/core/src/telemetry/uiTelemetry.ts` (`ModelMetrics`).
 public enum GeminiJSONParser {
     public static func parse(_ stdout: String, succeeded: Bool) -> AgentReport {
         guard let object = document(in: stdout) else {
@@ -21,7 +23,8 @@ public enum GeminiJSONParser {
                 let prompt = JSONValue.int(tokens["prompt"]) ?? 0
                 let cached = min(JSONValue.int(tokens["cached"]) ?? 0, prompt)
                 let output = (JSONValue.int(tokens["candidates"]) ?? 0) + (JSONValue.int(tokens["thoughts"]) ?? 0)
-                parts.append(TokenUsage(input: prompt - cached, output: output, cacheRead: cached))
+                // `input` is the uncached part when the CLI gives it; older versions only give `prompt`.
+                parts.append(TokenUsage(input: JSONValue.int(tokens["input"]) ?? (prompt - cached), output: output, cacheRead: cached))
                 // The model that read the most is the one the task ran on (others route or summarise).
                 if prompt > biggest {
                     biggest = prompt
@@ -36,7 +39,8 @@ public enum GeminiJSONParser {
             if let e = error as? [String: Any] {
                 errorText = e["message"] as? String ?? e["type"] as? String ?? "error"
                 let code = JSONValue.int(e["code"])
-                rateLimited = code == 429 || RateLimit.mentioned(in: (errorText ?? "") + " " + (e["type"] as? String ?? ""))
+                rateLimited = RateLimit.status(code, kind: e["type"] as? String ?? e["code"] as? String) != nil
+                    || RateLimit.mentioned(in: (errorText ?? "") + " " + (e["type"] as? String ?? ""))
             } else if let text = error as? String {
                 errorText = text
                 rateLimited = RateLimit.mentioned(in: text)
@@ -44,7 +48,7 @@ public enum GeminiJSONParser {
         }
         let response = object["response"] as? String ?? errorText ?? ""
         return AgentReport(result: response, usage: usage, costUSD: nil, model: model,
-                           isError: errorText != nil || !succeeded, rateLimited: rateLimited)
+                           isError: errorText != nil || !succeeded, rateLimited: rateLimited, error: errorText)
     }
 
     /// The JSON object in `text`: all of it, or from the first line that opens one to the last `}`.

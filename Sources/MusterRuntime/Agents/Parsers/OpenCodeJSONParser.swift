@@ -1,9 +1,14 @@
 import Foundation
 import MusterCore
+import MusterStore
 
 /// Reads OpenCode's `opencode run --format json` output: JSON lines with a `type` and a `part`:
 /// `step_start`, `text` (`part.text`), `tool_use`, `step_finish` (`part.tokens` with `input`,
-/// `output`, `reasoning` and `cache.read`/`cache.write`, and `part.cost`) and `error`.
+/// `output`, `reasoning` and `cache.read`/`cache.write`, and `part.cost`), `error` (`error.name`,
+/// `error.data.message`, `error.data.statusCode`) and a closing `done` (`reason`, `rejected`: the
+/// permissions it auto-rejected, which are refused tool calls). Every line also has `timestamp` and
+/// `sessionID`. The stream names no model. Field names checked against sst/opencode
+/// `packages/opencode/src/cli/cmd/run.ts` (`emit(…)`).
 public enum OpenCodeJSONParser {
     public static func parse(_ stdout: String, succeeded: Bool) -> AgentReport {
         var lastText: String?
@@ -13,6 +18,8 @@ public enum OpenCodeJSONParser {
         var errors: [String] = []
         var rateLimited = false
         var model: String?
+        var denials = Denials()
+        var done = false
 
         for event in JSONLines.objects(stdout) {
             let part = event["part"] as? [String: Any]
@@ -35,13 +42,18 @@ public enum OpenCodeJSONParser {
                     cost += c
                     sawCost = true
                 }
+            case "done":
+                done = true
+                for case let permission as String in event["rejected"] as? [Any] ?? [] {
+                    denials.add(id: nil, PermissionDenial(tool: permission, input: ""))
+                }
             case "error":
                 let error = event["error"] as? [String: Any]
                 let message = JSONValue.path(error, "data", "message") as? String ?? error?["message"] as? String
                     ?? error?["name"] as? String ?? "error"
                 errors.append(message)
                 let status = JSONValue.int(JSONValue.path(error, "data", "statusCode"))
-                if status == 429 || status == 529 || RateLimit.mentioned(in: message + " " + (error?["name"] as? String ?? "")) {
+                if RateLimit.status(status, kind: nil) != nil || RateLimit.mentioned(in: message + " " + (error?["name"] as? String ?? "")) {
                     rateLimited = true
                 }
             default:
@@ -51,7 +63,11 @@ public enum OpenCodeJSONParser {
         let usage = TokenUsage.sum(steps)
         // OpenCode prints cost 0 for models it has no price for: that is unknown, not free.
         let reported: Double? = sawCost && (cost > 0 || usage?.total == 0) ? cost : nil
-        return AgentReport(result: lastText ?? errors.last ?? "", usage: usage, costUSD: reported,
-                           model: model, isError: !errors.isEmpty || !succeeded, rateLimited: rateLimited)
+        let isError = !errors.isEmpty || !succeeded
+        var report = AgentReport(result: lastText ?? errors.last ?? "", usage: usage, costUSD: reported,
+                                 model: model, isError: isError, rateLimited: rateLimited, error: isError ? errors.last : nil)
+        report.denials = denials.list
+        report.usagePartial = !done && !succeeded && usage != nil
+        return report
     }
 }

@@ -64,7 +64,8 @@ enum ModelName {
     }
 }
 
-/// Recognises a rate-limit or overload error in an error message (never in ordinary output).
+/// Recognises a rate-limit or overload error: from an agent's structured fields first (an HTTP
+/// status, an error type), from the text of an error message second (never in ordinary output).
 enum RateLimit {
     static let patterns: [NSRegularExpression] = [
         #"rate[ _-]?limit"#,
@@ -74,11 +75,54 @@ enum RateLimit {
         #"quota exceeded"#,
         #"(status|code|error)[^0-9\n]{0,16}\b(429|529)\b"#,
         #"\b(429|529)\b[^\n]{0,24}(error|too many|overloaded)"#,
+        // Claude Code: `API Error: Request rejected (429) · Please slow down.`
+        #"api error[^\n]{0,40}\((429|529)\)"#,
+        #"request rejected \((429|529)\)"#,
     ].map { try! NSRegularExpression(pattern: $0, options: [.caseInsensitive]) }
 
     static func mentioned(in text: String) -> Bool {
         let range = NSRange(text.startIndex..., in: text)
         return patterns.contains { $0.firstMatch(in: text, range: range) != nil }
+    }
+
+    /// Error types and codes the APIs use for "slow down": Anthropic `rate_limit_error`,
+    /// `overloaded_error` (and Claude Code's short `rate_limit`, `overloaded`), OpenAI
+    /// `rate_limit_exceeded`, Google `RESOURCE_EXHAUSTED`, litellm `RateLimitError`.
+    static let kinds: Set<String> = ["rate_limit", "rate_limit_error", "overloaded", "overloaded_error", "rate_limit_exceeded",
+                                     "resource_exhausted", "ratelimiterror", "too_many_requests"]
+
+    static func isKind(_ kind: String?) -> Bool {
+        guard let kind else { return false }
+        return kinds.contains(kind.lowercased())
+    }
+
+    /// 429 or 529 from a structured status, or from a structured error type when no status is given.
+    static func status(_ status: Int?, kind: String?) -> Int? {
+        if let status, status == 429 || status == 529 { return status }
+        guard isKind(kind) else { return nil }
+        return kind!.lowercased().hasPrefix("overloaded") ? 529 : 429
+    }
+}
+
+/// Short, readable forms of a tool call's input for denial lists: the path or command it was
+/// about, else compact JSON, at most `limit` characters.
+enum ToolInput {
+    static func short(_ value: Any?, limit: Int = 160) -> String {
+        var text: String
+        switch value {
+        case let object as [String: Any]:
+            let keys = ["command", "file_path", "filePath", "path", "notebook_path", "url", "pattern", "query"]
+            if let key = keys.first(where: { object[$0] is String }) {
+                text = object[key] as! String
+            } else {
+                text = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+                    .map { String(decoding: $0, as: UTF8.self) } ?? ""
+            }
+        case let s as String: text = s
+        default: text = ""
+        }
+        text = text.replacingOccurrences(of: "\n", with: " ")
+        return text.count > limit ? String(text.prefix(limit - 1)) + "…" : text
     }
 }
 
