@@ -3,13 +3,11 @@ import MusterCore
 
 /// Everything muster must not lose: runs, tasks and their leases, the event log, live workers.
 /// Every method is atomic; implementations share the conformance suite in `MusterStoreConformance`.
-public protocol Store: Sendable {
+/// What only reads is in `StoreReader`, the part views get.
+public protocol Store: StoreReader {
     // MARK: Runs
     /// Records a run and all its tasks in one transaction; tasks without needs start `ready`.
     func createRun(_ run: NewRun, tasks: [PlannedTask]) async throws
-    func run(_ id: String) async throws -> RunRecord?
-    /// Newest first.
-    func runs(limit: Int) async throws -> [RunRecord]
     /// Makes `holder` the run's orchestrator unless another holder heartbeated within `staleAfter`.
     func acquireRun(_ id: String, holder: ProcessIdentity, staleAfter: Double, now: Date) async throws -> RunAcquisition
     func releaseRun(_ id: String, holder: String) async throws
@@ -20,9 +18,6 @@ public protocol Store: Sendable {
     func reopen(_ id: String, now: Date) async throws -> Int
 
     // MARK: Tasks
-    func tasks(run: String) async throws -> [TaskRecord]
-    func task(run: String, id: String) async throws -> TaskRecord?
-    func counts(run: String) async throws -> TaskCounts
     /// Atomically takes up to `limit` ready tasks (or tasks whose lease expired) for `holder`.
     func claim(run: String, holder: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask]
     /// Records the process group of started tasks, so a successor can stop orphans.
@@ -55,7 +50,6 @@ public protocol Store: Sendable {
 
     // MARK: Events
     func appendEvent(_ event: NewEvent) async throws
-    func events(run: String, after sequence: Int64, limit: Int) async throws -> [EventRecord]
 
     // MARK: Locks
     /// Takes `request.path` for `request.holder` unless another holder's lease is live (or the same
@@ -63,7 +57,6 @@ public protocol Store: Sendable {
     func acquireLock(_ request: LockRequest, now: Date) async throws -> LockAcquisition
     /// Returns false when `holder` did not hold it.
     func releaseLock(path: String, holder: String) async throws -> Bool
-    func locks() async throws -> [LockRecord]
 
     // MARK: Messages
     /// Queues a message for `recipient`: a task id of the run, or `role:NAME`. Anything else is refused
@@ -74,8 +67,6 @@ public protocol Store: Sendable {
     func claimMessage(run: String, recipient: String, holder: String, leaseSeconds: Double, now: Date) async throws -> MessageRecord?
     /// Marks a message done; only its current holder can. An acknowledged message is never delivered again.
     func ackMessage(id: Int64, holder: String, now: Date) async throws -> Bool
-    /// Oldest first; every recipient when `recipient` is nil.
-    func messages(run: String, recipient: String?) async throws -> [MessageRecord]
 
     // MARK: Limits
     /// Takes `requests` and `tokens` from the key's shared buckets if they hold enough, else `.wait`
@@ -94,16 +85,11 @@ public protocol Store: Sendable {
     func releaseSlot(key: String, holder: String) async throws -> Bool
     /// Starts (or extends) the key's shared cool-down with exponential back-off and jitter; see `Cooldown`.
     func startCooldown(key: String, attempt: Int, now: Date) async throws -> Cooldown
-    /// The key's cool-down if it is still running at `now`.
-    func cooldown(key: String, now: Date) async throws -> Cooldown?
-    /// Every key whose cool-down is still running at `now` (for views), soonest end first.
-    func activeCooldowns(now: Date) async throws -> [Cooldown]
 
     // MARK: Workers
     func registerWorker(_ worker: WorkerRecord) async throws
     func heartbeatWorker(id: String, task: String?, now: Date) async throws
     func removeWorker(id: String) async throws
-    func workers(run: String?) async throws -> [WorkerRecord]
 }
 
 public enum RunAcquisition: Sendable, Equatable {

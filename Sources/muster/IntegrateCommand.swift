@@ -29,7 +29,7 @@ struct IntegrateCommand: AsyncParsableCommand {
                 throw CLIError.usage("\(global.workspace.root.path) is not a git repository: integration merges task branches, which need git")
             }
             let store = try global.openStore(create: false)
-            guard let record = try await store.run(run) else { throw CLIError.usage("no run named \(run) (see `muster runs`)") }
+            let record = try await store.requireRun(run)
             let tasks = try await store.tasks(run: run)
             let options = IntegrationOptions(into: into, dryRun: dryRun, allowCheckedOut: allowCheckedOut)
             let report: IntegrationReport

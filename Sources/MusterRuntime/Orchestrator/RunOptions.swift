@@ -48,7 +48,7 @@ public enum OrchestratorError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .heldElsewhere(let run, let holder):
             "run \(run) is being orchestrated by pid \(holder.pid) on \(holder.host); stop it with `muster cancel \(run)` or wait for it"
-        case .unknownRun(let run): "no run named \(run) (see `muster runs`)"
+        case .unknownRun(let run): StoreError.unknownRun(run).description
         case .alreadyFinished(let run): "run \(run) already succeeded; nothing to resume"
         }
     }
