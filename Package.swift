@@ -42,8 +42,9 @@ let package = Package(
         // What tests share: temp folders that clean up after themselves, the async end-to-end harness
         // (a temp git repository driven by the built binary), polling. A regular target so test targets can import it.
         .target(name: "MusterTestKit", dependencies: ["MusterRuntime"], path: "Tests/MusterTestKit"),
-        .testTarget(name: "MusterCoreTests", dependencies: ["MusterCore", "MusterTestKit"]),
-        .testTarget(name: "MusterStoreTests", dependencies: ["MusterStore", "MusterStoreConformance", "MusterTestKit"]),
+        .testTarget(name: "MusterCoreTests", dependencies: ["MusterCore"]),
+        .testTarget(name: "MusterStoreTests", dependencies: ["MusterCore", "MusterStore", "MusterStoreConformance",
+                                                      .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "MusterRuntimeTests", dependencies: ["MusterCore", "MusterStore", "MusterRuntime", "MusterTestKit"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MusterTerminalTests", dependencies: ["MusterTerminal", "MusterStore", "MusterCore", "MusterTestKit"]),

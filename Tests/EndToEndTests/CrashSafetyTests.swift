@@ -86,7 +86,7 @@ import Testing
                   mkdir "$lock" || echo {{task.id}} >> \(h.path("doubles"))
                   trap 'rmdir "$lock"; exit 143' TERM
                   touch \(h.path("ready"))/{{task.id}}
-                  sleep 3 & wait
+                  while [ ! -f \(h.path("gate")) ]; do sleep 0.05; done
                   rmdir "$lock"
                   echo {{task.id}} >> \(h.path("finished"))
             """)
@@ -97,12 +97,18 @@ import Testing
         process.signal(SIGKILL)
         _ = await process.exited()
         let run = try #require(try await Self.newestRun(h))
-        let resumed = try await h.muster("resume", run, "--grace", "2")
-        #expect(resumed.status == 0, "\(resumed.stderr)")
+        // The orphans run until the gate opens: only the resumed orchestrator can stop them.
+        let resume = try h.spawn(TestRepository.muster, ["resume", run, "--grace", "2"], stderr: h.path("resume.err"))
+        let log = ".muster/runs/\(run)/events.jsonl"
+        let stopped = try await eventually(timeout: 60) { h.read(log).contains("run.orphans_stopped") }
+        #expect(stopped, "the resumed orchestrator did not stop the orphans")
+        try h.write("gate", "")
+        let resumed = await resume.exited()
+        #expect(resumed == .exited(0), "\(h.read("resume.err"))")
         #expect(h.read("doubles").isEmpty, "two copies of a task ran at once: \(h.read("doubles"))")
         #expect(h.lines("finished").sorted() == ["hold.a", "hold.b", "hold.c", "hold.d"],
                 "each task finishes exactly once (the orphans were stopped): \(h.lines("finished"))")
-        let events = h.read(".muster/runs/\(run)/events.jsonl")
+        let events = h.read(log)
         #expect(events.contains("run.orphans_stopped"))
     }
 

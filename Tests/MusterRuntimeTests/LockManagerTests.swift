@@ -1,6 +1,7 @@
 import Foundation
 import MusterCore
 import MusterStore
+import MusterTestKit
 import Testing
 @testable import MusterRuntime
 
@@ -19,15 +20,16 @@ import Testing
     }
 
     struct Fixture {
-        let root: URL
+        let folder: TemporaryFolder
+        var root: URL { folder.url }
         let store: SQLiteStore
         let clock: Clock
         var markers: URL { root.appendingPathComponent(".muster/locks") }
 
         init(clock: Date = LockManagerTests.t0) throws {
-            root = FileManager.default.temporaryDirectory.appendingPathComponent("muster-locks-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: root.appendingPathComponent("Sources/App"), withIntermediateDirectories: true)
-            store = try SQLiteStore(path: root.appendingPathComponent(".muster/muster.db").path)
+            folder = try TemporaryFolder("locks")
+            try FileManager.default.createDirectory(at: folder.appending("Sources/App"), withIntermediateDirectories: true)
+            store = try SQLiteStore(path: folder.appending(".muster/muster.db").path)
             self.clock = Clock(clock)
         }
 

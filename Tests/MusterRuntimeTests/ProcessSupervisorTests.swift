@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import MusterTestKit
 import Testing
 @testable import MusterRuntime
 
@@ -19,7 +20,8 @@ import Testing
         }
     }
 
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("muster-sup-\(UUID().uuidString)")
+    let folder = try! TemporaryFolder("sup")
+    var dir: URL { folder.url }
 
     func launch(_ supervisor: ProcessSupervisor, key: String, _ script: String, logCap: Int = 1 << 20) throws -> LaunchedProcess {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
