@@ -41,7 +41,7 @@ import Testing
         if finishedBeforeKill == 0 {
             #expect(try await eventually { try await Self.newestRun(h) != nil })
         } else if finishedBeforeKill > 0 {
-            #expect(try await eventually { h.lines("counter").count >= finishedBeforeKill })
+            #expect(try await eventually(timeout: 300) { h.lines("counter").count >= finishedBeforeKill })
         }
         process.signal(SIGKILL)
         _ = await process.exited()
@@ -74,6 +74,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: h.path("locks"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: h.path("ready"), withIntermediateDirectories: true)
         // Each task holds a lock folder while it runs: a second copy running at the same time finds it taken.
+        // `sleep & wait`: TERM runs the trap at once (sh would report a foreground sleep killed by TERM on
+        // stderr, a pipe to the dead orchestrator, and die of SIGPIPE before its trap).
         try h.write("long.yml", """
             name: long
             concurrency: 4
@@ -86,7 +88,7 @@ import Testing
                   mkdir "$lock" || echo {{task.id}} >> \(h.path("doubles"))
                   trap 'rmdir "$lock"; exit 143' TERM
                   touch \(h.path("ready"))/{{task.id}}
-                  while [ ! -f \(h.path("gate")) ]; do sleep 0.05; done
+                  while [ ! -f \(h.path("gate")) ]; do sleep 0.05 & wait; done
                   rmdir "$lock"
                   echo {{task.id}} >> \(h.path("finished"))
             """)
@@ -98,7 +100,7 @@ import Testing
         _ = await process.exited()
         let run = try #require(try await Self.newestRun(h))
         // The orphans run until the gate opens: only the resumed orchestrator can stop them.
-        let resume = try h.spawn(TestRepository.muster, ["resume", run, "--grace", "2"], stderr: h.path("resume.err"))
+        let resume = try h.spawn(TestRepository.muster, ["resume", run, "--grace", "10"], stderr: h.path("resume.err"))
         let log = ".muster/runs/\(run)/events.jsonl"
         let stopped = try await eventually(timeout: 60) { h.read(log).contains("run.orphans_stopped") }
         #expect(stopped, "the resumed orchestrator did not stop the orphans")
