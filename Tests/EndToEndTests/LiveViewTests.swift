@@ -23,14 +23,19 @@ import Testing
                 .split(separator: "\n").map(String.init)
         }
 
-        /// Stops the server (from a `defer`, so without waiting for it here).
-        func kill() {
-            let socket = socket, root = root
-            Task {
-                _ = try? await Command.run("/usr/bin/env", ["tmux", "-L", socket, "kill-server"], in: root)
-                let dir = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
-                try? FileManager.default.removeItem(atPath: "\(dir)/tmux-\(getuid())/\(socket)")
+        func kill() async {
+            _ = try? await run("kill-server")
+            let dir = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+            try? FileManager.default.removeItem(atPath: "\(dir)/tmux-\(getuid())/\(socket)")
+        }
+
+        /// Runs `body`, then stops the server whether it threw or not (a `defer` cannot wait).
+        func around(_ body: () async throws -> Void) async throws {
+            do { try await body() } catch {
+                await kill()
+                throw error
             }
+            await kill()
         }
     }
 
@@ -42,83 +47,84 @@ import Testing
     @Test(.enabled(if: hasTmux)) func tmuxPanesFollowTheRunningTasks() async throws {
         let h = try await TestRepository()
         let tmux = PrivateTmux(root: h.root)
-        defer { tmux.kill() }
-        let items = (1...10).map(String.init).joined(separator: ", ")
-        // The files that let tasks finish live outside the repository (inside, they would be changes the tasks do not own).
-        let gatesFolder = try TemporaryFolder("gates")
-        let gates = gatesFolder.url
-        func open(_ item: Int) async throws { try "".write(to: gates.appendingPathComponent("go-\(item)"), atomically: true, encoding: .utf8) }
-        try h.write("live.yml", """
-            name: live
-            concurrency: 10
-            isolation: none
-            tasks:
-              work:
-                foreach: {items: [\(items)]}
-                shell: true
-                command: |
-                  echo "task {{item}} working"
-                  while [ ! -f \(gates.path)/go-{{item}} ]; do sleep 0.1; done
-                  echo "task {{item}} done"
-            """)
-        let process = try h.start(["run", "--tmux", "--tmux-socket", tmux.socket, "live.yml"])
-        defer { process.killAndReap() }
-        var run: String?
-        #expect(try await eventually { run = await Self.newestRun(h); return run != nil })
-        let session = "muster-" + (run ?? "")
-        func taskPanes() async throws -> [String] {
-            try await tmux.lines("list-panes", "-s", "-t", "=" + session, "-F", "#{@muster-task}").filter { !$0.isEmpty }
+        try await tmux.around {
+            let items = (1...10).map(String.init).joined(separator: ", ")
+            // The files that let tasks finish live outside the repository (inside, they would be changes the tasks do not own).
+            let gatesFolder = try TemporaryFolder("gates")
+            let gates = gatesFolder.url
+            func open(_ item: Int) throws { try Data().write(to: gates.appendingPathComponent("go-\(item)")) }
+            try h.write("live.yml", """
+                name: live
+                concurrency: 10
+                isolation: none
+                tasks:
+                  work:
+                    foreach: {items: [\(items)]}
+                    shell: true
+                    command: |
+                      echo "task {{item}} working"
+                      while [ ! -f \(gates.path)/go-{{item}} ]; do sleep 0.1; done
+                      echo "task {{item}} done"
+                """)
+            let process = try h.start(["run", "--tmux", "--tmux-socket", tmux.socket, "live.yml"])
+            defer { process.killAndReap() }
+            var run: String?
+            #expect(try await eventually { run = await Self.newestRun(h); return run != nil })
+            let session = "muster-" + (run ?? "")
+            func taskPanes() async throws -> [String] {
+                try await tmux.lines("list-panes", "-s", "-t", "=" + session, "-F", "#{@muster-task}").filter { !$0.isEmpty }
+            }
+            func dashboard() async throws -> String {
+                let pane = try await tmux.lines("list-panes", "-s", "-t", "=" + session, "-F", "#{pane_id} #{@muster-role}")
+                    .first { $0.hasSuffix(" dash") }?.split(separator: " ").first.map(String.init) ?? ""
+                return try await tmux.run("capture-pane", "-p", "-t", pane).stdout
+            }
+
+            // One pane per running task: 8 panes a window, so the dashboard's window holds 7 tasks, a second window 3.
+            let settled1 = try await eventually(timeout: 30) { try await taskPanes().count == 10 }
+            let seen1 = settled1 ? [] : ((try? await taskPanes()) ?? [])
+            #expect(settled1, "panes: \(seen1)")
+            #expect(Set(try await taskPanes()) == Set((1...10).map { "work.\($0)" }))
+            #expect(try await tmux.lines("list-windows", "-t", "=" + session).count == 2)
+            let settled2 = try await eventually { try await dashboard().contains("running 10") }
+            let seen2 = settled2 ? "" : ((try? await dashboard()) ?? "")
+            #expect(settled2, "dashboard:\n\(seen2)")
+            // Polled like the line above: a capture can land in the middle of a redraw.
+            let settled3 = try await eventually { try await dashboard().contains("run \(run ?? "") (live)") }
+            let seen3 = settled3 ? "" : ((try? await dashboard()) ?? "")
+            #expect(settled3, "dashboard:\n\(seen3)")
+            // A task pane shows its log.
+            let pane = try await tmux.lines("list-panes", "-s", "-t", "=" + session, "-F", "#{pane_id} #{@muster-task}")
+                .first { $0.hasSuffix(" work.3") }?.split(separator: " ").first.map(String.init) ?? ""
+            #expect(try await eventually { try await tmux.run("capture-pane", "-p", "-t", pane).stdout.contains("task 3 working") })
+
+            // Four tasks end: their panes close a few seconds later; the others stay.
+            for item in 1...4 { try open(item) }
+            #expect(try await eventually { try await dashboard().contains("succeeded 4") })
+            #expect(try await taskPanes().count >= 6)
+            let settled4 = try await eventually(timeout: 20) { try await taskPanes().count == 6 }
+            let seen4 = settled4 ? [] : ((try? await taskPanes()) ?? [])
+            #expect(settled4, "panes: \(seen4)")
+            #expect(Set(try await taskPanes()) == Set((5...10).map { "work.\($0)" }))
+
+            // The rest end: no task pane is left, the dashboard stays with the outcome.
+            for item in 5...10 { try open(item) }
+            let settled5 = try await eventually(timeout: 20) { try await taskPanes().isEmpty }
+            let seen5 = settled5 ? [] : ((try? await taskPanes()) ?? [])
+            #expect(settled5, "panes: \(seen5)")
+            let status = await process.exited()
+            #expect(status.code == 0)
+            let settled6 = try await eventually { try await dashboard().contains("succeeded 10") }
+            let seen6 = settled6 ? "" : ((try? await dashboard()) ?? "")
+            #expect(settled6, "dashboard:\n\(seen6)")
+            #expect(try await tmux.lines("list-windows", "-t", "=" + session).count == 1)
+
+            // `muster tmux RUN -d` reuses the session and leaves it detached.
+            let again = try await h.muster("tmux", run ?? "", "-d", "--socket", tmux.socket)
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(again.stdout.contains("tmux -L \(tmux.socket) attach -t \(session)"))
+            #expect(try await tmux.lines("list-sessions").count == 1)
         }
-        func dashboard() async throws -> String {
-            let pane = try await tmux.lines("list-panes", "-s", "-t", "=" + session, "-F", "#{pane_id} #{@muster-role}")
-                .first { $0.hasSuffix(" dash") }?.split(separator: " ").first.map(String.init) ?? ""
-            return try await tmux.run("capture-pane", "-p", "-t", pane).stdout
-        }
-
-        // One pane per running task: 8 panes a window, so the dashboard's window holds 7 tasks, a second window 3.
-        let settled1 = try await eventually(timeout: 30) { try await taskPanes().count == 10 }
-        let seen1 = settled1 ? [] : ((try? await taskPanes()) ?? [])
-        #expect(settled1, "panes: \(seen1)")
-        #expect(Set(try await taskPanes()) == Set((1...10).map { "work.\($0)" }))
-        #expect(try await tmux.lines("list-windows", "-t", "=" + session).count == 2)
-        let settled2 = try await eventually { try await dashboard().contains("running 10") }
-        let seen2 = settled2 ? "" : ((try? await dashboard()) ?? "")
-        #expect(settled2, "dashboard:\n\(seen2)")
-        // Polled like the line above: a capture can land in the middle of a redraw.
-        let settled3 = try await eventually { try await dashboard().contains("run \(run ?? "") (live)") }
-        let seen3 = settled3 ? "" : ((try? await dashboard()) ?? "")
-        #expect(settled3, "dashboard:\n\(seen3)")
-        // A task pane shows its log.
-        let pane = try await tmux.lines("list-panes", "-s", "-t", "=" + session, "-F", "#{pane_id} #{@muster-task}")
-            .first { $0.hasSuffix(" work.3") }?.split(separator: " ").first.map(String.init) ?? ""
-        #expect(try await eventually { try await tmux.run("capture-pane", "-p", "-t", pane).stdout.contains("task 3 working") })
-
-        // Four tasks end: their panes close a few seconds later; the others stay.
-        for item in 1...4 { try await open(item) }
-        #expect(try await eventually { try await dashboard().contains("succeeded 4") })
-        #expect(try await taskPanes().count >= 6)
-        let settled4 = try await eventually(timeout: 20) { try await taskPanes().count == 6 }
-        let seen4 = settled4 ? [] : ((try? await taskPanes()) ?? [])
-        #expect(settled4, "panes: \(seen4)")
-        #expect(Set(try await taskPanes()) == Set((5...10).map { "work.\($0)" }))
-
-        // The rest end: no task pane is left, the dashboard stays with the outcome.
-        for item in 5...10 { try await open(item) }
-        let settled5 = try await eventually(timeout: 20) { try await taskPanes().isEmpty }
-        let seen5 = settled5 ? [] : ((try? await taskPanes()) ?? [])
-        #expect(settled5, "panes: \(seen5)")
-        let status = await process.exited()
-        #expect(status.code == 0)
-        let settled6 = try await eventually { try await dashboard().contains("succeeded 10") }
-        let seen6 = settled6 ? "" : ((try? await dashboard()) ?? "")
-        #expect(settled6, "dashboard:\n\(seen6)")
-        #expect(try await tmux.lines("list-windows", "-t", "=" + session).count == 1)
-
-        // `muster tmux RUN -d` reuses the session and leaves it detached.
-        let again = try await h.muster("tmux", run ?? "", "-d", "--socket", tmux.socket)
-        #expect(again.status == 0, "\(again.stderr)")
-        #expect(again.stdout.contains("tmux -L \(tmux.socket) attach -t \(session)"))
-        #expect(try await tmux.lines("list-sessions").count == 1)
     }
 
     @Test func psSeesTheOrchestratorAndItsTaskThenLosesThem() async throws {

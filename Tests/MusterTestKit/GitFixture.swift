@@ -9,7 +9,7 @@ public final class GitFixture {
     public var base = ""
 
     public init(root: URL) { self.root = root }
-    deinit { try? FileManager.default.removeItem(at: root) }
+    deinit { TemporaryFolder.remove(root) }
 
     /// `shared.txt`: 30 numbered lines every test edits in places; `other.txt`: untouched by default.
     public static func make() async throws -> GitFixture {
