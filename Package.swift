@@ -20,27 +20,35 @@ let package = Package(
     targets: [
         // posix_spawn + pidfd helpers: C variadics (syscall) and glibc's *_np spawn actions are not importable from Swift.
         .target(name: "CMusterSystem"),
+        // The operating system seen from Swift: C argv/envp arrays, Unix signals as an async sequence.
+        .target(name: "MusterSystem"),
         .target(name: "MusterCore", dependencies: [.product(name: "Yams", package: "Yams")]),
         .target(name: "MusterStore", dependencies: ["MusterCore", .product(name: "GRDB", package: "GRDB.swift")]),
         // The conformance suite every Store implementation must pass (SQLite now, PostgreSQL later).
-        .target(name: "MusterStoreConformance", dependencies: ["MusterStore"]),
-        .target(name: "MusterRuntime", dependencies: ["MusterStore", "CMusterSystem"]),
+        .target(name: "MusterStoreConformance", dependencies: ["MusterCore", "MusterStore"]),
+        .target(name: "MusterRuntime", dependencies: ["MusterCore", "MusterStore", "CMusterSystem", "MusterSystem"]),
         // The live views: terminal dashboard, tmux panes, notifications. Reads the Store, never writes task state.
-        .target(name: "MusterTerminal", dependencies: ["MusterStore"]),
+        .target(name: "MusterTerminal", dependencies: ["MusterStore", "MusterSystem"]),
         .executableTarget(name: "muster", dependencies: [
-            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal",
+            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "MusterBench", dependencies: [
-            "MusterStore", "MusterRuntime",
+            "MusterCore", "MusterStore", "MusterRuntime",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // What tests share: temp folders that clean up after themselves, the async end-to-end harness
+        // (a temp git repository driven by the built binary), polling. A regular target so test targets can import it.
+        .target(name: "MusterTestKit", dependencies: ["MusterRuntime"], path: "Tests/MusterTestKit"),
         .testTarget(name: "MusterCoreTests", dependencies: ["MusterCore"]),
-        .testTarget(name: "MusterStoreTests", dependencies: ["MusterStore", "MusterStoreConformance"]),
-        .testTarget(name: "MusterRuntimeTests", dependencies: ["MusterRuntime"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MusterTerminalTests", dependencies: ["MusterTerminal", "MusterStore", "MusterCore"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MusterStore", "MusterRuntime"]),
+        .testTarget(name: "MusterStoreTests", dependencies: ["MusterCore", "MusterStore", "MusterStoreConformance",
+                                                      .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "MusterRuntimeTests", dependencies: ["MusterCore", "MusterStore", "MusterRuntime", "MusterTestKit"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "MusterTerminalTests", dependencies: ["MusterTerminal", "MusterStore", "MusterCore", "MusterTestKit"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MusterStore", "MusterRuntime", "MusterTestKit"]),
+        .testTarget(name: "MusterBenchTests", dependencies: ["MusterBench", "MusterRuntime", "MusterTestKit"]),
     ]
 )

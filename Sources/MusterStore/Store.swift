@@ -3,13 +3,11 @@ import MusterCore
 
 /// Everything muster must not lose: runs, tasks and their leases, the event log, live workers.
 /// Every method is atomic; implementations share the conformance suite in `MusterStoreConformance`.
-public protocol Store: Sendable {
+/// What only reads is in `StoreReader`, the part views get.
+public protocol Store: StoreReader {
     // MARK: Runs
     /// Records a run and all its tasks in one transaction; tasks without needs start `ready`.
     func createRun(_ run: NewRun, tasks: [PlannedTask]) async throws
-    func run(_ id: String) async throws -> RunRecord?
-    /// Newest first.
-    func runs(limit: Int) async throws -> [RunRecord]
     /// Makes `holder` the run's orchestrator in one compare-and-swap, only when nobody holds it,
     /// `holder` already does, the holder's lease lapsed, or the holder was a process on this host
     /// that is gone. A take-over increments the run's holder epoch and gives the previous holder's
@@ -26,9 +24,6 @@ public protocol Store: Sendable {
     func reopen(_ id: String, now: Date) async throws -> Int
 
     // MARK: Tasks
-    func tasks(run: String) async throws -> [TaskRecord]
-    func task(run: String, id: String) async throws -> TaskRecord?
-    func counts(run: String) async throws -> TaskCounts
     /// Atomically takes up to `limit` ready tasks (or tasks whose lease expired, never `holder`'s own)
     /// for `holder`; nothing while another holder holds the run.
     func claim(run: String, holder: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask]
@@ -63,7 +58,6 @@ public protocol Store: Sendable {
 
     // MARK: Events
     func appendEvent(_ event: NewEvent) async throws
-    func events(run: String, after sequence: Int64, limit: Int) async throws -> [EventRecord]
 
     // MARK: Locks
     /// Takes `request.path` for `request.holder` unless another holder's lease is live (or the same
@@ -71,7 +65,6 @@ public protocol Store: Sendable {
     func acquireLock(_ request: LockRequest, now: Date) async throws -> LockAcquisition
     /// Returns false when `holder` did not hold it.
     func releaseLock(path: String, holder: String) async throws -> Bool
-    func locks() async throws -> [LockRecord]
 
     // MARK: Messages
     /// Queues a message for `recipient`: a task id of the run, or `role:NAME`. Anything else is refused
@@ -85,8 +78,6 @@ public protocol Store: Sendable {
     /// Marks a message done by its claim token (`MessageRecord.claimToken`): only while that delivery
     /// (`attempt`) is the current one and still claimed, whoever asks.
     func ackMessage(id: Int64, attempt: Int, now: Date) async throws -> Bool
-    /// Oldest first; every recipient when `recipient` is nil.
-    func messages(run: String, recipient: String?) async throws -> [MessageRecord]
 
     // MARK: Limits
     /// Takes `requests` and `tokens` from the key's shared buckets if they hold enough, else `.wait`
@@ -105,16 +96,11 @@ public protocol Store: Sendable {
     func releaseSlot(key: String, holder: String) async throws -> Bool
     /// Starts (or extends) the key's shared cool-down with exponential back-off and jitter; see `Cooldown`.
     func startCooldown(key: String, attempt: Int, now: Date) async throws -> Cooldown
-    /// The key's cool-down if it is still running at `now`.
-    func cooldown(key: String, now: Date) async throws -> Cooldown?
-    /// Every key whose cool-down is still running at `now` (for views), soonest end first.
-    func activeCooldowns(now: Date) async throws -> [Cooldown]
 
     // MARK: Workers
     func registerWorker(_ worker: WorkerRecord) async throws
     func heartbeatWorker(id: String, task: String?, now: Date) async throws
     func removeWorker(id: String) async throws
-    func workers(run: String?) async throws -> [WorkerRecord]
 }
 
 public enum RunAcquisition: Sendable, Equatable {

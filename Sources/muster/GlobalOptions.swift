@@ -33,7 +33,7 @@ struct GlobalOptions: ParsableArguments {
     /// The run named, or the newest one.
     func resolveRun(_ id: String?, in store: any Store) async throws -> RunRecord {
         if let id {
-            guard let run = try await store.run(id) else { throw CLIError.usage("no run named \(id) (see `muster runs`)") }
+            let run = try await store.requireRun(id)
             return run
         }
         guard let newest = try await store.runs(limit: 1).first else { throw CLIError.usage("no runs yet: start one with `muster run FILE`") }

@@ -36,7 +36,7 @@ struct IntegrateCommand: AsyncParsableCommand {
                 throw CLIError.usage("\(global.workspace.root.path) is not a git repository: integration merges task branches, which need git")
             }
             let store = try global.openStore(create: false)
-            guard let record = try await store.run(run) else { throw CLIError.usage("no run named \(run) (see `muster runs`)") }
+            let record = try await store.requireRun(run)
             let options = IntegrationOptions(into: into, dryRun: dryRun, allowCheckedOut: allowCheckedOut)
             let waitSeconds = try wait.map { try LockContext.seconds($0, option: "--wait", allowZero: true) } ?? 0
             let report: IntegrationReport

@@ -152,18 +152,17 @@ struct MsgContext {
     let task: String?
 
     init(global: GlobalOptions, run option: String?) throws {
-        let environment = ProcessInfo.processInfo.environment
-        let envRun = environment["MUSTER_RUN"].flatMap { $0.isEmpty ? nil : $0 }
-        guard let run = option ?? envRun else {
+        let environment = TaskEnvironment()
+        guard let run = option ?? environment.run else {
             throw CLIError.usage("not inside a muster run: pass --run RUN (see `muster runs`)")
         }
         self.run = run
-        task = envRun == run ? environment["MUSTER_TASK_ID"].flatMap { $0.isEmpty ? nil : $0 } : nil
+        task = environment.task(of: run)
         store = try global.openStore(create: false)
     }
 
     func requireRun() async throws {
-        guard try await store.run(run) != nil else { throw CLIError.usage("no run named \(run) (see `muster runs`)") }
+        _ = try await store.requireRun(run)
     }
 
     /// Refused messages are bad input (exit 2), with the store's explanation.

@@ -34,7 +34,7 @@ extension ProjectConfig {
                 for field in body.keys.sorted() {
                     let path = ["limits", key, field]
                     guard LimitSpec.keys.contains(field) else {
-                        let hint = nearest(field, among: LimitSpec.keys).map { "did you mean `\($0)`?" }
+                        let hint = Suggest.nearest(field, among: LimitSpec.keys).map { "did you mean `\($0)`?" }
                             ?? "known keys: \(LimitSpec.keys.joined(separator: ", "))"
                         throw fail(path, false, "unknown key `\(field)` in limit `\(key)`", hint)
                     }

@@ -63,7 +63,7 @@ struct ProjectConfig {
             throw SpecError(file: file, location: SourceLocation(line: 1, column: 1), message: "malformed TOML: \(error)")
         }
         for key in table.keys.sorted() where !topKeys.contains(key) {
-            let hint = nearest(key, among: topKeys).map { "did you mean `\($0)`?" } ?? "known keys: \(topKeys.joined(separator: ", "))"
+            let hint = Suggest.nearest(key, among: topKeys).map { "did you mean `\($0)`?" } ?? "known keys: \(topKeys.joined(separator: ", "))"
             throw fail([key], "unknown key `\(key)` in \(fileName)", fix: hint)
         }
         if let agents = table["agents"] {
@@ -91,7 +91,7 @@ struct ProjectConfig {
                 var values: [String: Double] = [:]
                 for key in entry.keys.sorted() {
                     guard priceKeys.contains(key) else {
-                        let hint = nearest(key, among: priceKeys).map { "did you mean `\($0)`?" } ?? "known keys: \(priceKeys.joined(separator: ", "))"
+                        let hint = Suggest.nearest(key, among: priceKeys).map { "did you mean `\($0)`?" } ?? "known keys: \(priceKeys.joined(separator: ", "))"
                         throw fail(["prices", model, key], "unknown key `\(key)` in the price of `\(model)`", fix: hint)
                     }
                     let value = entry[key]!
@@ -124,26 +124,6 @@ struct ProjectConfig {
         return .other("\(value.type)")
     }
 
-    /// Nearest known word for a typo (the loader's rule: within a third of the word's length, at least 2).
-    static func nearest(_ word: String, among candidates: [String]) -> String? {
-        func distance(_ a: [Character], _ b: [Character]) -> Int {
-            if a.isEmpty { return b.count }
-            if b.isEmpty { return a.count }
-            var previous = Array(0...b.count)
-            var current = previous
-            for i in 1...a.count {
-                current[0] = i
-                for j in 1...b.count {
-                    current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-                }
-                swap(&previous, &current)
-            }
-            return previous[b.count]
-        }
-        let scored = candidates.map { ($0, distance(Array(word.lowercased()), Array($0.lowercased()))) }
-        guard let best = scored.min(by: { $0.1 < $1.1 }), best.1 <= max(2, word.count / 3) else { return nil }
-        return best.0
-    }
 }
 
 /// Finds where a key of a TOML document was written (TOMLKit keeps no positions): its table

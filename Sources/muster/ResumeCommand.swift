@@ -18,7 +18,7 @@ struct ResumeCommand: AsyncParsableCommand {
     func run() async throws {
         try await guarded {
             let store = try global.openStore(create: false)
-            guard let record = try await store.run(run) else { throw CLIError.usage("no run named \(run) (see `muster runs`)") }
+            let record = try await store.requireRun(run)
             if record.status == .succeeded {
                 if global.json { Terminal.json(["run": run, "status": "succeeded", "resumed": false]) } else { print("run \(run) already succeeded; nothing to resume") }
                 return
@@ -52,7 +52,7 @@ struct CancelCommand: AsyncParsableCommand {
     func run() async throws {
         try await guarded {
             let store = try global.openStore(create: false)
-            guard let record = try await store.run(run) else { throw CLIError.usage("no run named \(run) (see `muster runs`)") }
+            let record = try await store.requireRun(run)
             guard !record.status.isFinal else {
                 if global.json { Terminal.json(["run": run, "status": record.status.rawValue]) } else { print("run \(run) already \(record.status.rawValue)") }
                 return

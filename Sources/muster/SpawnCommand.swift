@@ -46,9 +46,8 @@ struct SpawnCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let environment = ProcessInfo.processInfo.environment
-            guard let runID = run ?? environment["MUSTER_RUN"].flatMap({ $0.isEmpty ? nil : $0 }),
-                  let parentID = parent ?? environment["MUSTER_TASK_ID"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+            let environment = TaskEnvironment()
+            guard let runID = run ?? environment.run, let parentID = parent ?? environment.task else {
                 throw CLIError.usage("""
                     muster spawn adds children to a running task: call it from inside a task (where MUSTER_RUN and \
                     MUSTER_TASK_ID are set), or pass --run RUN --parent TASK
@@ -56,7 +55,7 @@ struct SpawnCommand: AsyncParsableCommand {
             }
             let requests = try self.requests()
             let store = try global.openStore(create: false)
-            guard let record = try await store.run(runID) else { throw CLIError.usage("no run named \(runID) (see `muster runs`)") }
+            let record = try await store.requireRun(runID)
             guard let parentTask = try await store.task(run: runID, id: parentID) else {
                 throw CLIError.usage("run \(runID) has no task \(parentID) to spawn from")
             }

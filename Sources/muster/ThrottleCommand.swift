@@ -3,6 +3,7 @@ import Foundation
 import MusterCore
 import MusterRuntime
 import MusterStore
+import MusterSystem
 
 /// `muster throttle`: runs any command under a limit shared through the store, so the agents' own
 /// calls to a shared service queue politely instead of colliding.
@@ -112,17 +113,12 @@ struct ThrottleCommand: AsyncParsableCommand {
 /// Passes the signals a terminal or supervisor sends muster on to the child's process group
 /// (it runs in a group of its own), so Ctrl-C stops the command and muster then relays its status.
 final class SignalForwarder: Sendable {
-    nonisolated(unsafe) private var sources: [DispatchSourceSignal] = []
+    let signals = UnixSignals(trapping: SIGINT, SIGTERM, SIGHUP, SIGQUIT)
 
     init(pid: pid_t) {
-        for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { kill(-pid, sig) }
-            source.resume()
-            sources.append(source)
-        }
+        Task { [signals] in for await sig in signals { kill(-pid, sig) } }
     }
 
-    func stop() { sources.forEach { $0.cancel() } }
+    /// The command has ended: nothing left to forward to (the signals stay ignored while muster exits).
+    func stop() { signals.cancel(restoringDefaults: false) }
 }

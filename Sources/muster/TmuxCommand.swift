@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MusterSystem
 import MusterStore
 import MusterTerminal
 
@@ -39,8 +40,7 @@ struct TmuxCommand: AsyncParsableCommand {
             }
             let inside = ProcessInfo.processInfo.environment["TMUX"].map { !$0.isEmpty } ?? false
             let argv = tmux.attachArguments(session: session, insideTmux: inside && socket == nil)
-            let cArgs = argv.map { strdup($0) } + [nil]
-            execvp("tmux", cArgs)
+            CStrings.with(argv) { _ = execvp("tmux", $0) }
             throw CLIError.failed("could not run tmux: \(String(cString: strerror(errno)))")
         }
     }

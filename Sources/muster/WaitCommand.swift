@@ -25,18 +25,17 @@ struct WaitCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let environment = ProcessInfo.processInfo.environment
-            let envRun = environment["MUSTER_RUN"].flatMap { $0.isEmpty ? nil : $0 }
-            guard let runID = run ?? envRun else {
+            let environment = TaskEnvironment()
+            guard let runID = run ?? environment.run else {
                 throw CLIError.usage("not inside a muster run: pass --run RUN and the tasks to wait for")
             }
-            let caller = envRun == runID ? environment["MUSTER_TASK_ID"].flatMap { $0.isEmpty ? nil : $0 } : nil
+            let caller = environment.task(of: runID)
             if tasks.isEmpty && caller == nil {
                 throw CLIError.usage("wait for what? Name the tasks (inside a task it defaults to the ones it spawned)")
             }
             let deadline = try timeout.map { Date().addingTimeInterval(try LockContext.seconds($0, option: "--timeout", allowZero: false)) }
             let store = try global.openStore(create: false)
-            guard try await store.run(runID) != nil else { throw CLIError.usage("no run named \(runID) (see `muster runs`)") }
+            _ = try await store.requireRun(runID)
             var all = try await store.tasks(run: runID)
             let known = Set(all.map(\.id))
             for task in tasks where !known.contains(task) {

@@ -1,4 +1,5 @@
 import Foundation
+import MusterTestKit
 import Testing
 
 /// Agents, profiles and cost through the `muster` binary: `sim` speaking every agent's format
@@ -6,24 +7,24 @@ import Testing
 /// overrides, `muster agents` and `muster cost`, and a missing agent CLI refused before anything
 /// is recorded.
 @Suite struct AgentsTests {
-    static func run(_ h: Harness, _ arguments: String..., environment: [String: String] = [:]) throws -> Harness.Result {
-        try Harness.exec(Harness.muster, arguments, in: h.root, environment: environment)
+    static func run(_ h: TestRepository, _ arguments: String..., environment: [String: String] = [:]) async throws -> CommandResult {
+        try await Command.run(TestRepository.muster, arguments, in: h.root, environment: environment)
     }
 
-    static func costJSON(_ h: Harness, _ run: String) throws -> [String: Any] {
-        let result = try h.muster("cost", run, "--json")
+    static func costJSON(_ h: TestRepository, _ run: String) async throws -> [String: Any] {
+        let result = try await h.muster("cost", run, "--json")
         #expect(result.status == 0, "stderr: \(result.stderr)")
         return try #require(try result.json() as? [String: Any])
     }
 
-    static func task(_ cost: [String: Any], _ id: String) throws -> [String: Any] {
+    static func task(_ cost: [String: Any], _ id: String) async throws -> [String: Any] {
         try #require((cost["tasks"] as? [[String: Any]])?.first { $0["id"] as? String == id }, "no task \(id)")
     }
 
     static func close(_ a: Any?, _ b: Double) -> Bool { (a as? Double).map { abs($0 - b) < 1e-9 } ?? false }
 
-    @Test func simSpeaksEveryFormatThroughRunAndCost() throws {
-        let h = try Harness()
+    @Test func simSpeaksEveryFormatThroughRunAndCost() async throws {
+        let h = try await TestRepository()
         try h.write("muster.yml", """
             name: formats
             isolation: none
@@ -39,10 +40,10 @@ import Testing
               text-fmt: {agent: fake-aider, estimate: {input_tokens: 12000, output_tokens: 1500}}
               opencode-fmt: {agent: fake-opencode, estimate: {input_tokens: 1000, output_tokens: 100}}
             """)
-        let run = try h.muster("run", "muster.yml", "--json")
+        let run = try await h.muster("run", "muster.yml", "--json")
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let id = try #require((try run.json() as? [String: Any])?["run"] as? String)
-        let cost = try Self.costJSON(h, id)
+        let cost = try await Self.costJSON(h, id)
         // Default prices per million tokens: opus $5/$25, gpt-5-codex and gemini-2.5-pro $1.25/$10, sonnet $3/$15, haiku $1/$5.
         let expected: [(String, Int, Int, Double, String, String)] = [
             ("claude-fmt", 1_000_000, 100_000, 7.5, "sim", "claude-opus-4-8"),
@@ -52,7 +53,7 @@ import Testing
             ("opencode-fmt", 1_000, 100, 0.0015, "fake-opencode", "claude-haiku-4-5"),
         ]
         for (taskID, input, output, dollars, agent, model) in expected {
-            let t = try Self.task(cost, taskID)
+            let t = try await Self.task(cost, taskID)
             let tokens = try #require(t["tokens"] as? [String: Int], "\(taskID) has no tokens")
             #expect(tokens["input"] == input && tokens["output"] == output, "\(taskID): \(tokens)")
             #expect(Self.close(t["cost_usd"], dollars), "\(taskID): \(t["cost_usd"] ?? "nil") ≠ \(dollars)")
@@ -67,12 +68,12 @@ import Testing
         #expect(total["unknown_cost_tasks"] as? Int == 0)
         #expect((total["tokens"] as? [String: Int])?["input"] == 4_013_000)
         #expect((total["tokens"] as? [String: Int])?["output"] == 401_600)
-        let text = try h.muster("cost", id)
+        let text = try await h.muster("cost", id)
         #expect(text.status == 0 && text.stdout.contains("$14.31") && text.stdout.contains("By model"))
     }
 
-    @Test func simulateMakesEveryAgentSpeakItsOwnFormatAndUnknownStaysUnknown() throws {
-        let h = try Harness()
+    @Test func simulateMakesEveryAgentSpeakItsOwnFormatAndUnknownStaysUnknown() async throws {
+        let h = try await TestRepository()
         try h.write("muster.yml", """
             name: preview
             tasks:
@@ -82,28 +83,28 @@ import Testing
               tidy: {agent: aider, prompt: tidy it, estimate: {minutes: 1, input_tokens: 5000, output_tokens: 500}}
             """)
         // No agent CLI needs to be installed to preview a run.
-        let run = try Self.run(h, "run", "muster.yml", "--simulate", "--speed", "600", "--json", environment: ["PATH": "/usr/bin:/bin"])
+        let run = try await Self.run(h, "run", "muster.yml", "--simulate", "--speed", "600", "--json", environment: ["PATH": "/usr/bin:/bin"])
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let id = try #require((try run.json() as? [String: Any])?["run"] as? String)
-        let cost = try Self.costJSON(h, id)
-        #expect(Self.close(try Self.task(cost, "plan")["cost_usd"], 1.5))     // opus: 0.2M × $5 + 0.02M × $25
-        #expect(Self.close(try Self.task(cost, "build")["cost_usd"], 0.9))    // gpt-5-codex: 0.4M × $1.25 + 0.04M × $10
-        #expect(Self.close(try Self.task(cost, "check")["cost_usd"], 1.1))   // gemini-2.5-pro: 0.8M × $1.25 + 0.01M × $10
+        let cost = try await Self.costJSON(h, id)
+        await #expect(Self.close(try Self.task(cost, "plan")["cost_usd"], 1.5))     // opus: 0.2M × $5 + 0.02M × $25
+        await #expect(Self.close(try Self.task(cost, "build")["cost_usd"], 0.9))    // gpt-5-codex: 0.4M × $1.25 + 0.04M × $10
+        await #expect(Self.close(try Self.task(cost, "check")["cost_usd"], 1.1))   // gemini-2.5-pro: 0.8M × $1.25 + 0.01M × $10
         // Aider bills whatever model it is set up with: muster has no price for it, so its cost is unknown, not $0.
-        let tidy = try Self.task(cost, "tidy")
+        let tidy = try await Self.task(cost, "tidy")
         #expect(tidy["cost"] as? String == "unknown")
         #expect(tidy["cost_usd"] is NSNull)
         #expect((tidy["tokens"] as? [String: Int])?["input"] == 5000)
         let total = try #require(cost["total"] as? [String: Any])
         #expect(Self.close(total["cost_usd"], 3.5))
         #expect(total["unknown_cost_tasks"] as? Int == 1)
-        let text = try h.muster("cost", id)
+        let text = try await h.muster("cost", id)
         #expect(text.stdout.contains("unknown"))
         #expect(text.stdout.contains("+ 1 tasks of unknown cost"), "\(text.stdout)")
     }
 
-    @Test func aMissingAgentCLIIsRefusedWithHowToInstallIt() throws {
-        let h = try Harness()
+    @Test func aMissingAgentCLIIsRefusedWithHowToInstallIt() async throws {
+        let h = try await TestRepository()
         let empty = h.root.appendingPathComponent("empty-bin")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         try h.write("muster.yml", """
@@ -115,19 +116,19 @@ import Testing
             agents:
               mine: {command: [no-such-agent-cli, --json], output: codex-json, install: pip install no-such-agent}
             """)
-        let run = try Self.run(h, "run", "muster.yml", environment: ["PATH": empty.path])
+        let run = try await Self.run(h, "run", "muster.yml", environment: ["PATH": empty.path])
         #expect(run.status == 2)
         #expect(run.stderr.contains("agent `claude`") && run.stderr.contains("npm install -g @anthropic-ai/claude-code"), "\(run.stderr)")
         #expect(run.stderr.contains("agent `mine`") && run.stderr.contains("pip install no-such-agent"), "\(run.stderr)")
         #expect(run.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1, "one line: \(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: h.path(".muster/muster.db")), "nothing may be recorded")
         // The same spec previews fine.
-        let preview = try Self.run(h, "run", "muster.yml", "--simulate", environment: ["PATH": empty.path + ":/usr/bin:/bin"])
+        let preview = try await Self.run(h, "run", "muster.yml", "--simulate", environment: ["PATH": empty.path + ":/usr/bin:/bin"])
         #expect(preview.status == 0, "stderr: \(preview.stderr)")
     }
 
-    @Test func agentsListsBuiltInsAndProfilesWithInstallState() throws {
-        let h = try Harness()
+    @Test func agentsListsBuiltInsAndProfilesWithInstallState() async throws {
+        let h = try await TestRepository()
         try h.write("muster.toml", """
             [agents.mine]
             command = ["cat"]
@@ -147,7 +148,7 @@ import Testing
             """)
         let empty = h.root.appendingPathComponent("empty-bin")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
-        let result = try Self.run(h, "agents", "--json", environment: ["PATH": empty.path + ":/usr/bin:/bin"])
+        let result = try await Self.run(h, "agents", "--json", environment: ["PATH": empty.path + ":/usr/bin:/bin"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let agents = try #require((try result.json() as? [String: Any])?["agents"] as? [[String: Any]])
         func entry(_ name: String) throws -> [String: Any] { try #require(agents.first { $0["name"] as? String == name }, "no \(name)") }
@@ -164,16 +165,16 @@ import Testing
         #expect(careful["base"] as? String == "claude" && careful["permissions"] as? String == "plan")
         #expect(careful["output"] as? String == "claude-stream-json" && careful["installed"] as? Bool == false)
         #expect(!agents.contains { $0["name"] as? String == "fake" }, "spec profiles are listed only with the spec")
-        let withSpec = try #require((try h.muster("agents", "spec.yml", "--json").json() as? [String: Any])?["agents"] as? [[String: Any]])
+        let withSpec = try #require((try await h.muster("agents", "spec.yml", "--json").json() as? [String: Any])?["agents"] as? [[String: Any]])
         #expect(withSpec.first { $0["name"] as? String == "fake" }?["output"] as? String == "gemini-json")
-        let text = try Self.run(h, "agents", environment: ["PATH": empty.path])
+        let text = try await Self.run(h, "agents", environment: ["PATH": empty.path])
         #expect(text.stdout.contains("not installed") && text.stdout.contains("npm install -g @openai/codex"), "\(text.stdout)")
     }
 
     static let nastyPrompt = "say \"hi\" and 'bye'; $(touch pwned) `touch pwned2` $HOME\nsecond line\n"
 
-    @Test func customProfilesFromTomlAndSpecGetThePromptIntact() throws {
-        let h = try Harness()
+    @Test func customProfilesFromTomlAndSpecGetThePromptIntact() async throws {
+        let h = try await TestRepository()
         try h.write("muster.toml", """
             [agents.echo]
             command = ["printf", "%s"]
@@ -198,7 +199,7 @@ import Testing
                   second line
 
             """)
-        let run = try h.muster("run", "muster.yml", "--json")
+        let run = try await h.muster("run", "muster.yml", "--json")
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let id = try #require((try run.json() as? [String: Any])?["run"] as? String)
         for task in ["by-argument", "by-stdin"] {
@@ -206,17 +207,17 @@ import Testing
         }
         #expect(!FileManager.default.fileExists(atPath: h.path("pwned")) && !FileManager.default.fileExists(atPath: h.path("pwned2")))
         // Plain text with no token lines: what it cost is unknown, never $0.
-        let cost = try Self.costJSON(h, id)
-        #expect(try Self.task(cost, "by-argument")["cost"] as? String == "unknown")
+        let cost = try await Self.costJSON(h, id)
+        await #expect(try Self.task(cost, "by-argument")["cost"] as? String == "unknown")
         #expect((cost["total"] as? [String: Any])?["unknown_cost_tasks"] as? Int == 2)
         #expect(Self.close((cost["total"] as? [String: Any])?["cost_usd"], 0))
         // The run records the profile's name as the task's agent.
-        let status = try #require(try h.muster("status", id, "--json").json() as? [String: Any])
+        let status = try #require(try await h.muster("status", id, "--json").json() as? [String: Any])
         #expect((status["tasks"] as? [[String: Any]])?.contains { $0["agent"] as? String == "echo" } == true)
     }
 
-    @Test func tomlPriceOverrideAndAMissingModel() throws {
-        let h = try Harness()
+    @Test func tomlPriceOverrideAndAMissingModel() async throws {
+        let h = try await TestRepository()
         try h.write("muster.toml", """
             # Negotiated prices, dollars per million tokens.
             [prices."claude-opus-4-8"]
@@ -231,19 +232,19 @@ import Testing
               priced: {agent: sim, estimate: {input_tokens: 1000000, output_tokens: 500000}}
               unpriced: {agent: sim, model: mystery-model, estimate: {input_tokens: 1000, output_tokens: 10}}
             """)
-        let plan = try #require(try h.muster("plan", "muster.yml", "--json").json() as? [String: Any])
+        let plan = try #require(try await h.muster("plan", "muster.yml", "--json").json() as? [String: Any])
         #expect((plan["estimate"] as? [String: Any])?["unpriced_models"] as? [String] == ["mystery-model"])
-        let run = try h.muster("run", "muster.yml", "--json")
+        let run = try await h.muster("run", "muster.yml", "--json")
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let id = try #require((try run.json() as? [String: Any])?["run"] as? String)
-        let cost = try Self.costJSON(h, id)
-        #expect(Self.close(try Self.task(cost, "priced")["cost_usd"], 2.0))  // 1M × $1 + 0.5M × $2
-        let unpriced = try Self.task(cost, "unpriced")
+        let cost = try await Self.costJSON(h, id)
+        await #expect(Self.close(try Self.task(cost, "priced")["cost_usd"], 2.0))  // 1M × $1 + 0.5M × $2
+        let unpriced = try await Self.task(cost, "unpriced")
         #expect(unpriced["cost"] as? String == "unknown" && unpriced["cost_usd"] is NSNull)
         #expect((cost["by_model"] as? [[String: Any]])?.first { $0["model"] as? String == "mystery-model" }?["unknown_cost_tasks"] as? Int == 1)
 
         try h.write("only.yml", "name: p\nisolation: none\ntasks:\n  priced: {agent: sim, estimate: {input_tokens: 1000000, output_tokens: 500000}}\n")
-        let estimate = try #require(try h.muster("plan", "only.yml", "--json").json() as? [String: Any])
+        let estimate = try #require(try await h.muster("plan", "only.yml", "--json").json() as? [String: Any])
         #expect(Self.close((estimate["estimate"] as? [String: Any])?["cost_usd"], 2.0), "plan uses muster.toml's prices too")
     }
 
@@ -262,12 +263,12 @@ import Testing
     ]
 
     @Test(arguments: badInputs.map(\.0))
-    func badAgentInputIsOneLineExitTwo(_ name: String) throws {
+    func badAgentInputIsOneLineExitTwo(_ name: String) async throws {
         let (_, file, text, expected) = Self.badInputs.first { $0.0 == name }!
-        let h = try Harness()
+        let h = try await TestRepository()
         if file != "muster.yml" { try h.write("muster.yml", "name: x\nisolation: none\ntasks:\n  a: {agent: sim}\n") }
         try h.write(file, text)
-        let result = try h.muster("run", "muster.yml")
+        let result = try await h.muster("run", "muster.yml")
         #expect(result.status == 2)
         #expect(result.stderr.contains(expected), "stderr: \(result.stderr)")
         #expect(result.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1, "one line: \(result.stderr)")

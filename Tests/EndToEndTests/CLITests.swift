@@ -1,49 +1,50 @@
 import Foundation
+import MusterTestKit
 import Testing
 
 /// The `muster` binary as a user meets it: commands, JSON output, errors and exit codes.
 @Suite struct CLITests {
-    @Test func initPlanRunStatusLogsOnAFreshRepository() throws {
-        let h = try Harness()
+    @Test func initPlanRunStatusLogsOnAFreshRepository() async throws {
+        let h = try await TestRepository()
         for folder in ["alpha", "beta", "gamma"] { try h.write("\(folder)/file.txt", "x\n") }
-        try h.commitAll()
-        #expect(try h.muster("init").status == 0)
+        try await h.commitAll()
+        #expect(try await h.muster("init").status == 0)
         #expect(h.read("muster.yml").contains("foreach"))
-        #expect(try h.muster("init").status == 2, "init must not overwrite without --force")
+        #expect(try await h.muster("init").status == 2, "init must not overwrite without --force")
 
-        let plan = try h.muster("plan", "muster.yml", "--json")
+        let plan = try await h.muster("plan", "muster.yml", "--json")
         #expect(plan.status == 0)
         let planJSON = try #require(try plan.json() as? [String: Any])
         #expect(planJSON["task_count"] as? Int == 4)
         #expect((planJSON["waves"] as? [[String]])?.count == 2)
 
-        let run = try h.muster("run", "muster.yml", "--json")
+        let run = try await h.muster("run", "muster.yml", "--json")
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let runJSON = try #require(try run.json() as? [String: Any])
         #expect(runJSON["status"] as? String == "succeeded")
         let id = try #require(runJSON["run"] as? String)
         #expect((runJSON["counts"] as? [String: Int])?["succeeded"] == 4)
 
-        let status = try #require(try h.muster("status", id, "--json").json() as? [String: Any])
+        let status = try #require(try await h.muster("status", id, "--json").json() as? [String: Any])
         let tasks = try #require(status["tasks"] as? [[String: Any]])
         #expect(tasks.count == 4 && tasks.allSatisfy { $0["state"] as? String == "succeeded" })
 
-        let runs = try #require(try h.muster("runs", "--json").json() as? [[String: Any]])
+        let runs = try #require(try await h.muster("runs", "--json").json() as? [[String: Any]])
         #expect(runs.first?["run"] as? String == id)
 
-        let logs = try h.muster("logs", id, "report")
+        let logs = try await h.muster("logs", id, "report")
         for folder in ["alpha", "beta", "gamma"] { #expect(logs.stdout.contains("\"folder\":\"\(folder)\"")) }
-        #expect(try h.muster("logs", id, "report", "--json").json() is [String: Any])
+        #expect(try await h.muster("logs", id, "report", "--json").json() is [String: Any])
         #expect(h.lines(".muster/runs/\(id)/events.jsonl").count >= 10)
         #expect(h.read(".git/info/exclude").contains(".muster/"), ".muster must stay out of git status")
-        let gitStatus = try Harness.exec("/usr/bin/env", ["git", "status", "--porcelain"], in: h.root)
+        let gitStatus = try await Command.run("/usr/bin/env", ["git", "status", "--porcelain"], in: h.root)
         #expect(!gitStatus.stdout.contains(".muster"))
     }
 
-    @Test func humanOutputHasNoColourWhenPiped() throws {
-        let h = try Harness()
+    @Test func humanOutputHasNoColourWhenPiped() async throws {
+        let h = try await TestRepository()
         try h.write("muster.yml", "name: plain\ntasks:\n  a:\n    command: [\"true\"]\n")
-        for result in [try h.muster("plan", "muster.yml"), try h.muster("run", "muster.yml"), try h.muster("status")] {
+        for result in [try await h.muster("plan", "muster.yml"), try await h.muster("run", "muster.yml"), try await h.muster("status")] {
             #expect(result.status == 0)
             #expect(!result.stdout.contains("\u{1B}["), "escape codes in piped output: \(result.stdout)")
         }
@@ -63,31 +64,31 @@ import Testing
     ]
 
     @Test(arguments: badSpecs.map(\.0))
-    func badInputIsOneLineExitTwoAndWritesNothing(_ name: String) throws {
+    func badInputIsOneLineExitTwoAndWritesNothing(_ name: String) async throws {
         let (_, yaml, expected) = Self.badSpecs.first { $0.0 == name }!
-        let h = try Harness()
+        let h = try await TestRepository()
         try h.write("bad.yml", yaml)
-        let result = try h.muster("run", "bad.yml")
+        let result = try await h.muster("run", "bad.yml")
         #expect(result.status == 2)
         #expect(result.stderr.contains(expected), "stderr: \(result.stderr)")
         #expect(result.stderr.trimmingCharacters(in: .newlines).split(separator: "\n").count == 1, "one line: \(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: h.path(".muster/muster.db")), "nothing may be written to the store")
     }
 
-    @Test func unknownRunAndMissingFileAreClearErrors() throws {
-        let h = try Harness()
+    @Test func unknownRunAndMissingFileAreClearErrors() async throws {
+        let h = try await TestRepository()
         try h.write("ok.yml", "name: ok\ntasks:\n  a:\n    command: [\"true\"]\n")
-        #expect(try h.muster("run", "ok.yml").status == 0)
-        let status = try h.muster("status", "no-such-run")
+        #expect(try await h.muster("run", "ok.yml").status == 0)
+        let status = try await h.muster("status", "no-such-run")
         #expect(status.status == 2 && status.stderr.contains("no run named no-such-run"))
-        let missing = try h.muster("plan", "missing.yml")
+        let missing = try await h.muster("plan", "missing.yml")
         #expect(missing.status == 2 && missing.stderr.contains("missing.yml"))
-        let zeroSlots = try h.muster("run", "ok.yml", "--concurrency", "0")
+        let zeroSlots = try await h.muster("run", "ok.yml", "--concurrency", "0")
         #expect(zeroSlots.status == 2)
     }
 
-    @Test func simulatedRunPreviewsCostThroughTheSimAgent() throws {
-        let h = try Harness()
+    @Test func simulatedRunPreviewsCostThroughTheSimAgent() async throws {
+        let h = try await TestRepository()
         try h.write("sim.yml", """
             name: audit
             agent: sim
@@ -98,18 +99,18 @@ import Testing
                 prompt: "Audit {{item}}"
                 estimate: {minutes: 2, input_tokens: 2000, output_tokens: 500}
             """)
-        let plan = try #require(try h.muster("plan", "sim.yml", "--json").json() as? [String: Any])
+        let plan = try #require(try await h.muster("plan", "sim.yml", "--json").json() as? [String: Any])
         let estimate = try #require(plan["estimate"] as? [String: Any])
         #expect(abs((estimate["cost_usd"] as? Double ?? 0) - 0.225) < 1e-9)
-        let run = try h.muster("run", "sim.yml", "--simulate", "--speed", "1200", "--json")
+        let run = try await h.muster("run", "sim.yml", "--simulate", "--speed", "1200", "--json")
         #expect(run.status == 0, "\(run.stderr)")
         let json = try #require(try run.json() as? [String: Any])
         #expect(abs((json["cost_usd"] as? Double ?? 0) - 0.225) < 1e-9, "10 × (2000 × $5/M + 500 × $25/M)")
         #expect((json["tokens"] as? [String: Int])?["input"] == 20_000)
     }
 
-    @Test func resumeRetriesOnlyWhatFailed() throws {
-        let h = try Harness()
+    @Test func resumeRetriesOnlyWhatFailed() async throws {
+        let h = try await TestRepository()
         let counter = h.path("ran")
         try h.write("flaky.yml", """
             name: flaky
@@ -128,19 +129,19 @@ import Testing
                 shell: true
                 command: "echo after >> \(counter)"
             """)
-        let first = try h.muster("run", "flaky.yml", "--json")
+        let first = try await h.muster("run", "flaky.yml", "--json")
         #expect(first.status == 1)
         let id = try #require((try first.json() as? [String: Any])?["run"] as? String)
         try h.write("fixed", "")
-        let resumed = try h.muster("resume", id, "--json")
+        let resumed = try await h.muster("resume", id, "--json")
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(h.lines("ran").sorted() == ["after", "fragile", "fragile", "steady.1", "steady.2", "steady.3"],
                 "succeeded tasks must not run again: \(h.lines("ran"))")
-        #expect(try h.muster("resume", id).stdout.contains("nothing to resume"))
+        #expect(try await h.muster("resume", id).stdout.contains("nothing to resume"))
     }
 
-    @Test func dynamicWorkflowFansOutOverPrintedJSON() throws {
-        let h = try Harness()
+    @Test func dynamicWorkflowFansOutOverPrintedJSON() async throws {
+        let h = try await TestRepository()
         try h.write("dyn.yml", """
             name: dyn
             tasks:
@@ -153,36 +154,36 @@ import Testing
                 needs: [handle]
                 command: ["printf", "%s", "{{needs.handle.summaries}}"]
             """)
-        let run = try h.muster("run", "dyn.yml", "--json")
+        let run = try await h.muster("run", "dyn.yml", "--json")
         #expect(run.status == 0, "\(run.stderr)")
         let id = try #require((try run.json() as? [String: Any])?["run"] as? String)
-        let merged = try h.muster("logs", id, "merge").stdout
+        let merged = try await h.muster("logs", id, "merge").stdout
         for item in ["x", "y", "z"] { #expect(merged.contains("handled \(item)")) }
     }
 
     /// `--budget` alone (no `budget:` in the spec) is stored with the run: status, the dashboard and resume see it.
-    @Test func budgetGivenOnTheCommandLineIsStoredWithTheRun() throws {
-        let h = try Harness(git: false)
+    @Test func budgetGivenOnTheCommandLineIsStoredWithTheRun() async throws {
+        let h = try await TestRepository(git: false)
         defer { try? FileManager.default.removeItem(at: h.root) }
         try h.write("wf.yml", "name: w\nisolation: none\ntasks:\n  t:\n    command: [echo, ok]\n")
-        let run = try h.muster("run", "wf.yml", "--budget", "2.5", "--json")
+        let run = try await h.muster("run", "wf.yml", "--budget", "2.5", "--json")
         #expect(run.status == 0, "\(run.stderr)")
         let id = try #require((try run.json() as? [String: Any])?["run"] as? String)
-        let status = try #require(try h.muster("status", id, "--json").json() as? [String: Any])
+        let status = try #require(try await h.muster("status", id, "--json").json() as? [String: Any])
         #expect(status["budget_usd"] as? Double == 2.5, "\(status["budget_usd"] ?? "missing")")
         #expect(status["budget_hard"] as? Bool == false)
-        let hard = try h.muster("run", "wf.yml", "--budget", "3", "--budget-hard", "--json")
+        let hard = try await h.muster("run", "wf.yml", "--budget", "3", "--budget-hard", "--json")
         let hardID = try #require((try hard.json() as? [String: Any])?["run"] as? String, "\(hard.stderr)")
-        #expect(try #require(try h.muster("status", hardID, "--json").json() as? [String: Any])["budget_hard"] as? Bool == true)
+        #expect(try #require(try await h.muster("status", hardID, "--json").json() as? [String: Any])["budget_hard"] as? Bool == true)
         try h.write("hard.yml", "name: w\nisolation: none\nbudget: {usd: 1, hard: true}\ntasks:\n  t:\n    command: [echo, ok]\n")
-        let spec = try h.muster("run", "hard.yml", "--json")
+        let spec = try await h.muster("run", "hard.yml", "--json")
         let specID = try #require((try spec.json() as? [String: Any])?["run"] as? String, "\(spec.stderr)")
-        #expect(try #require(try h.muster("status", specID, "--json").json() as? [String: Any])["budget_hard"] as? Bool == true)
+        #expect(try #require(try await h.muster("status", specID, "--json").json() as? [String: Any])["budget_hard"] as? Bool == true)
         try h.write("badhard.yml", "name: w\nbudget: {usd: 1, hard: sometimes}\ntasks:\n  t:\n    command: [echo, ok]\n")
-        let refused = try h.muster("plan", "badhard.yml")
+        let refused = try await h.muster("plan", "badhard.yml")
         #expect(refused.status == 2 && refused.stderr.contains("badhard.yml:2:") && refused.stderr.contains("budget.hard"), "\(refused.stderr)")
-        let unbudgeted = try h.muster("run", "wf.yml", "--json")
+        let unbudgeted = try await h.muster("run", "wf.yml", "--json")
         let other = try #require((try unbudgeted.json() as? [String: Any])?["run"] as? String)
-        #expect(try #require(try h.muster("status", other, "--json").json() as? [String: Any])["budget_usd"] is NSNull)
+        #expect(try #require(try await h.muster("status", other, "--json").json() as? [String: Any])["budget_usd"] is NSNull)
     }
 }

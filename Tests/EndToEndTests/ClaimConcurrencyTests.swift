@@ -1,6 +1,7 @@
 import Foundation
 import MusterRuntime
 import MusterStore
+import MusterTestKit
 import Testing
 
 /// Eight `muster-bench claim-worker` processes race for the same 20,000 tasks in one SQLite store:
@@ -61,7 +62,7 @@ struct ClaimConcurrencyTests {
     // MARK: Helpers
 
     struct Launched {
-        let process: Harness.Background
+        let process: BackgroundProcess
         let stdoutPath: String
         let stderrPath: String
         func stdout() -> String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
@@ -72,7 +73,7 @@ struct ClaimConcurrencyTests {
     static func launch(_ executable: URL, _ arguments: [String], in dir: URL, name: String) throws -> Launched {
         let stdoutPath = dir.appendingPathComponent("\(name).stdout").path
         let stderrPath = dir.appendingPathComponent("\(name).stderr").path
-        let process = try Harness.spawn(executable.path, arguments, in: dir, stdout: stdoutPath, stderr: stderrPath)
+        let process = try Command.start(executable.path, arguments, in: dir, stdout: stdoutPath, stderr: stderrPath)
         return Launched(process: process, stdoutPath: stdoutPath, stderrPath: stderrPath)
     }
 

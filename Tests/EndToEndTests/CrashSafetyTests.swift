@@ -1,24 +1,27 @@
 import Foundation
 import MusterRuntime
+import MusterTestKit
 import Testing
 
 /// kill -9 of `muster run` at any moment, then `muster resume`: nothing lost, nothing that
 /// succeeded runs again, and orphaned agents are stopped before their tasks run again.
 @Suite struct CrashSafetyTests {
-    static func inFlight(_ h: Harness, run: String) throws -> Set<String> {
-        let status = try #require(try h.muster("status", run, "--json").json() as? [String: Any])
+    static func inFlight(_ h: TestRepository, run: String) async throws -> Set<String> {
+        let status = try #require(try await h.muster("status", run, "--json").json() as? [String: Any])
         let tasks = try #require(status["tasks"] as? [[String: Any]])
         return Set(tasks.filter { $0["state"] as? String == "running" }.compactMap { $0["id"] as? String })
     }
 
-    static func newestRun(_ h: Harness) throws -> String? {
+    static func newestRun(_ h: TestRepository) async throws -> String? {
         guard FileManager.default.fileExists(atPath: h.path(".muster/muster.db")) else { return nil }
-        return (try? h.muster("runs", "--json").json() as? [[String: Any]])?.first?["run"] as? String
+        return (try? await h.muster("runs", "--json").json() as? [[String: Any]])?.first?["run"] as? String
     }
 
-    @Test(arguments: [0.25, 0.6, 1.0, 1.5])
-    func killNineThenResumeLosesNothingAndRerunsOnlyInFlightTasks(_ delay: Double) throws {
-        let h = try Harness()
+    /// Killed at once (-1), as soon as the run is recorded (0), or once that many tasks finished:
+    /// moments chosen by polling what the run did, not by sleeping.
+    @Test(arguments: [-1, 0, 6, 18])
+    func killNineThenResumeLosesNothingAndRerunsOnlyInFlightTasks(_ finishedBeforeKill: Int) async throws {
+        let h = try await TestRepository()
         let counter = h.path("counter")
         let items = (1...30).map(String.init).joined(separator: ", ")
         try h.write("crash.yml", """
@@ -35,16 +38,20 @@ import Testing
                 command: "echo total >> \(counter)"
             """)
         let process = try h.start(["run", "crash.yml"])
-        usleep(useconds_t(delay * 1_000_000))
+        if finishedBeforeKill == 0 {
+            #expect(try await eventually { try await Self.newestRun(h) != nil })
+        } else if finishedBeforeKill > 0 {
+            #expect(try await eventually(timeout: 300) { h.lines("counter").count >= finishedBeforeKill })
+        }
         process.signal(SIGKILL)
-        _ = process.wait()
-        guard let run = try Self.newestRun(h) else {
+        _ = await process.exited()
+        guard let run = try await Self.newestRun(h) else {
             // Killed before the run was recorded: then nothing may have started.
             #expect(h.lines("counter").isEmpty, "tasks ran for a run that was never recorded")
             return
         }
-        let inFlight = try Self.inFlight(h, run: run)
-        let resumed = try h.muster("resume", run, "--json")
+        let inFlight = try await Self.inFlight(h, run: run)
+        let resumed = try await h.muster("resume", run, "--json")
         #expect(resumed.status == 0, "resume failed: \(resumed.stderr)")
         let ids = h.lines("counter")
         let expected = Set((1...30).map { "work.\($0)" } + ["total"])
@@ -56,10 +63,19 @@ import Testing
         #expect(seen.values.allSatisfy { $0 <= 2 })
     }
 
-    @Test func orphanedAgentsAreStoppedBeforeTheirTasksRunAgain() throws {
-        let h = try Harness()
+    /// Tasks running in the newest run (nil: none recorded yet, or the store is busy).
+    static func inFlightCount(_ h: TestRepository) async throws -> Int? {
+        guard let run = try? await newestRun(h) else { return nil }
+        return try? await inFlight(h, run: run).count
+    }
+
+    @Test func orphanedAgentsAreStoppedBeforeTheirTasksRunAgain() async throws {
+        let h = try await TestRepository()
         try FileManager.default.createDirectory(atPath: h.path("locks"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: h.path("ready"), withIntermediateDirectories: true)
         // Each task holds a lock folder while it runs: a second copy running at the same time finds it taken.
+        // `sleep & wait`: TERM runs the trap at once (sh would report a foreground sleep killed by TERM on
+        // stderr, a pipe to the dead orchestrator, and die of SIGPIPE before its trap).
         try h.write("long.yml", """
             name: long
             concurrency: 4
@@ -71,27 +87,35 @@ import Testing
                   lock=\(h.path("locks"))/{{task.id}}
                   mkdir "$lock" || echo {{task.id}} >> \(h.path("doubles"))
                   trap 'rmdir "$lock"; exit 143' TERM
-                  sleep 3 & wait
+                  touch \(h.path("ready"))/{{task.id}}
+                  while [ ! -f \(h.path("gate")) ]; do sleep 0.05 & wait; done
                   rmdir "$lock"
                   echo {{task.id}} >> \(h.path("finished"))
             """)
         let process = try h.start(["run", "long.yml"])
-        #expect(try Harness.eventually { (try? Self.newestRun(h)).flatMap { $0 }.map { (try? Self.inFlight(h, run: $0).count) == 4 } ?? false })
-        usleep(300_000)  // let every task take its lock
+        #expect(try await eventually { try await Self.inFlightCount(h) == 4 })
+        // Every task has taken its lock and set its trap.
+        #expect(try await eventually { ((try? FileManager.default.contentsOfDirectory(atPath: h.path("ready"))) ?? []).count == 4 })
         process.signal(SIGKILL)
-        _ = process.wait()
-        let run = try #require(try Self.newestRun(h))
-        let resumed = try h.muster("resume", run, "--grace", "2")
-        #expect(resumed.status == 0, "\(resumed.stderr)")
+        _ = await process.exited()
+        let run = try #require(try await Self.newestRun(h))
+        // The orphans run until the gate opens: only the resumed orchestrator can stop them.
+        let resume = try h.spawn(TestRepository.muster, ["resume", run, "--grace", "10"], stderr: h.path("resume.err"))
+        let log = ".muster/runs/\(run)/events.jsonl"
+        let stopped = try await eventually(timeout: 60) { h.read(log).contains("run.orphans_stopped") }
+        #expect(stopped, "the resumed orchestrator did not stop the orphans")
+        try h.write("gate", "")
+        let resumed = await resume.exited()
+        #expect(resumed == .exited(0), "\(h.read("resume.err"))")
         #expect(h.read("doubles").isEmpty, "two copies of a task ran at once: \(h.read("doubles"))")
         #expect(h.lines("finished").sorted() == ["hold.a", "hold.b", "hold.c", "hold.d"],
                 "each task finishes exactly once (the orphans were stopped): \(h.lines("finished"))")
-        let events = h.read(".muster/runs/\(run)/events.jsonl")
+        let events = h.read(log)
         #expect(events.contains("run.orphans_stopped"))
     }
 
-    @Test func ctrlCStopsEveryAgentAndLeavesTheRunResumable() throws {
-        let h = try Harness()
+    @Test func ctrlCStopsEveryAgentAndLeavesTheRunResumable() async throws {
+        let h = try await TestRepository()
         try h.write("slow.yml", """
             name: slow
             concurrency: 3
@@ -102,16 +126,16 @@ import Testing
                 command: "trap '' TERM; sleep 30.271 & sleep 30.271; echo never"
             """)
         let process = try h.start(["run", "slow.yml", "--grace", "0.5"])
-        #expect(try Harness.eventually { (try? Self.newestRun(h)).flatMap { $0 }.map { (try? Self.inFlight(h, run: $0).count) == 3 } ?? false })
-        let run = try #require(try Self.newestRun(h))
+        #expect(try await eventually { try await Self.inFlightCount(h) == 3 })
+        let run = try #require(try await Self.newestRun(h))
         process.signal(SIGINT)
-        #expect(process.wait() == .exited(130))
-        let status = try #require(try h.muster("status", run, "--json").json() as? [String: Any])
+        #expect(await process.exited() == .exited(130))
+        let status = try #require(try await h.muster("status", run, "--json").json() as? [String: Any])
         #expect(status["status"] as? String == "cancelled")
         let tasks = try #require(status["tasks"] as? [[String: Any]])
         #expect(tasks.allSatisfy { $0["state"] as? String == "cancelled" })
         // Their process groups are gone, even though they ignored SIGTERM.
-        let left = try Harness.exec("/usr/bin/env", ["pgrep", "-f", "-a", "sleep 30.271"], in: h.root).stdout
+        let left = try await Command.run("/usr/bin/env", ["pgrep", "-f", "-a", "sleep 30.271"], in: h.root).stdout
         #expect(!left.contains("sleep 30.271"), "agent processes survived Ctrl-C: \(left)")
     }
 }

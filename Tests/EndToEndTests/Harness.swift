@@ -1,21 +1,17 @@
 import Foundation
 import MusterRuntime
+import MusterTestKit
 
 /// Drives the built `muster` binary as a user would, in a temp git repository.
+///
+/// The synchronous harness, kept so tests written against it still compile. Its waits block the
+/// calling thread (a Swift concurrency thread in an async test), starving in-process orchestrators
+/// in other tests: new tests use `TestRepository` from MusterTestKit, whose waits never do.
 struct Harness {
     let root: URL
 
     /// The folder the test runner was built into holds `muster` and `muster-bench` too.
-    static let binDirectory: URL = {
-        if let override = ProcessInfo.processInfo.environment["MUSTER_BIN_DIR"] { return URL(fileURLWithPath: override) }
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
-        // On Linux the runner is `…/debug/musterPackageTests.xctest`; on macOS a bundle inside it.
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("muster").path), dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir
-    }()
+    static var binDirectory: URL { BuiltBinaries.directory }
 
     static var muster: String { binDirectory.appendingPathComponent("muster").path }
 

@@ -1,6 +1,7 @@
 import Foundation
 import MusterRuntime
 import MusterStore
+import MusterTestKit
 import Testing
 
 /// `muster throttle`: many processes, one limit shared through the store.
@@ -9,11 +10,11 @@ import Testing
     /// a bucket of 10) as fast as they can for a few seconds. In any one second the commands that ran
     /// must stay within the rate plus one bucket's burst (20), and every process must get turns.
     @Test func fifteenProcessesShareOneRateLimit() async throws {
-        let h = try Harness(git: false)
+        let h = try await TestRepository(git: false)
         defer { try? FileManager.default.removeItem(at: h.root) }
         let store = h.path("limits.db")
         // Create the store first, so the measured turns are not the ones racing to make its schema.
-        let warm = try h.musterArgs(["throttle", "--store", store, "--limit", "warmup", "--rpm", "600", "--", "true"])
+        let warm = try await h.musterArgs(["throttle", "--store", store, "--limit", "warmup", "--rpm", "600", "--", "true"])
         #expect(warm.status == 0, "\(warm.stderr)")
 
         let seconds = 4
@@ -24,8 +25,8 @@ import Testing
             done
             """
         let processes = try (0..<15).map { id in
-            try Harness.spawn("/bin/sh", ["-c", loop], in: h.root,
-                              environment: ["MUSTER": Harness.muster, "STORE": store, "ID": "p\(id)"],
+            try Command.start("/bin/sh", ["-c", loop], in: h.root,
+                              environment: ["MUSTER": TestRepository.muster, "STORE": store, "ID": "p\(id)"],
                               stderr: h.path("err.\(id)"))
         }
         for (id, process) in processes.enumerated() {
@@ -52,30 +53,30 @@ import Testing
         #expect(turns.count >= 15)
     }
 
-    @Test func throttleRelaysOutputAndExitStatus() throws {
-        let h = try Harness(git: false)
+    @Test func throttleRelaysOutputAndExitStatus() async throws {
+        let h = try await TestRepository(git: false)
         defer { try? FileManager.default.removeItem(at: h.root) }
         let store = h.path("limits.db")
-        let echo = try h.musterArgs(["throttle", "--store", store, "--limit", "k", "--rpm", "60", "--concurrent", "1", "--", "echo", "a b", "$HOME"])
+        let echo = try await h.musterArgs(["throttle", "--store", store, "--limit", "k", "--rpm", "60", "--concurrent", "1", "--", "echo", "a b", "$HOME"])
         #expect(echo.status == 0 && echo.stdout == "a b $HOME\n", "argv must pass through without a shell: \(echo.stdout) \(echo.stderr)")
-        let failing = try h.musterArgs(["throttle", "--store", store, "--limit", "k", "--concurrent", "1", "--", "sh", "-c", "exit 7"])
+        let failing = try await h.musterArgs(["throttle", "--store", store, "--limit", "k", "--concurrent", "1", "--", "sh", "-c", "exit 7"])
         #expect(failing.status == 7, "exit status not relayed: \(failing.status)")
         // The slot was released each time: a concurrency of 1 lets the next one through at once.
-        let next = try h.musterArgs(["throttle", "--store", store, "--limit", "k", "--concurrent", "1", "--max-wait", "2s", "--", "true"])
+        let next = try await h.musterArgs(["throttle", "--store", store, "--limit", "k", "--concurrent", "1", "--max-wait", "2s", "--", "true"])
         #expect(next.status == 0, "slot not released: \(next.stderr)")
     }
 
-    @Test func zeroOrNegativeLimitsAreRefused() throws {
-        let h = try Harness(git: false)
+    @Test func zeroOrNegativeLimitsAreRefused() async throws {
+        let h = try await TestRepository(git: false)
         defer { try? FileManager.default.removeItem(at: h.root) }
         let store = h.path("limits.db")
         for bad in [["--rpm", "0"], ["--concurrent=-2"], ["--tokens", "0"], []] {
-            let result = try h.musterArgs(["throttle", "--store", store, "--limit", "k"] + bad + ["--", "true"])
+            let result = try await h.musterArgs(["throttle", "--store", store, "--limit", "k"] + bad + ["--", "true"])
             #expect(result.status == 2, "\(bad) accepted")
             #expect(result.stderr.contains("--rpm") || result.stderr.contains("--concurrent") || result.stderr.contains("--tokens"),
                     "unclear: \(result.stderr)")
         }
-        let missing = try h.musterArgs(["throttle", "--store", store, "--limit", "k", "--rpm", "5", "--", "no-such-command-xyz"])
+        let missing = try await h.musterArgs(["throttle", "--store", store, "--limit", "k", "--rpm", "5", "--", "no-such-command-xyz"])
         #expect(missing.status == 2 && missing.stderr.contains("no-such-command-xyz"))
     }
 
@@ -83,7 +84,7 @@ import Testing
     /// started during the cool-down does not start its task before the cool-down's end. Asserted on
     /// the store's timestamps (and the task's own clock), never on durations.
     @Test func aCooldownIsSharedByEveryRunOnTheStore() async throws {
-        let h = try Harness(git: false)
+        let h = try await TestRepository(git: false)
         defer { try? FileManager.default.removeItem(at: h.root) }
         let header = """
             isolation: none
@@ -110,7 +111,7 @@ import Testing
                 command: [date, "+%s.%N"]
                 uses: [api]
             """)
-        #expect(try h.muster("plan", "a.yml").status == 0)
+        #expect(try await h.muster("plan", "a.yml").status == 0)
         let a = try h.start(["run", "a.yml", "--speed", "60"])
         // Wait for the second cool-down (the store is created by run a).
         let path = h.path(".muster/muster.db")
@@ -147,8 +148,8 @@ import Testing
 
     /// `[limits.NAME]` and `[resources]` in muster.toml: `throttle --limit NAME` alone takes their figures,
     /// and a workflow may use them without declaring them.
-    @Test func musterTomlLimitsServeThrottleAndWorkflows() throws {
-        let h = try Harness(git: false)
+    @Test func musterTomlLimitsServeThrottleAndWorkflows() async throws {
+        let h = try await TestRepository(git: false)
         defer { try? FileManager.default.removeItem(at: h.root) }
         try h.write("muster.toml", """
             [limits.api]
@@ -158,11 +159,11 @@ import Testing
             [resources]
             db = 2
             """)
-        let throttled = try h.muster("throttle", "--limit", "api", "--max-wait", "5s", "--", "echo", "through")
+        let throttled = try await h.muster("throttle", "--limit", "api", "--max-wait", "5s", "--", "echo", "through")
         #expect(throttled.status == 0 && throttled.stdout == "through\n", "\(throttled.stderr)")
-        let pool = try h.muster("throttle", "--limit", "db", "--max-wait", "5s", "--", "true")
+        let pool = try await h.muster("throttle", "--limit", "db", "--max-wait", "5s", "--", "true")
         #expect(pool.status == 0, "\(pool.stderr)")
-        let unknown = try h.muster("throttle", "--limit", "other", "--", "true")
+        let unknown = try await h.muster("throttle", "--limit", "other", "--", "true")
         #expect(unknown.status == 2 && unknown.stderr.contains("--rpm") && unknown.stderr.contains("[limits.other]")
                 && unknown.stderr.contains("api, db"), "\(unknown.stderr)")
 
@@ -176,17 +177,17 @@ import Testing
                 command: [echo, ok]
                 uses: [api, db]
             """)
-        let run = try h.muster("run", "wf.yml", "--json")
+        let run = try await h.muster("run", "wf.yml", "--json")
         #expect(run.status == 0, "\(run.stderr)")
         let id = try #require((try run.json() as? [String: Any])?["run"] as? String)
-        let status = try #require(try h.muster("status", id, "--json").json() as? [String: Any])
+        let status = try #require(try await h.muster("status", id, "--json").json() as? [String: Any])
         let limits = try #require(status["limits"] as? [String: [String: Any]])
         #expect(limits["api"]?["requests_per_minute"] as? Int == 600 && limits["api"]?["concurrent"] as? Int == 1)
         #expect(limits["db"]?["concurrent"] as? Int == 1 && limits["db"]?["kind"] as? String == "resource", "the spec's pool wins")
     }
 
-    @Test func badLimitsInMusterTomlNameTheLine() throws {
-        let h = try Harness(git: false)
+    @Test func badLimitsInMusterTomlNameTheLine() async throws {
+        let h = try await TestRepository(git: false)
         defer { try? FileManager.default.removeItem(at: h.root) }
         try h.write("wf.yml", "name: w\nisolation: none\ntasks:\n  t:\n    command: [echo]\n")
         let cases: [(String, String, String)] = [
@@ -197,7 +198,7 @@ import Testing
         ]
         for (toml, message, fix) in cases {
             try h.write("muster.toml", toml)
-            let plan = try h.muster("plan", "wf.yml")
+            let plan = try await h.muster("plan", "wf.yml")
             #expect(plan.status == 2, "\(toml) accepted")
             #expect(plan.stderr.contains(message) && plan.stderr.contains(fix), "\(plan.stderr)")
         }

@@ -1,6 +1,7 @@
 import Foundation
 import MusterRuntime
 import MusterStore
+import MusterTestKit
 import Testing
 
 /// `muster msg` as tasks and scripts use it: exactly-once delivery across many claiming processes,
@@ -13,7 +14,7 @@ struct MessageTests {
     static let claimers = 16
 
     /// A run to address messages in: one do-nothing task, run in place.
-    static func makeRun(_ h: Harness) throws -> String {
+    static func makeRun(_ h: TestRepository) async throws -> String {
         try h.write("one.yml", """
             name: inbox
             isolation: none
@@ -22,16 +23,16 @@ struct MessageTests {
                 shell: true
                 command: "true"
             """)
-        let run = try h.muster("run", "one.yml", "--json")
+        let run = try await h.muster("run", "one.yml", "--json")
         try #require(run.status == 0, "\(run.stderr)")
         return try #require((try run.json() as? [String: Any])?["run"] as? String)
     }
 
     @Test("16 claim+ack processes over 1,000 messages: each delivered exactly once, none lost", .timeLimit(.minutes(10)))
     func concurrentClaimersGetEveryMessageOnce() async throws {
-        let h = try Harness()
+        let h = try await TestRepository()
         defer { try? FileManager.default.removeItem(at: h.root) }
-        let runID = try Self.makeRun(h)
+        let runID = try await Self.makeRun(h)
         let storePath = h.path(".muster/muster.db")
         let store = try SQLiteStore(path: storePath)
         for n in 0..<Self.messageCount {
@@ -40,7 +41,7 @@ struct MessageTests {
         // Each loop claims, acknowledges, then records what it got; it stops only on "no message waiting".
         try h.write("claimer.sh", """
             #!/bin/sh
-            M="\(Harness.muster)"
+            M="\(TestRepository.muster)"
             while :; do
               out=$("$M" msg claim --role work --lease 10m --run "\(runID)" --store "\(storePath)" 2>"$1")
               rc=$?
@@ -54,7 +55,7 @@ struct MessageTests {
             done
             """)
         let workers = try (0..<Self.claimers).map { index in
-            try Harness.spawn("/bin/sh", [h.path("claimer.sh"), h.path("claimer-\(index).last")], in: h.root,
+            try Command.start("/bin/sh", [h.path("claimer.sh"), h.path("claimer-\(index).last")], in: h.root,
                               stdout: h.path("claimer-\(index).out"), stderr: h.path("claimer-\(index).err"))
         }
         var statuses: [TerminationStatus] = []
@@ -76,16 +77,16 @@ struct MessageTests {
         let busy = (0..<Self.claimers).filter { !h.lines("claimer-\($0).out").isEmpty }.count
         #expect(busy > 1, "only \(busy) claimer got any message: the test did not exercise concurrency")
 
-        let list = try #require(try h.muster("msg", "list", "--run", runID, "--json").json() as? [[String: Any]])
+        let list = try #require(try await h.muster("msg", "list", "--run", runID, "--json").json() as? [[String: Any]])
         #expect(list.count == Self.messageCount)
         #expect(list.filter { $0["state"] as? String == "acked" }.count == Self.messageCount)
     }
 
     @Test("a task messages another inside a run; the recipient defaults to the task itself")
     func tasksMessageEachOther() async throws {
-        let h = try Harness()
+        let h = try await TestRepository()
         defer { try? FileManager.default.removeItem(at: h.root) }
-        let m = Harness.muster
+        let m = TestRepository.muster
         try h.write("talk.yml", """
             name: talk
             isolation: none
@@ -99,25 +100,25 @@ struct MessageTests {
                 shell: true
                 command: 'out=$("\(m)" msg claim --lease 30s) && "\(m)" msg ack "${out%% *}" && echo "$out" > got.txt'
             """)
-        let run = try h.muster("run", "talk.yml", "--json")
+        let run = try await h.muster("run", "talk.yml", "--json")
         #expect(run.status == 0, "\(run.stderr) \(run.stdout)")
         let runID = try #require((try run.json() as? [String: Any])?["run"] as? String)
         #expect(h.read("got.txt").hasSuffix(" schema is ready\n"), "reader got: \(h.read("got.txt"))")
 
-        let list = try #require(try h.muster("msg", "list", "--run", runID, "--json").json() as? [[String: Any]])
+        let list = try #require(try await h.muster("msg", "list", "--run", runID, "--json").json() as? [[String: Any]])
         #expect(list.count == 2)
         #expect(list.first?["from"] as? String == "writer" && list.first?["to"] as? String == "reader"
                 && list.first?["state"] as? String == "acked", "\(list)")
         // A role's message waits for a claimer outside the run too.
-        let claimed = try h.muster("msg", "claim", "--role", "reviewer", "--run", runID)
+        let claimed = try await h.muster("msg", "claim", "--role", "reviewer", "--run", runID)
         #expect(claimed.status == 0 && claimed.stdout.hasSuffix(" please review\n"), "\(claimed.stdout) \(claimed.stderr)")
         let id = String(claimed.stdout.split(separator: " ").first ?? "")
         // `claim` prints a claim token (ID.ATTEMPT) any process may use; by bare id only the holder can.
         let number = String(id.split(separator: ".").first ?? "")
-        #expect(try h.muster("msg", "ack", number, "--holder", "someone-else").status == 1, "a non-holder acknowledged")
-        #expect(try h.muster("msg", "ack", id).status == 0)
-        #expect(try h.muster("msg", "ack", id).status == 1, "acknowledged twice")
-        let empty = try h.muster("msg", "claim", "--role", "reviewer", "--run", runID)
+        #expect(try await h.muster("msg", "ack", number, "--holder", "someone-else").status == 1, "a non-holder acknowledged")
+        #expect(try await h.muster("msg", "ack", id).status == 0)
+        #expect(try await h.muster("msg", "ack", id).status == 1, "acknowledged twice")
+        let empty = try await h.muster("msg", "claim", "--role", "reviewer", "--run", runID)
         #expect(empty.status == 1 && empty.stderr.contains("no message waiting"), "\(empty.stderr)")
 
         let events = try await SQLiteStore(path: h.path(".muster/muster.db")).events(run: runID, after: 0, limit: 1000)
@@ -126,25 +127,25 @@ struct MessageTests {
     }
 
     @Test("bad input: outside a run, unknown recipient, bad lease, bad id")
-    func badInputIsRefused() throws {
-        let h = try Harness()
+    func badInputIsRefused() async throws {
+        let h = try await TestRepository()
         defer { try? FileManager.default.removeItem(at: h.root) }
-        let runID = try Self.makeRun(h)
-        let outside = try h.muster("msg", "send", "--to", "lead", "hi")
+        let runID = try await Self.makeRun(h)
+        let outside = try await h.muster("msg", "send", "--to", "lead", "hi")
         #expect(outside.status == 2 && outside.stderr.contains("not inside a muster run"), "\(outside.stderr)")
-        let claimOutside = try h.muster("msg", "claim", "--role", "x")
+        let claimOutside = try await h.muster("msg", "claim", "--role", "x")
         #expect(claimOutside.status == 2 && claimOutside.stderr.contains("--run"), "\(claimOutside.stderr)")
-        let unknown = try h.muster("msg", "send", "--to", "nobody", "hi", "--run", runID)
+        let unknown = try await h.muster("msg", "send", "--to", "nobody", "hi", "--run", runID)
         #expect(unknown.status == 2 && unknown.stderr.contains("unknown recipient nobody"), "\(unknown.stderr)")
-        let noRun = try h.muster("msg", "send", "--to", "lead", "hi", "--run", "no-such-run")
+        let noRun = try await h.muster("msg", "send", "--to", "lead", "hi", "--run", "no-such-run")
         #expect(noRun.status == 2 && noRun.stderr.contains("no run named no-such-run"), "\(noRun.stderr)")
-        let noWhom = try h.muster("msg", "claim", "--run", runID)
+        let noWhom = try await h.muster("msg", "claim", "--run", runID)
         #expect(noWhom.status == 2 && noWhom.stderr.contains("--role"), "\(noWhom.stderr)")
-        let lease = try h.muster("msg", "claim", "--role", "x", "--lease", "soon", "--run", runID)
+        let lease = try await h.muster("msg", "claim", "--role", "x", "--lease", "soon", "--run", runID)
         #expect(lease.status == 2 && lease.stderr.contains("--lease"), "\(lease.stderr)")
-        let badID = try h.muster("msg", "ack", "abc")
+        let badID = try await h.muster("msg", "ack", "abc")
         #expect(badID.status == 2, "\(badID.stderr)")
-        let sent = try h.muster("msg", "send", "--to", "lead", "hi", "--run", runID)
+        let sent = try await h.muster("msg", "send", "--to", "lead", "hi", "--run", runID)
         #expect(sent.status == 0 && sent.stdout == "1\n", "\(sent.stdout) \(sent.stderr)")
     }
 }
@@ -157,15 +158,15 @@ struct WavesExampleTests {
 
     @Test("plans four waves and runs under --simulate: fan-out, fan-in, fan-out again")
     func refactorWavesRunsSimulated() async throws {
-        let h = try Harness()
+        let h = try await TestRepository()
         defer { try? FileManager.default.removeItem(at: h.root) }
         try h.write("refactor-waves.yml", try String(contentsOf: Self.example, encoding: .utf8))
-        let plan = try h.muster("plan", "refactor-waves.yml", "--json")
+        let plan = try await h.muster("plan", "refactor-waves.yml", "--json")
         #expect(plan.status == 0, "\(plan.stderr)")
         let waves = (try plan.json() as? [String: Any])?["waves"] as? [[String]]
         #expect(waves == [["understand"], ["propose"], ["reconcile"], ["update"]], "\(String(describing: waves))")
 
-        let run = try h.muster("run", "refactor-waves.yml", "--simulate", "--speed", "6000", "--json")
+        let run = try await h.muster("run", "refactor-waves.yml", "--simulate", "--speed", "6000", "--json")
         #expect(run.status == 0, "\(run.stderr)")
         let json = try #require(try run.json() as? [String: Any])
         #expect(json["status"] as? String == "succeeded")

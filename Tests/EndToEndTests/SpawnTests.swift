@@ -1,29 +1,30 @@
 import Foundation
 import MusterRuntime
 import MusterStore
+import MusterTestKit
 import Testing
 
 /// Dynamic workflows as tasks drive them: `muster spawn`, `$MUSTER_OUTBOX/spawn.json`, `muster wait`
 /// and `join`, with the Store's rules refusing what would break ownership, depth or the DAG.
 @Suite("Spawning")
 struct SpawnTests {
-    static func tasks(_ h: Harness, _ run: String) throws -> [[String: Any]] {
-        let status = try h.muster("status", run, "--json")
+    static func tasks(_ h: TestRepository, _ run: String) async throws -> [[String: Any]] {
+        let status = try await h.muster("status", run, "--json")
         try #require(status.status == 0, "\(status.stderr)")
         return try #require((try status.json() as? [String: Any])?["tasks"] as? [[String: Any]])
     }
 
-    static func runID(_ result: Harness.Result) throws -> String {
+    static func runID(_ result: CommandResult) async throws -> String {
         try #require((try result.json() as? [String: Any])?["run"] as? String, "\(result.stdout)\n\(result.stderr)")
     }
 
-    static func output(_ h: Harness, _ run: String, _ task: String) -> String {
+    static func output(_ h: TestRepository, _ run: String, _ task: String) -> String {
         h.read(".muster/runs/\(run)/tasks/\(task)/output.log")
     }
 
     @Test("muster spawn: children inside the parent's owns run on their own branches; outside, unknown or ancestor needs are refused; duplicates fold")
-    func spawnRulesAndFolding() throws {
-        let h = try Harness()
+    func spawnRulesAndFolding() async throws {
+        let h = try await TestRepository()
         defer { try? FileManager.default.removeItem(at: h.root) }
         try h.write("src/a/keep.txt", "a\n")
         try h.write("spawn.yml", """
@@ -31,7 +32,7 @@ struct SpawnTests {
             tasks:
               planner:
                 owns: ["src/**"]
-                env: {M: "\(Harness.muster)"}
+                env: {M: "\(TestRepository.muster)"}
                 shell: true
                 command: |
                   "$M" spawn --owns 'src/a/**' -- sh -c 'echo child > src/a/out.txt'; echo "first=$?"
@@ -41,10 +42,10 @@ struct SpawnTests {
                   "$M" spawn --needs planner -- true; echo "ancestor=$?"
                   "$M" spawn --agent nosuch --prompt hi; echo "agent=$?"
             """)
-        try h.commitAll()
-        let run = try h.muster("run", "spawn.yml", "--json")
+        try await h.commitAll()
+        let run = try await h.muster("run", "spawn.yml", "--json")
         #expect(run.status == 0, "\(run.stderr)")
-        let runID = try Self.runID(run)
+        let runID = try await Self.runID(run)
         let log = Self.output(h, runID, "planner")
         for line in ["first=0", "again=0", "outside=2", "unknown=2", "ancestor=2", "agent=2"] {
             #expect(log.contains(line), "\(line) in:\n\(log)")
@@ -54,21 +55,21 @@ struct SpawnTests {
         #expect(log.contains("not a task of this run"), "\(log)")
         #expect(log.contains("its own ancestor"), "\(log)")
         #expect(log.contains("unknown agent `nosuch`"), "\(log)")
-        let tasks = try Self.tasks(h, runID)
+        let tasks = try await Self.tasks(h, runID)
         #expect(tasks.map { $0["id"] as? String } == ["planner", "planner.1"], "\(tasks)")
         #expect(tasks.allSatisfy { $0["state"] as? String == "succeeded" }, "\(tasks)")
         #expect(tasks.last?["parent"] as? String == "planner" && tasks.last?["depth"] as? Int == 1, "\(tasks)")
-        let child = try h.git("show", "muster/\(runID)/planner.1:src/a/out.txt")
+        let child = try await h.git("show", "muster/\(runID)/planner.1:src/a/out.txt")
         #expect(child.stdout == "child\n", "the child's work is on its own branch: \(child.stderr)")
     }
 
     @Test("max_depth bounds delegation: the third level is refused and the task that asked keeps running")
-    func depthIsBounded() throws {
-        let h = try Harness()
+    func depthIsBounded() async throws {
+        let h = try await TestRepository()
         defer { try? FileManager.default.removeItem(at: h.root) }
         // Each level spawns one child that owns a narrower folder and runs this script again.
         try h.write("spawner.sh", """
-            out=$("\(Harness.muster)" spawn --owns "$1/d/**" -- sh spawner.sh "$1/d" 2>&1)
+            out=$("\(TestRepository.muster)" spawn --owns "$1/d/**" -- sh spawner.sh "$1/d" 2>&1)
             echo "at $1: rc=$? $out"
             """)
         try h.write("deep.yml", """
@@ -79,11 +80,11 @@ struct SpawnTests {
                 owns: ["src/**"]
                 command: [sh, spawner.sh, src]
             """)
-        try h.commitAll()
-        let run = try h.muster("run", "deep.yml", "--json")
+        try await h.commitAll()
+        let run = try await h.muster("run", "deep.yml", "--json")
         #expect(run.status == 0, "\(run.stderr)")
-        let runID = try Self.runID(run)
-        let tasks = try Self.tasks(h, runID)
+        let runID = try await Self.runID(run)
+        let tasks = try await Self.tasks(h, runID)
         #expect(tasks.map { $0["depth"] as? Int } == [0, 1, 2], "\(tasks)")
         #expect(tasks.allSatisfy { $0["state"] as? String == "succeeded" }, "\(tasks)")
         let deepest = Self.output(h, runID, try #require(tasks.last?["id"] as? String))
@@ -91,8 +92,8 @@ struct SpawnTests {
     }
 
     @Test("spawn.json in the outbox: children are added when the task exits, duplicates fold, a join task fans in over all of them")
-    func outboxAndJoin() throws {
-        let h = try Harness()
+    func outboxAndJoin() async throws {
+        let h = try await TestRepository()
         defer { try? FileManager.default.removeItem(at: h.root) }
         try h.write("outbox.yml", """
             name: outbox
@@ -118,11 +119,11 @@ struct SpawnTests {
                 join: true
                 command: [echo, "{{needs.planner.summaries}}"]
             """)
-        try h.commitAll()
-        let run = try h.muster("run", "outbox.yml", "--json")
+        try await h.commitAll()
+        let run = try await h.muster("run", "outbox.yml", "--json")
         #expect(run.status == 0, "\(run.stderr)")
-        let runID = try Self.runID(run)
-        let tasks = try Self.tasks(h, runID)
+        let runID = try await Self.runID(run)
+        let tasks = try await Self.tasks(h, runID)
         let ids = tasks.compactMap { $0["id"] as? String }
         #expect(Set(ids) == ["planner", "broken", "collect", "alpha", "planner.1", "planner.2"], "\(ids)")
         #expect(tasks.allSatisfy { $0["state"] as? String == "succeeded" }, "\(tasks)")
@@ -136,7 +137,7 @@ struct SpawnTests {
 
     @Test("muster wait at concurrency 1: the waiting parent lends its slot, so its children run and it reads their results")
     func waitLendsTheSlot() async throws {
-        let h = try Harness(git: false)
+        let h = try await TestRepository(git: false)
         defer { try? FileManager.default.removeItem(at: h.root) }
         try h.write("wait.yml", """
             name: waiting
@@ -144,7 +145,7 @@ struct SpawnTests {
             isolation: none
             tasks:
               parent:
-                env: {M: "\(Harness.muster)"}
+                env: {M: "\(TestRepository.muster)"}
                 shell: true
                 command: |
                   "$M" spawn -- echo one >/dev/null
@@ -155,7 +156,7 @@ struct SpawnTests {
         let background = try h.start(["run", "wait.yml", "--json"])
         let status = await background.exited()
         #expect(status == .exited(0), "\(status)")
-        let runs = try h.muster("runs", "--json")
+        let runs = try await h.muster("runs", "--json")
         let runID = try #require(((try runs.json() as? [[String: Any]])?.first)?["run"] as? String, "\(runs.stdout)")
         let log = Self.output(h, runID, "parent")
         #expect(log.contains("parent.1") && log.contains("succeeded") && log.contains("one"), "\(log)")
@@ -164,8 +165,8 @@ struct SpawnTests {
     }
 
     @Test("summary_chars: each child's result is cut to the budget in {{needs.X.summaries}}, with the path of the full result")
-    func summariesStayWithinBudget() throws {
-        let h = try Harness(git: false)
+    func summariesStayWithinBudget() async throws {
+        let h = try await TestRepository(git: false)
         defer { try? FileManager.default.removeItem(at: h.root) }
         let long = String(repeating: "x", count: 300)
         try h.write("fanin.yml", """
@@ -183,9 +184,9 @@ struct SpawnTests {
                 needs: [map]
                 command: [echo, "{{needs.map.results}}"]
             """)
-        let run = try h.muster("run", "fanin.yml", "--json")
+        let run = try await h.muster("run", "fanin.yml", "--json")
         #expect(run.status == 0, "\(run.stderr)")
-        let runID = try Self.runID(run)
+        let runID = try await Self.runID(run)
         let reduce = Self.output(h, runID, "reduce")
         let bodies = reduce.split(separator: "\n").filter { $0.hasPrefix("a") || $0.hasPrefix("b") || $0.hasPrefix("c") }
         #expect(bodies.count == 3, "\(reduce)")
@@ -196,18 +197,18 @@ struct SpawnTests {
     }
 
     @Test("spawn and wait outside a run are refused with a clear message")
-    func outsideARun() throws {
-        let h = try Harness(git: false)
+    func outsideARun() async throws {
+        let h = try await TestRepository(git: false)
         defer { try? FileManager.default.removeItem(at: h.root) }
-        let spawn = try h.muster("spawn", "--prompt", "hello")
+        let spawn = try await h.muster("spawn", "--prompt", "hello")
         #expect(spawn.status == 2 && spawn.stderr.contains("from inside a task"), "\(spawn.stderr)")
-        let wait = try h.muster("wait")
+        let wait = try await h.muster("wait")
         #expect(wait.status == 2 && wait.stderr.contains("not inside a muster run"), "\(wait.stderr)")
     }
 
     @Test("300 spawned sim agents at concurrency 100 fan in: each runs once, the join task sees all 300", .timeLimit(.minutes(10)))
     func threeHundredSpawnedTasksFanIn() async throws {
-        let h = try Harness(git: false)
+        let h = try await TestRepository(git: false)
         defer { try? FileManager.default.removeItem(at: h.root) }
         try h.write("scale.yml", """
             name: scale
@@ -233,9 +234,9 @@ struct SpawnTests {
         let background = try h.start(["run", "scale.yml", "--json"])
         let status = await background.exited()
         #expect(status == .exited(0), "\(status)")
-        let runs = try h.muster("runs", "--json")
+        let runs = try await h.muster("runs", "--json")
         let runID = try #require(((try runs.json() as? [[String: Any]])?.first)?["run"] as? String, "\(runs.stdout)")
-        let tasks = try Self.tasks(h, runID)
+        let tasks = try await Self.tasks(h, runID)
         let children = tasks.filter { $0["parent"] as? String == "fanout" }
         #expect(children.count == 300)
         #expect(children.allSatisfy { $0["state"] as? String == "succeeded" && $0["attempt"] as? Int == 1 }, "every child ran exactly once")

@@ -1,5 +1,6 @@
 import Foundation
 import MusterCore
+import MusterTestKit
 import Testing
 @testable import MusterRuntime
 
@@ -97,18 +98,11 @@ import Testing
     }
 
     /// A real process: argv goes to the program as is, with no shell to expand `$(...)` or split lines.
-    @Test func theArgumentArrivesByteForByte() throws {
+    @Test func theArgumentArrivesByteForByte() async throws {
         let profile = AgentProfile(name: "echo", command: ["/usr/bin/printf", "%s"], output: .text)
         let inv = try Self.invocation(Agents.adapter(for: profile))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: inv.executable)
-        process.arguments = Array(inv.arguments.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(String(decoding: data, as: UTF8.self) == Self.nasty)
+        let output = try await Command.run(inv.executable, Array(inv.arguments.dropFirst()), in: FileManager.default.temporaryDirectory)
+        #expect(output.stdout == Self.nasty)
     }
 
     @Test func simFollowsItsProfileOrTheTaskAgentsFormat() throws {

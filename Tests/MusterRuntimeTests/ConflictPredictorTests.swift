@@ -2,75 +2,7 @@ import Foundation
 import MusterStore
 import Testing
 @testable import MusterRuntime
-
-/// A real git repository in a temp folder, with task worktrees laid out as muster lays them out.
-/// The folder goes when the fixture does.
-final class GitFixture {
-    let root: URL
-    let run = "r1"
-    var base = ""
-
-    init(root: URL) { self.root = root }
-    deinit { try? FileManager.default.removeItem(at: root) }
-
-    /// `shared.txt`: 30 numbered lines every test edits in places; `other.txt`: untouched by default.
-    static func make() async throws -> GitFixture {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("muster-itest-git-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        let fixture = GitFixture(root: root)
-        try await fixture.git(["init", "-q", "-b", "main"])
-        try await fixture.git(["config", "user.name", "t"])
-        try await fixture.git(["config", "user.email", "t@t"])
-        try fixture.write("shared.txt", GitFixture.lines())
-        try fixture.write("other.txt", "other\n")
-        try fixture.write(".git/info/exclude", ".muster/\n")
-        try await fixture.git(["add", "-A"])
-        try await fixture.git(["commit", "-q", "-m", "base"])
-        fixture.base = try await fixture.git(["rev-parse", "HEAD"])
-        return fixture
-    }
-
-    static func lines(replacing changes: [Int: String] = [:]) -> String {
-        (1...30).map { changes[$0] ?? "line \($0)" }.joined(separator: "\n") + "\n"
-    }
-
-    @discardableResult
-    func git(_ arguments: [String], in directory: String? = nil) async throws -> String {
-        try await Git(directory ?? root.path).output(arguments)
-    }
-
-    func write(_ path: String, _ text: String, in directory: String? = nil) throws {
-        let url = URL(fileURLWithPath: directory ?? root.path).appendingPathComponent(path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-    }
-
-    func worktreePath(_ task: String) -> String { root.appendingPathComponent(".muster/worktrees/\(run)/\(task)").path }
-    func branch(_ task: String) -> String { "muster/\(run)/\(task)" }
-
-    /// `git worktree add` on branch muster/<run>/<task> from `from` (default: the base).
-    @discardableResult
-    func worktree(_ task: String, from: String? = nil) async throws -> String {
-        let path = worktreePath(task)
-        try await git(["worktree", "add", "-q", "-b", branch(task), path, from ?? base])
-        return path
-    }
-
-    /// Commits everything in the task's worktree; returns the new head.
-    @discardableResult
-    func commit(_ task: String, message: String? = nil) async throws -> String {
-        let path = worktreePath(task)
-        try await git(["add", "-A"], in: path)
-        try await git(["commit", "-q", "-m", message ?? "task \(task)"], in: path)
-        return try await git(["rev-parse", "HEAD"], in: path)
-    }
-
-    func predictorWorktree(_ task: String, base: String? = nil) -> ConflictPredictor.Worktree {
-        .init(task: task, path: worktreePath(task), baseCommit: base ?? self.base)
-    }
-
-    func refs() async throws -> String { try await git(["for-each-ref", "--format=%(refname) %(objectname)"]) }
-}
+import MusterTestKit
 
 @Suite struct ConflictPredictorTests {
     @Test func sameLinesCommittedAgainstUncommittedIsAConflict() async throws {
@@ -233,23 +165,6 @@ final class GitFixture {
         let keys = Set(pairs.keys.map { [$0.a, $0.b] })
         #expect(keys == [[3, 700], [3, 1999], [700, 1999], [3, 42]])
         #expect(pairs[.init(a: 3, b: 42)] == ["t3"])
-    }
-
-    @Test func allPairsBaselineFindsTheSameConflicts() async throws {
-        let f = try await GitFixture.make()
-        for task in ["a", "b", "c", "d"] { try await f.worktree(task) }
-        try f.write("shared.txt", GitFixture.lines(replacing: [5: "a"]), in: f.worktreePath("a"))
-        try f.write("shared.txt", GitFixture.lines(replacing: [5: "b"]), in: f.worktreePath("b"))
-        try f.write("shared.txt", GitFixture.lines(replacing: [20: "c"]), in: f.worktreePath("c"))
-        try f.write("other.txt", "d\n", in: f.worktreePath("d"))
-        let worktrees = ["a", "b", "c", "d"].map { f.predictorWorktree($0) }
-        let predictor = ConflictPredictor(repository: f.root.path)
-        let fast = try await predictor.predict(worktrees)
-        let naive = try await predictor.predictAllPairs(worktrees)
-        #expect(naive.pairsTotal == 6)
-        #expect(fast.conflicts == naive.report.conflicts)
-        #expect(fast.conflicts.map(\.tasks) == [["a", "b"]])
-        #expect(Set(fast.overlaps.map(\.tasks)) == [["a", "c"], ["b", "c"]])
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import MusterStore
 import Testing
 @testable import MusterRuntime
+import MusterTestKit
 
 /// What integrate refuses, skips and fences (issue 11, finding 2 and the moved-branch bypass).
 @Suite struct IntegrationSafetyTests {

@@ -2,6 +2,7 @@ import Foundation
 import MusterStore
 import Testing
 @testable import MusterRuntime
+import MusterTestKit
 
 @Suite struct IntegratorTests {
     /// A task that ran in its worktree and committed `files` (when it succeeded).

@@ -1,6 +1,8 @@
 import Foundation
 import MusterCore
 import MusterStore
+import MusterTestKit
+import Synchronization
 import Testing
 @testable import MusterRuntime
 
@@ -19,15 +21,16 @@ import Testing
     }
 
     struct Fixture {
-        let root: URL
+        let folder: TemporaryFolder
+        var root: URL { folder.url }
         let store: SQLiteStore
         let clock: Clock
         var markers: URL { root.appendingPathComponent(".muster/locks") }
 
         init(clock: Date = LockManagerTests.t0) throws {
-            root = FileManager.default.temporaryDirectory.appendingPathComponent("muster-locks-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: root.appendingPathComponent("Sources/App"), withIntermediateDirectories: true)
-            store = try SQLiteStore(path: root.appendingPathComponent(".muster/muster.db").path)
+            folder = try TemporaryFolder("locks")
+            try FileManager.default.createDirectory(at: folder.appending("Sources/App"), withIntermediateDirectories: true)
+            store = try SQLiteStore(path: folder.appending(".muster/muster.db").path)
             self.clock = Clock(clock)
         }
 
@@ -151,12 +154,9 @@ import Testing
         let me = getpid()
         #expect(try await real.liveness(of: LockRecord(path: "x", holder: "pid:h:\(me)", host: "h", pid: me,
                                                        acquiredAt: Date(), expiresAt: Date() + 60)) == .alive)
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/bin/sh")
-        child.arguments = ["-c", "exit 0"]
-        try child.run()
-        child.waitUntilExit()
-        guard case .dead = try await real.liveness(of: record("pid:h:\(child.processIdentifier)")) else {
+        let child = try Command.start("/bin/sh", ["-c", "exit 0"], in: f.root)
+        _ = await child.exited()
+        guard case .dead = try await real.liveness(of: record("pid:h:\(child.pid)")) else {
             Issue.record("an exited process still holds its lock"); return
         }
     }
@@ -248,8 +248,10 @@ import Testing
 
     @Test func waitingAcquiresOnceReleased() async throws {
         let f = try Fixture()
+        // Each attempt on the held lock asks whether its holder lives: counted, so the test knows the waiter is waiting.
+        let probes = Mutex(0)
         let m = LockManager(store: f.store, markerDirectory: f.markers, host: "h",
-                            probe: ProcessProbe(exists: { _ in true }, startTime: { _ in nil }))
+                            probe: ProcessProbe(exists: { _ in probes.withLock { $0 += 1 }; return true }, startTime: { _ in nil }))
         _ = try await m.acquire("shared.txt", as: Self.pid(10), ttl: 600)
         let started = Date()
         guard case .held(let holder, _) = try await m.acquire("shared.txt", as: Self.pid(11), ttl: 60, wait: 0.3) else {
@@ -257,8 +259,9 @@ import Testing
         }
         #expect(holder.holder == "pid:h:10")
         #expect(Date().timeIntervalSince(started) >= 0.3)
+        let before = probes.withLock { $0 }
         async let waiter = m.acquire("shared.txt", as: Self.pid(11), ttl: 60, wait: 10)
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await eventually { probes.withLock { $0 } > before }, "the waiter never tried")
         #expect(try await m.release("shared.txt", holder: "pid:h:10") != .notHeld(current: nil))
         guard case .acquired(let record, nil, false) = try await waiter else { Issue.record("waiter never got the lock"); return }
         #expect(record.holder == "pid:h:11")

@@ -1,20 +1,21 @@
 import Foundation
 import MusterCore
 import MusterStore
+import MusterTestKit
 import Testing
 @testable import MusterRuntime
 
 /// The orchestrator through the library API: real processes, a real SQLite store, temp folders.
 @Suite struct OrchestratorTests {
     struct Fixture {
-        let root: URL
+        let folder: TemporaryFolder
+        var root: URL { folder.url }
         let store: SQLiteStore
         var workspace: Workspace { Workspace(root: root, isGitRepository: false) }
 
         init() throws {
-            root = FileManager.default.temporaryDirectory.appendingPathComponent("muster-orch-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-            store = try SQLiteStore(path: root.appendingPathComponent(".muster/muster.db").path)
+            folder = try TemporaryFolder("orch")
+            store = try SQLiteStore(path: folder.appending(".muster/muster.db").path)
         }
 
         /// Plans `yaml`, records the run and executes it to the end.
@@ -157,9 +158,9 @@ import Testing
         #expect(tasks["grandchild"]?.state == .skipped)
     }
 
-    // The sleeps are long on purpose: when the whole suite saturates both cores, this in-process
-    // orchestrator can go unscheduled for many seconds, and the check must still see the stop, not a
-    // task that simply finished. Nothing here times the stop.
+    // The tasks would run 30 s: the check sees the stop, not a task that simply finished. Nothing
+    // here times the stop (no test in the suite blocks a concurrency thread, so this in-process
+    // orchestrator is scheduled promptly).
     @Test func timeoutAndStallStopTheTask() async throws {
         let f = try Fixture()
         let (outcome, tasks) = try await f.run("""
@@ -168,11 +169,11 @@ import Testing
             on_failure: continue
             tasks:
               slow:
-                command: ["sleep", "120"]
+                command: ["sleep", "30"]
                 timeout: 300ms
               quiet:
                 shell: true
-                command: "echo started; sleep 120"
+                command: "echo started; sleep 30"
                 stall_timeout: 400ms
               chatty:
                 shell: true

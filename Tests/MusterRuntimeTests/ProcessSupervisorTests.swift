@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import MusterTestKit
 import Testing
 @testable import MusterRuntime
 
@@ -19,7 +20,8 @@ import Testing
         }
     }
 
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("muster-sup-\(UUID().uuidString)")
+    let folder = try! TemporaryFolder("sup")
+    var dir: URL { folder.url }
 
     func launch(_ supervisor: ProcessSupervisor, key: String, _ script: String, logCap: Int = 1 << 20) throws -> LaunchedProcess {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -72,12 +74,24 @@ import Testing
     @Test func signallingTheGroupStopsTheWholeTree() async throws {
         let (supervisor, exits) = makeSupervisor()
         let process = try launch(supervisor, key: "tree", "sleep 30 & sleep 30 & wait")
-        try await Task.sleep(for: .milliseconds(200))
+        // The shell and both of its children are in the group.
+        #expect(try await eventually { Self.members(ofGroup: process.pgid) == 3 })
         #expect(ProcessSupervisor.groupAlive(process.pgid))
         ProcessSupervisor.signalGroup(process.pgid, SIGTERM)
         #expect(try await exits.wait(for: "tree") == .signaled(SIGTERM))
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(!ProcessSupervisor.groupAlive(process.pgid), "a child of the task survived")
+        #expect(try await eventually { !ProcessSupervisor.groupAlive(process.pgid) }, "a child of the task survived")
+    }
+
+    /// Live processes (not zombies) whose process group is `pgid`, from /proc.
+    static func members(ofGroup pgid: Int32) -> Int {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.filter { entry in
+            guard Int32(entry) != nil, let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            // After "(comm)": state, ppid, pgrp.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 2 && fields[0] != "Z" && Int32(fields[2]) == pgid
+        }.count
     }
 
     @Test func leftoverBackgroundProcessesAreStoppedWhenTheTaskEnds() async throws {

@@ -2,6 +2,7 @@ import Foundation
 import MusterStore
 import Testing
 @testable import MusterRuntime
+import MusterTestKit
 
 /// The end-of-task commit by plumbing: what it takes from the worktree, what it never reads.
 @Suite struct WorktreeCommitTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MusterRuntime
+import MusterTestKit
 
 /// A worktree's `.git` file is trusted only when it is the link `git worktree add` made for it.
 @Suite struct WorktreeLinkTests {

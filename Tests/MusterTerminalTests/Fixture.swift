@@ -1,6 +1,7 @@
 import Foundation
 import MusterCore
 import MusterStore
+import MusterTestKit
 @testable import MusterTerminal
 
 /// A recorded run, replayed into a fresh SQLite store with fixed clocks: 13 tasks of which three
@@ -18,15 +19,16 @@ enum Fixture {
                     kind: .exploration, expands: nil)
     }
 
-    static func scratchStore() throws -> (SQLiteStore, URL) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("muster-terminal-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return (try SQLiteStore(path: dir.appendingPathComponent("muster.db").path), dir)
+    /// A store in a folder of its own; the folder goes with the returned `TemporaryFolder`.
+    static func scratchStore() throws -> (SQLiteStore, TemporaryFolder) {
+        let folder = try TemporaryFolder("terminal")
+        return (try SQLiteStore(path: folder.appending("muster.db").path), folder)
     }
 
     /// The store after the recorded sequence, and the run's root.
     static func recorded(root: String = "/srv/repo") async throws -> SQLiteStore {
-        let (store, _) = try scratchStore()
+        let folder = try TemporaryFolder.keptUntilExit("terminal")
+        let store = try SQLiteStore(path: folder.appendingPathComponent("muster.db").path)
         let scans = (1...12).map { task("scan.\($0)", group: "scan", agent: "claude") }
         let report = task("report", group: "report", agent: "shell", needs: ["scan"])
         try await store.createRun(NewRun(id: "audit-3f2a1c", workflow: Workflow(name: "audit", concurrency: 4, tasks: []),

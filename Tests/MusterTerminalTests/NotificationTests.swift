@@ -48,7 +48,7 @@ import Testing
                                          concurrency: 2, simulate: false, createdAt: Date()), tasks: tasks)
         // An old stall, from before this session: not notified again.
         try await store.appendEvent(NewEvent(run: "n1", task: "a", kind: "task.stalled", message: "old", at: Date()))
-        let commandOutput = dir.appendingPathComponent("command.json").path
+        let commandOutput = dir.url.appendingPathComponent("command.json").path
         var options = NotifyOptions(webhook: listener.url, command: ["/bin/sh", "-c", "cat > \"$0\"", commandOutput])
         options.webhookBackoff = 0.05
         let lines = LinesBox()
@@ -71,7 +71,7 @@ import Testing
         let bodies = listener.requests.map(\.body)
         #expect(bodies.filter { $0.contains(#""event":"run.failed""#) }.count == 1, "the end is posted once: \(bodies)")
         #expect(!bodies.contains { $0.contains(#""message":"old""#) })
-        let done = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent(".muster/runs/n1/DONE"))) as? [String: Any]
+        let done = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appendingPathComponent(".muster/runs/n1/DONE"))) as? [String: Any]
         #expect(done?["run"] as? String == "n1")
         #expect(done?["status"] as? String == "failed")
         #expect(done?["elapsed_seconds"] as? Double == 12.5)
@@ -91,7 +91,7 @@ import Testing
                                   tasks: [Fixture.task("a", group: "a", agent: "shell")])
         let notifier = RunNotifier(store: store, run: "d1", options: NotifyOptions())
         try await notifier.start()
-        let done = dir.appendingPathComponent(".muster/runs/d1/DONE").path
+        let done = dir.url.appendingPathComponent(".muster/runs/d1/DONE").path
         #expect(await notifier.finish(elapsed: nil) == nil)
         #expect(!FileManager.default.fileExists(atPath: done), "a run still running has no DONE")
         try await store.finishRun("d1", status: .cancelled, now: Date())
@@ -131,7 +131,6 @@ final class LinesBox: @unchecked Sendable {
 @Suite struct DeniedTaskViewTests {
     @Test func deniedTaskIsTypedInTheReportAndTheDashboard() async throws {
         let (store, dir) = try Fixture.scratchStore()
-        defer { try? FileManager.default.removeItem(at: dir) }
         try await store.createRun(NewRun(id: "r", workflow: Workflow(name: "r", concurrency: 1, tasks: []), specPath: "r.yml",
                                          root: dir.path, concurrency: 1, simulate: false, createdAt: Fixture.t0),
                                   tasks: [Fixture.task("lead", group: "lead", agent: "claude")])

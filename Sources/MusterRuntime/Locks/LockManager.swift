@@ -34,8 +34,8 @@ public struct LockIdentity: Sendable, Equatable {
     public static func current(environment: [String: String] = ProcessInfo.processInfo.environment,
                                override: String? = nil, host: String = LockIdentity.hostName(),
                                parentPID: Int32 = getppid()) throws -> LockIdentity {
-        let run = environment["MUSTER_RUN"].flatMap { $0.isEmpty ? nil : $0 }
-        let task = environment["MUSTER_TASK_ID"].flatMap { $0.isEmpty ? nil : $0 }
+        let inside = TaskEnvironment(environment)
+        let run = inside.run, task = inside.task
         let inTask = run != nil && task != nil
         if let override {
             guard !override.isEmpty, !override.contains(where: { $0.isWhitespace || $0.isNewline || $0.asciiValue.map { $0 < 32 } == true })

@@ -1,6 +1,7 @@
 import Foundation
 import MusterCore
 import MusterStore
+import MusterSystem
 import Synchronization
 
 /// Runs one run to its end: claims ready tasks from the Store up to the concurrency, starts each as
@@ -156,23 +157,16 @@ public final class Orchestrator: Sendable {
 /// Turns signals into wake-ups of the loop instead of killing the process, so Ctrl-C can stop
 /// every agent's process group cleanly and leave the run resumable.
 final class SignalWatch {
-    let sources: [DispatchSourceSignal]
-    let signals: [Int32]
+    let signals: UnixSignals
+    let relay: Task<Void, Never>
 
     init(signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) {
-        self.signals = signals
-        let queue = DispatchQueue(label: "muster.signals")
-        sources = signals.map { signo in
-            signal(signo, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signo, queue: queue)
-            source.setEventHandler { handler(signo) }
-            source.resume()
-            return source
-        }
+        let trapped = UnixSignals(trapping: signals)
+        self.signals = trapped
+        relay = Task { for await signal in trapped { handler(signal) } }
     }
 
     func cancel() {
-        sources.forEach { $0.cancel() }
-        signals.forEach { signal($0, SIG_DFL) }
+        signals.cancel()
     }
 }

@@ -59,7 +59,7 @@ public enum OrchestratorError: Error, CustomStringConvertible, Sendable {
             "run \(run) was taken over by "
                 + (holder.map { "pid \($0.pid) on \($0.host)" } ?? "another orchestrator")
                 + " while this one was suspended past its lease; stopped without touching the new holder's tasks"
-        case .unknownRun(let run): "no run named \(run) (see `muster runs`)"
+        case .unknownRun(let run): StoreError.unknownRun(run).description
         case .alreadyFinished(let run): "run \(run) already succeeded; nothing to resume"
         }
     }

@@ -1,5 +1,6 @@
 import CMusterSystem
 import Foundation
+import MusterSystem
 
 /// Runs a short command (git, mostly) to completion and returns its output. The blocking part
 /// runs on a thread of its own, never on Dispatch's shared pool or a cooperative thread: blocked
@@ -37,14 +38,10 @@ public enum CommandRunner {
             close(outPipe[0]); close(outPipe[1]); close(errPipe[0]); close(errPipe[1])
             throw SystemError.io("pipe", errno)
         }
-        let argv = ([executable.split(separator: "/").last.map(String.init) ?? executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
         var pid: pid_t = 0
-        let rc = muster_spawn(executable, argv, envp, directory, inPipe[0], outPipe[1], errPipe[1], &pid)
+        let rc = CStrings.with(arguments: argv0(executable) + arguments, environment: environment) { argv, envp in
+            muster_spawn(executable, argv, envp, directory, inPipe[0], outPipe[1], errPipe[1], &pid)
+        }
         close(inPipe[0]); close(outPipe[1]); close(errPipe[1])
         guard rc == 0 else {
             close(inPipe[1]); close(outPipe[0]); close(errPipe[0])
@@ -110,14 +107,10 @@ public enum CommandRunner {
         guard null >= 0 else { throw SystemError.io("/dev/null", errno) }
         let out = try openOutput(stdoutPath), err = try openOutput(stderrPath)
         defer { close(null); close(out); close(err) }
-        let argv = ([executable.split(separator: "/").last.map(String.init) ?? executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
         var pid: pid_t = 0
-        let rc = muster_spawn(executable, argv, envp, directory, null, out, err, &pid)
+        let rc = CStrings.with(arguments: argv0(executable) + arguments, environment: environment) { argv, envp in
+            muster_spawn(executable, argv, envp, directory, null, out, err, &pid)
+        }
         guard rc == 0 else { throw SystemError.spawn(executable, rc) }
         return pid
     }
@@ -127,17 +120,16 @@ public enum CommandRunner {
     /// caller forwards signals to it.
     public static func spawnInheritingStreams(_ executable: String, _ arguments: [String], in directory: String,
                                               environment: [String: String]) throws -> pid_t {
-        let argv = ([executable.split(separator: "/").last.map(String.init) ?? executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
         var pid: pid_t = 0
-        let rc = muster_spawn(executable, argv, envp, directory, 0, 1, 2, &pid)
+        let rc = CStrings.with(arguments: argv0(executable) + arguments, environment: environment) { argv, envp in
+            muster_spawn(executable, argv, envp, directory, 0, 1, 2, &pid)
+        }
         guard rc == 0 else { throw SystemError.spawn(executable, rc) }
         return pid
     }
+
+    /// A program's name as its own `argv[0]`: the last part of its path.
+    static func argv0(_ executable: String) -> [String] { [executable.split(separator: "/").last.map(String.init) ?? executable] }
 
     /// Waits for a process started with `spawn` and returns how it ended.
     public static func wait(_ pid: pid_t) -> TerminationStatus {

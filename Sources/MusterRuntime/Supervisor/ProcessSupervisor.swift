@@ -1,5 +1,6 @@
 import CMusterSystem
 import Foundation
+import MusterSystem
 import Synchronization
 
 /// What to start: an already resolved executable, its argv, environment and folder.
@@ -113,14 +114,10 @@ public final class ProcessSupervisor: Sendable {
             close(outPipe[0]); close(errPipe[0]); output.finish()
             throw SystemError.io("cannot read \(request.stdinPath ?? "/dev/null")", errno)
         }
-        let argv = request.arguments.map { strdup($0) } + [nil]
-        let envp = request.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
         var pid: pid_t = 0
-        let rc = muster_spawn(request.executable, argv, envp, request.directory, stdinFD, outPipe[1], errPipe[1], &pid)
+        let rc = CStrings.with(arguments: request.arguments, environment: request.environment) { argv, envp in
+            muster_spawn(request.executable, argv, envp, request.directory, stdinFD, outPipe[1], errPipe[1], &pid)
+        }
         guard rc == 0 else {
             close(outPipe[0]); close(errPipe[0]); output.finish()
             throw SystemError.spawn(request.executable, rc)

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import MusterCore
 
 public enum TaskState: String, Codable, Sendable, CaseIterable, CodingKeyRepresentable {
@@ -24,13 +23,8 @@ public struct TaskRecord: Sendable, Equatable {
     public var group: String
     public var position: Int
     public var idempotencyKey: String
-    /// What to run. Decoded from the store on first use: a claimer that only needs ids and
-    /// states (a benchmark, a status count) never pays for it.
-    public var spec: PlannedTask {
-        get { specStorage.value }
-        set { specStorage = LazySpec(newValue) }
-    }
-    var specStorage: LazySpec
+    /// What to run, decoded when the row was read.
+    public var spec: PlannedTask
     public var state: TaskState
     /// Starts so far (a claim is a start); failures count separately against `retries`.
     public var attempt: Int
@@ -59,33 +53,16 @@ public struct TaskRecord: Sendable, Equatable {
     public var agentFacts: AgentFacts?
 }
 
-/// A task spec kept as the store's JSON until someone reads it.
-final class LazySpec: Sendable, Equatable {
-    private let json: String?
-    private let decoded: Mutex<PlannedTask?>
-
-    init(_ spec: PlannedTask) {
-        json = nil
-        decoded = Mutex(spec)
-    }
-
-    init(json: String) {
-        self.json = json
-        decoded = Mutex(nil)
-    }
-
-    /// A spec that cannot be decoded was refused when it was stored; an empty stand-in keeps readers alive.
-    var value: PlannedTask {
-        decoded.withLock { cached in
-            if let cached { return cached }
-            let spec = (try? JSONDecoder().decode(PlannedTask.self, from: Data((json ?? "").utf8)))
-                ?? PlannedTask(id: "?", group: "?", agent: "shell")
-            cached = spec
-            return spec
+/// A task spec as the store keeps it (JSON). One that does not decode (a store written by a newer
+/// muster, a damaged file) is `StoreError.corrupt`: never a stand-in task that would run something else.
+enum StoredSpec {
+    static func decode(_ json: String, task: String) throws -> PlannedTask {
+        do {
+            return try JSONDecoder().decode(PlannedTask.self, from: Data(json.utf8))
+        } catch {
+            throw StoreError.corrupt("the spec of task \(task) does not decode (\(String(describing: error).prefix(300)))")
         }
     }
-
-    static func == (a: LazySpec, b: LazySpec) -> Bool { a === b || a.value == b.value }
 }
 
 /// A task's place in git: where it ran, what it started from, what it changed.

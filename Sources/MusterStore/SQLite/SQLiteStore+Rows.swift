@@ -28,7 +28,7 @@ extension SQLiteStore {
         let facts: String? = row["agent_facts"]
         var record = TaskRecord(
             run: row[0], id: row[1], group: row[2], position: row[3], idempotencyKey: row[4],
-            specStorage: LazySpec(json: row[5]), state: state, attempt: row[7], failures: row[8],
+            spec: try StoredSpec.decode(row[5], task: row[1]), state: state, attempt: row[7], failures: row[8],
             notBefore: notBefore > 0 ? Date(timeIntervalSince1970: notBefore) : nil,
             holder: row[10], leaseExpiresAt: date(row[11]), pid: row[12], pgid: row[13], host: row[14],
             exitCode: row[15], error: row[16], summary: row[17], resultPath: row[18],

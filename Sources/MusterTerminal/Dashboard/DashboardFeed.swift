@@ -5,7 +5,7 @@ import MusterStore
 /// cheap query, polled often), and a fresh read of tasks, counts and workers when they changed.
 /// Reads only.
 public final class DashboardFeed {
-    public let store: any Store
+    public let store: any StoreReader
     public let runID: String
     public private(set) var run: RunRecord
     public private(set) var tasks: [TaskRecord] = []
@@ -21,7 +21,7 @@ public final class DashboardFeed {
     let tails = OutputTail()
     static let keptEvents = 200
 
-    public init(store: any Store, run: RunRecord) {
+    public init(store: any StoreReader, run: RunRecord) {
         self.store = store
         self.runID = run.id
         self.run = run

@@ -1,4 +1,5 @@
 import Foundation
+import MusterSystem
 import Synchronization
 
 /// The terminal while the dashboard owns it: raw mode through termios, the alternate screen, the
@@ -9,7 +10,7 @@ public final class TerminalScreen: @unchecked Sendable {
     let output: Int32 = STDOUT_FILENO
     var original = termios()
     var active = false
-    var signalSources: [DispatchSourceSignal] = []
+    var signals: UnixSignals?
     /// Set from signal handlers: a resize, or a request to stop (SIGINT, SIGTERM, SIGHUP).
     let flags = SignalFlags()
     static let handled: [Int32] = [SIGWINCH, SIGINT, SIGTERM, SIGHUP]
@@ -21,15 +22,12 @@ public final class TerminalScreen: @unchecked Sendable {
     /// Takes the terminal over. Signals become flags the loop reads instead of killing the process.
     public func enter() throws {
         guard tcgetattr(input, &original) == 0 else { throw TerminalError.notATerminal }
-        let queue = DispatchQueue(label: "muster.dash.signals")
-        signalSources = Self.handled.map { signo in
-            signal(signo, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signo, queue: queue)
-            source.setEventHandler { [flags] in
+        let trapped = UnixSignals(trapping: Self.handled)
+        signals = trapped
+        Task { [flags] in
+            for await signo in trapped {
                 flags.state.withLock { if signo == SIGWINCH { $0.resized = true } else { $0.stop = signo } }
             }
-            source.resume()
-            return source
         }
         try resume()
     }
@@ -60,9 +58,8 @@ public final class TerminalScreen: @unchecked Sendable {
     /// Leaves the terminal as it was and lets signals act normally again.
     public func restore() {
         suspend()
-        signalSources.forEach { $0.cancel() }
-        signalSources = []
-        Self.handled.forEach { signal($0, SIG_DFL) }
+        signals?.cancel()
+        signals = nil
     }
 
     /// The terminal went away (its tmux pane or SSH connection closed).

@@ -31,7 +31,7 @@ public struct NotifyOptions: Sendable {
 public final class RunNotifier: Sendable {
     public static let triggers: Set<String> = ["run.succeeded", "run.failed", "run.cancelled", "task.stalled", "task.denied", "budget.exceeded"]
 
-    public let store: any Store
+    public let store: any StoreReader
     public let run: String
     public let options: NotifyOptions
     /// Called with a line for stderr when a delivery fails.
@@ -45,7 +45,7 @@ public final class RunNotifier: Sendable {
     }
     let state = Mutex(State())
 
-    public init(store: any Store, run: String, options: NotifyOptions,
+    public init(store: any StoreReader, run: String, options: NotifyOptions,
                 log: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
         self.store = store
         self.run = run

@@ -34,9 +34,9 @@ public struct RunReport: Codable, Sendable, Equatable {
     }
 
     /// Reads the run's state from the Store. `elapsed` nil: from the run's creation to its end (or now).
-    public static func build(store: any Store, run: String, event: EventRecord? = nil, elapsed: Double? = nil,
+    public static func build(store: any StoreReader, run: String, event: EventRecord? = nil, elapsed: Double? = nil,
                              now: Date = Date()) async throws -> RunReport {
-        guard let record = try await store.run(run) else { throw StoreError.unknownRun(run) }
+        let record = try await store.requireRun(run)
         let counts = try await store.counts(run: run)
         let failed = try await store.tasks(run: run).filter { $0.state == .failed || $0.state == .blocked }
         return RunReport(

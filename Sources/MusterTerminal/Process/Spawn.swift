@@ -1,4 +1,5 @@
 import Foundation
+import MusterSystem
 
 /// Starts helper programs (tmux, pagers, notification commands) with a clean signal state: no
 /// blocked signals and default dispositions. A child started from a Swift concurrency thread would
@@ -40,15 +41,13 @@ enum Spawn {
             case .stderr: posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, fd)
             }
         }
-        let cArgs = argv.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
-        let env = environment.map { $0.map { strdup("\($0.key)=\($0.value)") } + [nil] }
-        defer { env?.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc: Int32 = if let env {
-            posix_spawnp(&pid, program, &actions, &attributes, cArgs, env)
-        } else {
-            posix_spawnp(&pid, program, &actions, &attributes, cArgs, environ)
+        let rc: Int32 = CStrings.with(argv) { cArgs in
+            if let environment {
+                CStrings.with(CStrings.lines(environment)) { env in posix_spawnp(&pid, program, &actions, &attributes, cArgs, env) }
+            } else {
+                posix_spawnp(&pid, program, &actions, &attributes, cArgs, environ)
+            }
         }
         guard rc == 0 else {
             errno = rc

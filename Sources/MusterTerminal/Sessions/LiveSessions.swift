@@ -23,7 +23,7 @@ public enum LiveSessions {
     public static let heartbeatInterval: TimeInterval = 10
     public static var lostAfter: TimeInterval { 3 * heartbeatInterval }
 
-    public static func collect(store: any Store, now: Date = Date(), host: String = ProcessInfo.processInfo.hostName,
+    public static func collect(store: any StoreReader, now: Date = Date(), host: String = ProcessInfo.processInfo.hostName,
                                isAlive: (Int32) -> Bool = ProcessLiveness.isAlive) async throws -> [LiveSession] {
         let workers = try await store.workers(run: nil)
         var runIDs = Set(workers.map(\.run))

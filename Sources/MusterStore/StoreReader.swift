@@ -1,0 +1,37 @@
+import Foundation
+import MusterCore
+
+/// The read-only part of a `Store`: what views (status, the dashboard, tmux panes, notifications,
+/// the web board) need. A view holding a `StoreReader` cannot change task state by construction.
+public protocol StoreReader: Sendable {
+    // MARK: Runs
+    func run(_ id: String) async throws -> RunRecord?
+    /// Newest first.
+    func runs(limit: Int) async throws -> [RunRecord]
+
+    // MARK: Tasks
+    func tasks(run: String) async throws -> [TaskRecord]
+    func task(run: String, id: String) async throws -> TaskRecord?
+    func counts(run: String) async throws -> TaskCounts
+
+    // MARK: Events
+    func events(run: String, after sequence: Int64, limit: Int) async throws -> [EventRecord]
+
+    // MARK: Locks, messages, limits, workers
+    func locks() async throws -> [LockRecord]
+    /// Oldest first; every recipient when `recipient` is nil.
+    func messages(run: String, recipient: String?) async throws -> [MessageRecord]
+    /// The key's cool-down if it is still running at `now`.
+    func cooldown(key: String, now: Date) async throws -> Cooldown?
+    /// Every key whose cool-down is still running at `now` (for views), soonest end first.
+    func activeCooldowns(now: Date) async throws -> [Cooldown]
+    func workers(run: String?) async throws -> [WorkerRecord]
+}
+
+extension StoreReader {
+    /// The run named `id`; `StoreError.unknownRun` (the one "no run named …" message) when there is none.
+    public func requireRun(_ id: String) async throws -> RunRecord {
+        guard let run = try await run(id) else { throw StoreError.unknownRun(id) }
+        return run
+    }
+}
