@@ -32,6 +32,10 @@ public struct PlannedTask: Codable, Sendable, Equatable {
     /// The `limits:`/`resources:` keys it waits on before starting, sorted (acquired in this order,
     /// so two tasks using the same pair never hold one each while waiting for the other).
     public var uses: [String] = []
+    /// Its `sandbox:` (nil: the default, `worktree` where bubblewrap works).
+    public var sandbox: SandboxMode?
+    /// `writable:` paths of the workflow and the task, checked by the loader.
+    public var writable: [String] = []
 
     public var isExpander: Bool { expands != nil }
 
@@ -68,7 +72,7 @@ public struct PlannedTask: Codable, Sendable, Equatable {
 extension PlannedTask {
     enum CodingKeys: String, CodingKey {
         case id, group, item, agent, model, prompt, command, needs, owns, env, timeout, stallTimeout, retries, estimate,
-             kind, expands, after, isolation, uses, parent, depth, join
+             kind, expands, after, isolation, uses, parent, depth, join, sandbox, writable
     }
 
     // Fields added after the first release decode with their defaults from older stored runs.
@@ -89,5 +93,7 @@ extension PlannedTask {
                   parent: try c.decodeIfPresent(String.self, forKey: .parent),
                   depth: try c.decodeIfPresent(Int.self, forKey: .depth) ?? 0,
                   join: try c.decodeIfPresent(Bool.self, forKey: .join) ?? false)
+        sandbox = try c.decodeIfPresent(SandboxMode.self, forKey: .sandbox)
+        writable = try c.decodeIfPresent([String].self, forKey: .writable) ?? []
     }
 }

@@ -99,7 +99,7 @@ public enum Planner {
         }
         let agent = spec.agent ?? workflow.agent
         let command = spec.command.map { Command(argv: $0.argv.map { Template.render($0, lookup) }, viaShell: $0.viaShell) }
-        return PlannedTask(
+        var planned = PlannedTask(
             id: id, group: spec.id, item: item, agent: agent,
             model: spec.model ?? workflow.model ?? BuiltinAgents.defaultModel(for: agent),
             prompt: spec.prompt.map { Template.render($0, lookup) }, command: command,
@@ -109,6 +109,9 @@ public enum Planner {
             estimate: spec.estimate, kind: spec.effectiveKind, expands: nil,
             isolation: spec.isolation ?? workflow.isolation ?? .worktree, uses: Array(Set(spec.uses ?? [])).sorted(),
             join: spec.join ?? false)
+        planned.sandbox = spec.sandbox ?? workflow.sandbox
+        planned.writable = (workflow.writable ?? []) + (spec.writable ?? [])
+        return planned
     }
 }
 

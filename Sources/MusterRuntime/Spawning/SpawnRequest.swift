@@ -62,12 +62,16 @@ public struct SpawnRequest: Sendable, Equatable {
             throw .invalid("a child on agent \(agent) needs a prompt (--prompt TEXT, or \"prompt\" in spawn.json)")
         }
         if prompt != nil && command != nil { throw .invalid("give a child a prompt or a command, not both") }
-        return PlannedTask(
+        var child = PlannedTask(
             id: id ?? "", group: id ?? "", agent: agent,
             model: model ?? (agent == parent.agent ? parent.model : BuiltinAgents.defaultModel(for: agent)),
             prompt: prompt, command: command, owns: owns, env: env, timeout: timeout,
             retries: retries ?? 0, estimate: estimate, kind: owns.isEmpty ? .exploration : .implementation,
             after: needs, isolation: parent.isolation, uses: uses)
+        // A child is confined like its parent: it cannot ask for a looser sandbox than it runs in.
+        child.sandbox = parent.sandbox
+        child.writable = parent.writable
+        return child
     }
 
     static func isValidID(_ id: String) -> Bool {

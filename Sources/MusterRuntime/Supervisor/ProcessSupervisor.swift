@@ -15,6 +15,10 @@ public struct LaunchRequest: Sendable {
     public var stdoutPath: String
     public var logCap: Int
     public var stdoutCap: Int
+    /// A bubblewrap launcher (`SandboxLaunch`): started from a thread that lives as long as the
+    /// process, since `--die-with-parent` fires when the *thread* that started it ends; and
+    /// signalled through `SandboxSignals`.
+    public var sandboxed = false
 
     public init(key: String, executable: String, arguments: [String], environment: [String: String], directory: String,
                 stdinPath: String? = nil, logPath: String, stdoutPath: String, logCap: Int = 32 << 20, stdoutCap: Int = 4 << 20) {
@@ -62,6 +66,8 @@ public struct LaunchedProcess: Sendable {
     /// The process group every descendant shares unless it leaves on purpose.
     public var pgid: Int32
     public var output: OutputCapture
+    /// It runs inside a bubblewrap sandbox (its pid namespace ends every descendant with it).
+    public var sandboxed = false
 }
 
 /// Starts processes with posix_spawn in their own process group and watches them without
@@ -116,7 +122,18 @@ public final class ProcessSupervisor: Sendable {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let rc = muster_spawn(request.executable, argv, envp, request.directory, stdinFD, outPipe[1], errPipe[1], &pid)
+        let rc: Int32
+        if request.sandboxed {
+            let spawned = loop.runAndWait { [argv = SendablePointers(argv), envp = SendablePointers(envp), outFD = outPipe[1], errFD = errPipe[1]] in
+                var child: pid_t = 0
+                let rc = muster_spawn(request.executable, argv.pointers, envp.pointers, request.directory, stdinFD, outFD, errFD, &child)
+                if rc == 0 { SandboxSignals.register(child) }
+                return (rc, child)
+            }
+            (rc, pid) = spawned
+        } else {
+            rc = muster_spawn(request.executable, argv, envp, request.directory, stdinFD, outPipe[1], errPipe[1], &pid)
+        }
         guard rc == 0 else {
             close(outPipe[0]); close(errPipe[0]); output.finish()
             throw SystemError.spawn(request.executable, rc)
@@ -125,7 +142,7 @@ public final class ProcessSupervisor: Sendable {
         let watch = Watch(key: request.key, pid: pid, output: output)
         let (stdoutRead, stderrRead) = (outPipe[0], errPipe[0])
         loop.post { self.register(watch, pidfd: pidfd, stdout: stdoutRead, stderr: stderrRead) }
-        return LaunchedProcess(key: request.key, pid: pid, pgid: pid, output: output)
+        return LaunchedProcess(key: request.key, pid: pid, pgid: pid, output: output, sandboxed: request.sandboxed)
     }
 
     /// Loop thread: reads both pipes as data arrives and reaps the leader when its pidfd fires.
@@ -198,6 +215,7 @@ public final class ProcessSupervisor: Sendable {
     func maybeReport(_ w: Watch) {
         guard let status = w.status, w.pipes.isEmpty, !w.reported else { return }
         w.reported = true
+        SandboxSignals.forget(w.pid)
         w.output.finish()
         onExit(ProcessExit(key: w.key, status: status, finishedAt: Date()))
     }
@@ -205,6 +223,7 @@ public final class ProcessSupervisor: Sendable {
     /// SIGTERM (or another signal) to a task's whole process group.
     public static func signalGroup(_ pgid: Int32, _ signal: Int32) {
         guard pgid > 1 else { return }
+        if signal != SIGKILL, SandboxSignals.isSandboxed(pgid), SandboxSignals.signalInside(launcher: pgid, signal) { return }
         kill(-pgid, signal)
     }
 
@@ -222,4 +241,10 @@ public final class ProcessSupervisor: Sendable {
         }
         return false
     }
+}
+
+/// C string arrays handed to the loop thread for one synchronous spawn (the caller frees them after).
+struct SendablePointers: @unchecked Sendable {
+    let pointers: [UnsafeMutablePointer<CChar>?]
+    init(_ pointers: [UnsafeMutablePointer<CChar>?]) { self.pointers = pointers }
 }
