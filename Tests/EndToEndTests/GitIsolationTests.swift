@@ -188,6 +188,7 @@ import Testing
         let marker = h.path("tried")
         try h.write("w.yml", """
             name: r
+            sandbox: none  # the first attempt leaves a marker in the checkout
             backoff: {initial: 10ms, max: 20ms}
             tasks:
               t:
