@@ -93,6 +93,7 @@ import Testing
         try h.commitAll()
         try h.write("w.yml", """
             name: v
+            sandbox: none  # the diff check itself (a sandbox refuses git mv/rm: the shared .git is read-only)
             tasks:
               t:
                 shell: true
