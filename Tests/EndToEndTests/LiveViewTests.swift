@@ -48,6 +48,7 @@ import Testing
             name: live
             concurrency: 10
             isolation: none
+            sandbox: none  # the gates live in the host's /tmp, which a sandbox replaces with a private one
             tasks:
               work:
                 foreach: {items: [\(items)]}

@@ -20,9 +20,12 @@ public enum SandboxSignals {
     /// namespace's init, which ignores it anyway). Returns false when the sandbox is not (or no longer)
     /// there, for the caller to fall back to the process group.
     public static func signalInside(launcher: Int32, _ signal: Int32) -> Bool {
-        guard let children = try? String(contentsOfFile: "/proc/\(launcher)/task/\(launcher)/children", encoding: .utf8),
+        // Only a live bwrap whose child sits in a pid namespace of its own: never our own namespace,
+        // whatever a reused pid now names.
+        guard (try? String(contentsOfFile: "/proc/\(launcher)/comm", encoding: .utf8))?.hasPrefix("bwrap") == true,
+              let children = try? String(contentsOfFile: "/proc/\(launcher)/task/\(launcher)/children", encoding: .utf8),
               let initPID = children.split(separator: " ").first.flatMap({ Int32($0) }),
-              let namespace = pidNamespace(initPID) else { return false }
+              let namespace = pidNamespace(initPID), namespace != pidNamespace(getpid()) else { return false }
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return false }
         for entry in entries {
             guard let pid = Int32(entry), pid != initPID, pid != launcher, pidNamespace(pid) == namespace else { continue }

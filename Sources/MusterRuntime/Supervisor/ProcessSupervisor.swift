@@ -192,6 +192,7 @@ public final class ProcessSupervisor: Sendable {
         var result: pid_t
         repeat { result = waitpid(w.pid, &status, WNOHANG) } while result < 0 && errno == EINTR
         guard result == w.pid else { return result < 0 }  // ECHILD: someone else reaped it; treat as gone
+        SandboxSignals.forget(w.pid)  // reaped: its pid may be reused from now on
         let termsig = status & 0x7f
         w.status = termsig == 0 ? .exited((status >> 8) & 0xff) : .signaled(termsig)
         if !w.pipes.isEmpty {
