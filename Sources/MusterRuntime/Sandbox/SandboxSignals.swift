@@ -17,8 +17,8 @@ public enum SandboxSignals {
     public static func isSandboxed(_ pgid: Int32) -> Bool { launchers.withLock { $0.contains(pgid) } }
 
     /// Sends `signal` to every process in the sandbox `launcher` started (not the launcher, nor the
-    /// namespace's init, which ignores it anyway). Returns false when the sandbox is not (or no longer)
-    /// there, for the caller to fall back to the process group.
+    /// namespace's init, which ignores it anyway). Returns false when the sandbox is not (or no longer,
+    /// or not yet) running anything, for the caller to fall back to the process group.
     public static func signalInside(launcher: Int32, _ signal: Int32) -> Bool {
         // Only a live bwrap whose child sits in a pid namespace of its own: never our own namespace,
         // whatever a reused pid now names.
@@ -27,11 +27,13 @@ public enum SandboxSignals {
               let initPID = children.split(separator: " ").first.flatMap({ Int32($0) }),
               let namespace = pidNamespace(initPID), namespace != pidNamespace(getpid()) else { return false }
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return false }
+        var signalled = 0
         for entry in entries {
             guard let pid = Int32(entry), pid != initPID, pid != launcher, pidNamespace(pid) == namespace else { continue }
-            kill(pid, signal)
+            if kill(pid, signal) == 0 { signalled += 1 }
         }
-        return true
+        // Nothing inside yet (still setting up): the caller signals the launcher, which ends it all.
+        return signalled > 0
     }
 
     static func pidNamespace(_ pid: Int32) -> String? {
