@@ -118,6 +118,7 @@ import Testing
         try h.write("ps.yml", """
             name: ps
             isolation: none
+            sandbox: none  # an unsandboxed agent outlives its orchestrator (a sandboxed one dies with it)
             tasks:
               wait:
                 command: [sleep, "60"]

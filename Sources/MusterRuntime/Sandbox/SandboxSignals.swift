@@ -30,10 +30,21 @@ public enum SandboxSignals {
         var signalled = 0
         for entry in entries {
             guard let pid = Int32(entry), pid != initPID, pid != launcher, pidNamespace(pid) == namespace else { continue }
-            if kill(pid, signal) == 0 { signalled += 1 }
+            if Glibc.kill(pid, signal) == 0 { signalled += 1 }
         }
         // Nothing inside yet (still setting up): the caller signals the launcher, which ends it all.
         return signalled > 0
+    }
+
+    /// SIGKILL to the launcher's children (the namespace's init) and then the launcher. The init gets
+    /// it directly because one killed before it armed `--die-with-parent` would outlive the launcher.
+    /// `signal` (SIGKILL, or SIGTERM while nothing runs inside yet) goes to the launcher's group.
+    public static func kill(launcher: Int32, _ signal: Int32 = SIGKILL) {
+        if (try? String(contentsOfFile: "/proc/\(launcher)/comm", encoding: .utf8))?.hasPrefix("bwrap") == true,
+           let children = try? String(contentsOfFile: "/proc/\(launcher)/task/\(launcher)/children", encoding: .utf8) {
+            for child in children.split(separator: " ").compactMap({ Int32($0) }) { Glibc.kill(child, SIGKILL) }
+        }
+        Glibc.kill(-launcher, signal)
     }
 
     static func pidNamespace(_ pid: Int32) -> String? {

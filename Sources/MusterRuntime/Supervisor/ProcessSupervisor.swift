@@ -224,7 +224,12 @@ public final class ProcessSupervisor: Sendable {
     /// SIGTERM (or another signal) to a task's whole process group.
     public static func signalGroup(_ pgid: Int32, _ signal: Int32) {
         guard pgid > 1 else { return }
-        if signal != SIGKILL, SandboxSignals.isSandboxed(pgid), SandboxSignals.signalInside(launcher: pgid, signal) { return }
+        if SandboxSignals.isSandboxed(pgid) {
+            if signal == SIGKILL { return SandboxSignals.kill(launcher: pgid) }
+            if SandboxSignals.signalInside(launcher: pgid, signal) { return }
+            // Nothing runs inside yet: end the sandbox as a whole (the launcher dies of `signal`).
+            return SandboxSignals.kill(launcher: pgid, signal)
+        }
         kill(-pgid, signal)
     }
 
