@@ -156,7 +156,8 @@ struct SandboxTests {
         #expect(try h.git("show", "muster/\(runID)/parent.1:src/a/out.txt").stdout == "child\n")
     }
 
-    @Test("a setsid daemon with a cleared environment dies with its task: on success, on timeout and on cancel", arguments: ["success", "timeout", "cancel"])
+    @Test("a setsid daemon with a cleared environment dies with its task: on success, timeout, cancel, and kill -9 of the orchestrator (nothing left for resume)",
+          arguments: ["success", "timeout", "cancel", "kill"])
     func daemonsDieWithTheirTask(_ ending: String) async throws {
         let h = try Harness()
         let marker = Self.marker()
@@ -185,8 +186,15 @@ struct SandboxTests {
             let run = try #require(try CrashSafetyTests.newestRun(h))
             #expect(try h.muster("cancel", run).status == 0)
         }
+        if ending == "kill" { process.signal(SIGKILL) }
         let status = await process.exited()
-        #expect(status == .exited(ending == "success" ? 0 : ending == "cancel" ? 130 : 1), "\(status)")
+        let expected: TerminationStatus = switch ending {
+        case "success": .exited(0)
+        case "cancel": .exited(130)
+        case "kill": .signaled(SIGKILL)
+        default: .exited(1)
+        }
+        #expect(status == expected, "\(status)")
         let run = try #require(try CrashSafetyTests.newestRun(h))
         #expect(h.read(".muster/runs/\(run)/tasks/d/up") == "up\n", "the daemon started")
         #expect(try Harness.eventually(timeout: 10) { Self.processes(marker).isEmpty }, "the daemon outlived its task (\(ending))")
