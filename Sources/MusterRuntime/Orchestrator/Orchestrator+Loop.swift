@@ -460,7 +460,7 @@ extension Orchestrator {
             let task = entry.task
             // A daemon that left the task's process group (no sandbox), or a sandbox whose init was
             // stopped before it armed --die-with-parent, carries the task's markers: stop it (finding 6).
-            EscapedProcesses.stop(run: run.id, task: task.id, store: o.storePath)
+            if !entry.process.sandboxed || entry.stop != nil { EscapedProcesses.stop(run: run.id, task: task.id, store: o.storePath) }
             let dir = o.workspace.taskDirectory(run: run.id, task: task.id)
             let stdout = (try? String(contentsOfFile: entry.process.output.stdoutPath, encoding: .utf8)) ?? ""
             let report = entry.adapter.report(stdout: stdout, status: exit.status, task: task.spec)
