@@ -106,7 +106,7 @@ public struct SandboxLaunch: Sendable {
         var protected: [String] = []
         if inPlace {
             protected = [repository + "/.git", repository + "/.muster"]
-            notes.insert(0, "in place: the checkout is writable, its .git and .muster are not")
+            notes.insert("in place: the checkout is writable, its .git and .muster are not", at: 0)
         } else if fm.fileExists(atPath: tree + "/.git") {
             sealed.append(tree + "/.git")
         }
