@@ -18,8 +18,10 @@ struct AgentsCommand: AsyncParsableCommand {
             var profiles = config.profiles
             if let file { profiles = try WorkflowLoader.load(path: file, profiles: config.profiles, limits: config.limits).workflow.agents ?? profiles }
             let entries = AgentCatalog.entries(profiles: profiles, root: workspace.root)
+            let sandbox = await SandboxProbe.current()
             if global.json {
-                Terminal.json(["agents": entries.map(\.json)])
+                let report = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(sandbox))) ?? [:]
+                Terminal.json(["agents": entries.map(\.json), "sandbox": report])
                 return
             }
             let width = max(8, entries.map(\.name.count).max() ?? 0)
@@ -38,6 +40,7 @@ struct AgentsCommand: AsyncParsableCommand {
                 print(Terminal.padded(entry.name, width + 2) + Terminal.padded(entry.source, 13)
                       + Terminal.padded(entry.output.rawValue, 20) + Terminal.padded(entry.model ?? "-", 18) + cli)
             }
+            print("\n" + Terminal.dim("SANDBOX") + " " + sandbox.summary)
         }
     }
 }

@@ -115,6 +115,7 @@ import Testing
         try h.write("flaky.yml", """
             name: flaky
             concurrency: 2
+            sandbox: none  # the tasks count their runs in a file of the checkout
             on_failure: continue
             tasks:
               steady:

@@ -27,6 +27,7 @@ import Testing
         try h.write("crash.yml", """
             name: crash
             concurrency: 6
+            sandbox: none  # the tasks count their runs in a file of the checkout
             tasks:
               work:
                 foreach: {items: [\(items)]}
@@ -79,6 +80,7 @@ import Testing
         try h.write("long.yml", """
             name: long
             concurrency: 4
+            sandbox: none  # unsandboxed agents, to leave orphans behind (a sandbox dies with its orchestrator)
             tasks:
               hold:
                 foreach: {items: [a, b, c, d]}

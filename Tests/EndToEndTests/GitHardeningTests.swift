@@ -8,8 +8,10 @@ import Testing
 @Suite struct GitHardeningTests {
     /// Every workflow here is built by this one function: a top-level line (e.g. `sandbox: none`, so
     /// the tasks' writes reach git and these checks stay the ones under test) goes in here.
+    /// `sandbox: none`: these fixes must hold where no sandbox is possible (the sandbox would refuse
+    /// most of these writes when they are made; `SandboxTests` covers that).
     static func workflow(_ name: String, concurrency: Int = 2, tasks: String) -> String {
-        "name: \(name)\nconcurrency: \(concurrency)\non_failure: continue\ntasks:\n" + tasks
+        "name: \(name)\nconcurrency: \(concurrency)\non_failure: continue\nsandbox: none\ntasks:\n" + tasks
     }
 
     static func runID(_ result: Harness.Result) throws -> String {

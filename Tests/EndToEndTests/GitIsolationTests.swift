@@ -94,6 +94,7 @@ import Testing
         try await h.commitAll()
         try h.write("w.yml", """
             name: v
+            sandbox: none  # the diff check itself (a sandbox refuses git mv/rm: the shared .git is read-only)
             tasks:
               t:
                 shell: true
@@ -189,6 +190,7 @@ import Testing
         let marker = h.path("tried")
         try h.write("w.yml", """
             name: r
+            sandbox: none  # the first attempt leaves a marker in the checkout
             backoff: {initial: 10ms, max: 20ms}
             tasks:
               t:

@@ -57,6 +57,7 @@ import Testing
                 name: live
                 concurrency: 10
                 isolation: none
+                sandbox: none  # the gates live in the host's /tmp, which a sandbox replaces with a private one
                 tasks:
                   work:
                     foreach: {items: [\(items)]}
@@ -132,6 +133,7 @@ import Testing
         try h.write("ps.yml", """
             name: ps
             isolation: none
+            sandbox: none  # an unsandboxed agent outlives its orchestrator (a sandboxed one dies with it)
             tasks:
               wait:
                 command: [sleep, "60"]

@@ -37,6 +37,10 @@ public struct PlannedTask: Codable, Sendable, Equatable {
     public var modelIsDefault = false
     /// Tool calls the agent was refused do not fail the task (`allow_denials: true`).
     public var allowDenials = false
+    /// Its `sandbox:` (nil: the default, `worktree` where bubblewrap works).
+    public var sandbox: SandboxMode?
+    /// `writable:` paths of the workflow and the task, checked by the loader.
+    public var writable: [String] = []
 
     public var isExpander: Bool { expands != nil }
 
@@ -73,7 +77,7 @@ public struct PlannedTask: Codable, Sendable, Equatable {
 extension PlannedTask {
     enum CodingKeys: String, CodingKey {
         case id, group, item, agent, model, prompt, command, needs, owns, env, timeout, stallTimeout, retries, estimate,
-             kind, expands, after, isolation, uses, parent, depth, join, modelIsDefault, allowDenials
+             kind, expands, after, isolation, uses, parent, depth, join, modelIsDefault, allowDenials, sandbox, writable
     }
 
     // Fields added after the first release decode with their defaults from older stored runs.
@@ -96,5 +100,7 @@ extension PlannedTask {
                   join: try c.decodeIfPresent(Bool.self, forKey: .join) ?? false)
         modelIsDefault = try c.decodeIfPresent(Bool.self, forKey: .modelIsDefault) ?? false
         allowDenials = try c.decodeIfPresent(Bool.self, forKey: .allowDenials) ?? false
+        sandbox = try c.decodeIfPresent(SandboxMode.self, forKey: .sandbox)
+        writable = try c.decodeIfPresent([String].self, forKey: .writable) ?? []
     }
 }

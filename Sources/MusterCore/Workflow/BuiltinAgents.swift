@@ -90,8 +90,36 @@ public enum BuiltinAgents {
         }
     }
 
+    /// Where each built-in agent keeps its own state: writable inside the sandbox. A folder with a
+    /// variable is made per run under `.muster/runs/<run>/agent-state/<folder>` and the variable points
+    /// the agent there (unless muster's own environment already sets it); one without is under $HOME.
+    public static func stateFolders(for agent: String) -> [AgentStateFolder] {
+        switch agent {
+        case "claude": [AgentStateFolder(variable: "CLAUDE_CONFIG_DIR", path: "claude")]
+        case "codex": [AgentStateFolder(variable: "CODEX_HOME", path: "codex")]
+        case "gemini": [AgentStateFolder(variable: nil, path: ".gemini")]
+        case "aider": [AgentStateFolder(variable: nil, path: ".aider")]
+        case "opencode": [AgentStateFolder(variable: nil, path: ".local/share/opencode"),
+                          AgentStateFolder(variable: nil, path: ".local/state/opencode"),
+                          AgentStateFolder(variable: nil, path: ".cache/opencode")]
+        default: []
+        }
+    }
+
     /// Agents a profile may build on with `base:` (shell takes a `command:` profile instead).
     public static let bases = ["claude", "codex", "gemini", "aider", "opencode", "sim"]
+}
+
+/// A folder an agent writes its own state to (see `BuiltinAgents.stateFolders`).
+public struct AgentStateFolder: Sendable, Equatable {
+    /// The environment variable that points the agent at a per-run folder (nil: a fixed folder under $HOME).
+    public var variable: String?
+    /// The per-run folder's name, or the folder relative to $HOME.
+    public var path: String
+    public init(variable: String?, path: String) {
+        self.variable = variable
+        self.path = path
+    }
 }
 
 /// One field of an agent profile as written (YAML or TOML), before validation.
@@ -106,7 +134,7 @@ public enum ProfileValue: Sendable {
 /// `muster.toml`, which report errors at their own positions through `error`.
 public enum AgentProfileBuilder {
     public static let keys = ["base", "command", "output", "prompt", "model", "permissions", "allowed_tools", "args", "install",
-                              "scratch_files"]
+                              "scratch_files", "writable"]
 
     /// `key`: the field at fault (nil: the profile itself); `atKey`: point at the key rather than its value.
     public typealias Fail = (_ key: String?, _ atKey: Bool, _ message: String, _ fix: String?) -> SpecError
@@ -182,6 +210,15 @@ public enum AgentProfileBuilder {
                                "write globs relative to the worktree, e.g. \".aider*\"")
                 }
                 profile.scratchFiles = globs
+            case "writable":
+                let paths = try list(key, value)
+                for path in paths {
+                    if let problem = WritablePath.problem(path) {
+                        throw fail(key, false, "`writable` path \"\(path)\" of agent `\(name)` \(problem)",
+                                   "write a folder inside the repository, an absolute path or `~/…`")
+                    }
+                }
+                profile.writable = paths
             default: break
             }
         }

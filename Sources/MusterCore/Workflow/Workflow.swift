@@ -10,6 +10,10 @@ public struct Workflow: Codable, Sendable, Equatable {
     public var backoff: Backoff
     /// nil: the default, `worktree`.
     public var isolation: Isolation?
+    /// `sandbox:` for every task that names none (nil: `worktree` where bubblewrap works).
+    public var sandbox: SandboxMode?
+    /// `writable:` paths every task may also write inside its sandbox (nil: none).
+    public var writable: [String]?
     public var tasks: [TaskSpec]
     /// Custom agent profiles: the spec's `agents:` merged over `muster.toml`'s (nil: none). Stored
     /// with the run, so `resume` starts the same agents.
@@ -107,6 +111,10 @@ public struct TaskSpec: Codable, Sendable, Equatable {
     public var estimate: Estimate?
     public var kind: WorkKind?
     public var isolation: Isolation?
+    /// `sandbox:` of this task, over the workflow's (nil: the workflow's).
+    public var sandbox: SandboxMode?
+    /// `writable:` paths this task may also write inside its sandbox, added to the workflow's (nil: none).
+    public var writable: [String]?
     /// `join: true`: also wait for every task that the tasks in `needs` spawned at run time,
     /// transitively, to finish; `{{needs.X.summaries}}` then covers them too. (nil: false)
     public var join: Bool?
@@ -230,6 +238,9 @@ public struct AgentProfile: Codable, Sendable, Equatable {
     /// `scratch_files`: more files the agent writes for itself in its worktree (globs), on top of
     /// its base agent's (`BuiltinAgents.scratchFiles`); never committed, never counted against owns.
     public var scratchFiles: [String]?
+    /// `writable:` folders the agent keeps state in, writable inside the sandbox (over the base
+    /// agent's own, `BuiltinAgents.stateFolders`). Relative: inside the worktree; absolute or `~/…`.
+    public var writable: [String]?
 
     public init(name: String, base: String? = nil, command: [String]? = nil, output: AgentOutputFormat? = nil,
                 prompt: PromptDelivery? = nil, model: String? = nil, permissions: String? = nil,

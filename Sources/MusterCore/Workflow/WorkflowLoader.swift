@@ -25,10 +25,10 @@ public struct LoadedWorkflow: Sendable {
 /// Reads a workflow spec (YAML) into `Workflow`, reporting every mistake as file:line:column with a fix.
 public enum WorkflowLoader {
     static let workflowKeys = ["name", "agent", "model", "concurrency", "on_failure", "backoff", "isolation", "budget", "tasks", "agents",
-                                "max_depth", "summary_chars", "limits", "resources"]
+                                "max_depth", "summary_chars", "limits", "resources", "sandbox", "writable"]
     static let budgetKeys = ["usd", "hard"]
     static let taskKeys = ["prompt", "command", "shell", "agent", "model", "needs", "foreach", "owns", "env",
-                           "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation", "join", "uses", "allow_denials"]
+                           "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation", "join", "uses", "allow_denials", "sandbox", "writable"]
     static let foreachKeys = ["items", "glob", "from"]
     static let estimateKeys = ["minutes", "input_tokens", "output_tokens"]
     static let backoffKeys = ["initial", "max"]
@@ -242,6 +242,8 @@ struct NodeReader {
                 }
                 workflow.onFailure = policy
             case "isolation": workflow.isolation = try isolation(value)
+            case "sandbox": workflow.sandbox = try sandbox(value)
+            case "writable": workflow.writable = try writable(value, path: "writable")
             case "budget":
                 for (bkey, _, bvalue) in try pairs(value, what: "`budget`", allowed: WorkflowLoader.budgetKeys) where bkey == "hard" {
                     guard case .scalar = bvalue, let flag = bvalue.bool else {
@@ -406,6 +408,8 @@ struct NodeReader {
                                fix: "write `allow_denials: true` to let a task whose tool calls were refused succeed")
                 }
                 spec.allowDenials = flag
+            case "sandbox": spec.sandbox = try sandbox(value)
+            case "writable": spec.writable = try writable(value, path: "\(base).writable")
             case "join":
                 guard case .scalar = value, let flag = value.bool else {
                     throw fail(value, "`join` must be true or false", fix: "write `join: true` to also wait for what `needs` spawned")

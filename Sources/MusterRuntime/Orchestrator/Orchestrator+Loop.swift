@@ -44,6 +44,8 @@ extension Orchestrator {
         var lastConflictCheck = ContinuousClock.now
         /// nil when tasks run in place: outside git, or simulated.
         let worktrees: WorktreeManager?
+        /// How tasks are sandboxed; set when the loop starts (`Sandbox/`).
+        var sandbox: SandboxLaunch?
 
 
         struct Running {
@@ -63,6 +65,8 @@ extension Orchestrator {
             var peerOwns: [String] = []
             /// A live rate-limit signal already started the shared cool-down for this attempt.
             var cooledDownLive = false
+            /// The sandbox it runs in, for the `task.sandbox` event; `none…` when it has none.
+            var sandbox = "none"
         }
 
         /// Where a claimed task will run, decided before it starts.
@@ -117,6 +121,7 @@ extension Orchestrator {
 
         mutating func run(started: ContinuousClock.Instant) async throws {
             self.started = started
+            sandbox = try await SandboxLaunch.prepare(for: run, orchestrator: o)
             var wakes = o.inbox.stream.makeAsyncIterator()
             var needDispatch = true
             while true {
@@ -231,6 +236,10 @@ extension Orchestrator {
                 }
             }
             unrecordedStarts += started
+            for process in started {
+                try await o.store.appendEvent(NewEvent(run: run.id, task: process.task, kind: "task.sandbox",
+                                                       message: running[process.task]?.sandbox ?? "none", at: Date()))
+            }
             return failedToStart
         }
 
@@ -316,15 +325,18 @@ extension Orchestrator {
             environment["MUSTER_OUTBOX"] = dir.path
             for (name, value) in spec.env { environment[name] = render(value, task: task) }
             for (name, value) in invocation.environment { environment[name] = value }
-            let process = try supervisor.launch(LaunchRequest(
+            var request = LaunchRequest(
                 key: task.id, executable: executable, arguments: invocation.arguments, environment: environment,
                 directory: directory, stdinPath: invocation.promptOnStdin && prompt != nil ? promptPath.path : nil,
                 logPath: log.path, stdoutPath: dir.appendingPathComponent("stdout.log").path,
-                onLine: liveLineHandler(adapter, task: task)))
+                onLine: liveLineHandler(adapter, task: task))
+            let sandboxed = try sandbox?.apply(&request, task: spec, simulated: run.simulate, outbox: dir.path,
+                                               inPlace: directory == o.workspace.root.path) ?? "none"
+            let process = try supervisor.launch(request)
             let now = Date()
             return Running(task: task, process: process, adapter: adapter,
                            deadline: spec.timeout.map { now.addingTimeInterval($0.seconds) },
-                           stallAfter: spec.stallTimeout?.seconds)
+                           stallAfter: spec.stallTimeout?.seconds, sandbox: sandboxed)
         }
 
         /// Fills the placeholders only known at dispatch: the run id and the results of needed groups.
@@ -471,6 +483,9 @@ extension Orchestrator {
 
         func outcome(_ entry: Running, _ exit: ProcessExit, after: String?) async -> Ended {
             let task = entry.task
+            // A daemon that left the task's process group (no sandbox), or a sandbox whose init was
+            // stopped before it armed --die-with-parent, carries the task's markers: stop it (finding 6).
+            if !entry.process.sandboxed || entry.stop != nil { EscapedProcesses.stop(run: run.id, task: task.id, store: o.storePath) }
             let dir = o.workspace.taskDirectory(run: run.id, task: task.id)
             let stdout = (try? String(contentsOfFile: entry.process.output.stdoutPath, encoding: .utf8)) ?? ""
             let report = entry.adapter.report(stdout: stdout, status: exit.status, task: task.spec)

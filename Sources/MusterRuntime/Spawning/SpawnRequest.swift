@@ -69,6 +69,9 @@ public struct SpawnRequest: Sendable, Equatable {
         // A model the child or its parent named is passed to the agent; a default only prices estimates.
         child.modelIsDefault = model == nil && (agent == parent.agent ? parent.modelIsDefault : true)
         child.allowDenials = parent.allowDenials
+        // A child is confined like its parent: it cannot ask for a looser sandbox than it runs in.
+        child.sandbox = parent.sandbox
+        child.writable = parent.writable
         return child
     }
 

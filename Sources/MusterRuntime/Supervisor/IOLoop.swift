@@ -32,6 +32,22 @@ final class IOLoop: @unchecked Sendable {  // `handlers`, `timers`: loop thread 
         _ = write(wakeFD, &one, 8)
     }
 
+    /// Runs `work` on the loop thread and waits for its result. The loop thread lives as long as the
+    /// process, so a child that asks to die with its parent thread (bwrap `--die-with-parent`) is
+    /// started here, never on a pool thread that may exit while the child runs. Never call it from
+    /// the loop thread.
+    func runAndWait<T: Sendable>(_ work: @escaping @Sendable () -> T) -> T {
+        let result = Mutex<T?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        post {
+            let value = work()
+            result.withLock { $0 = value }
+            done.signal()
+        }
+        done.wait()
+        return result.withLock { $0! }
+    }
+
     // MARK: Loop thread only
 
     /// Calls `handler` whenever `fd` is readable or hung up. Handlers must tolerate a spurious call.

@@ -18,6 +18,10 @@ public struct LaunchRequest: Sendable {
     public var stdoutCap: Int
     /// Each output line as it arrives, for the agent's live parser (nil: none).
     public var onLine: OutputLineHandler?
+    /// A bubblewrap launcher (`SandboxLaunch`): started from a thread that lives as long as the
+    /// process, since `--die-with-parent` fires when the *thread* that started it ends; and
+    /// signalled through `SandboxSignals`.
+    public var sandboxed = false
 
     public init(key: String, executable: String, arguments: [String], environment: [String: String], directory: String,
                 stdinPath: String? = nil, logPath: String, stdoutPath: String, logCap: Int = 32 << 20, stdoutCap: Int = 4 << 20,
@@ -67,6 +71,8 @@ public struct LaunchedProcess: Sendable {
     /// The process group every descendant shares unless it leaves on purpose.
     public var pgid: Int32
     public var output: OutputCapture
+    /// It runs inside a bubblewrap sandbox (its pid namespace ends every descendant with it).
+    public var sandboxed = false
 }
 
 /// Starts processes with posix_spawn in their own process group and watches them without
@@ -115,8 +121,18 @@ public final class ProcessSupervisor: Sendable {
             throw SystemError.io("cannot read \(request.stdinPath ?? "/dev/null")", errno)
         }
         var pid: pid_t = 0
-        let rc = CStrings.with(arguments: request.arguments, environment: request.environment) { argv, envp in
-            muster_spawn(request.executable, argv, envp, request.directory, stdinFD, outPipe[1], errPipe[1], &pid)
+        let rc = CStrings.with(arguments: request.arguments, environment: request.environment) { argv, envp -> Int32 in
+            guard request.sandboxed else {
+                return muster_spawn(request.executable, argv, envp, request.directory, stdinFD, outPipe[1], errPipe[1], &pid)
+            }
+            let spawned = loop.runAndWait { [argv = SendablePointers(argv), envp = SendablePointers(envp), outFD = outPipe[1], errFD = errPipe[1]] in
+                var child: pid_t = 0
+                let rc = muster_spawn(request.executable, argv.pointers, envp.pointers, request.directory, stdinFD, outFD, errFD, &child)
+                if rc == 0 { SandboxSignals.register(child) }
+                return (rc, child)
+            }
+            pid = spawned.1
+            return spawned.0
         }
         guard rc == 0 else {
             close(outPipe[0]); close(errPipe[0]); output.finish()
@@ -126,7 +142,7 @@ public final class ProcessSupervisor: Sendable {
         let watch = Watch(key: request.key, pid: pid, output: output)
         let (stdoutRead, stderrRead) = (outPipe[0], errPipe[0])
         loop.post { self.register(watch, pidfd: pidfd, stdout: stdoutRead, stderr: stderrRead) }
-        return LaunchedProcess(key: request.key, pid: pid, pgid: pid, output: output)
+        return LaunchedProcess(key: request.key, pid: pid, pgid: pid, output: output, sandboxed: request.sandboxed)
     }
 
     /// Loop thread: reads both pipes as data arrives and reaps the leader when its pidfd fires.
@@ -176,6 +192,7 @@ public final class ProcessSupervisor: Sendable {
         var result: pid_t
         repeat { result = waitpid(w.pid, &status, WNOHANG) } while result < 0 && errno == EINTR
         guard result == w.pid else { return result < 0 }  // ECHILD: someone else reaped it; treat as gone
+        SandboxSignals.forget(w.pid)  // reaped: its pid may be reused from now on
         let termsig = status & 0x7f
         w.status = termsig == 0 ? .exited((status >> 8) & 0xff) : .signaled(termsig)
         if !w.pipes.isEmpty {
@@ -199,6 +216,7 @@ public final class ProcessSupervisor: Sendable {
     func maybeReport(_ w: Watch) {
         guard let status = w.status, w.pipes.isEmpty, !w.reported else { return }
         w.reported = true
+        SandboxSignals.forget(w.pid)
         w.output.finish()
         onExit(ProcessExit(key: w.key, status: status, finishedAt: Date()))
     }
@@ -206,6 +224,12 @@ public final class ProcessSupervisor: Sendable {
     /// SIGTERM (or another signal) to a task's whole process group.
     public static func signalGroup(_ pgid: Int32, _ signal: Int32) {
         guard pgid > 1 else { return }
+        if SandboxSignals.isSandboxed(pgid) {
+            if signal == SIGKILL { return SandboxSignals.kill(launcher: pgid) }
+            if SandboxSignals.signalInside(launcher: pgid, signal) { return }
+            // Nothing runs inside yet: end the sandbox as a whole (the launcher dies of `signal`).
+            return SandboxSignals.kill(launcher: pgid, signal)
+        }
         kill(-pgid, signal)
     }
 
@@ -223,4 +247,10 @@ public final class ProcessSupervisor: Sendable {
         }
         return false
     }
+}
+
+/// C string arrays handed to the loop thread for one synchronous spawn (the caller frees them after).
+struct SendablePointers: @unchecked Sendable {
+    let pointers: [UnsafeMutablePointer<CChar>?]
+    init(_ pointers: [UnsafeMutablePointer<CChar>?]) { self.pointers = pointers }
 }
