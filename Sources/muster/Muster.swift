@@ -11,5 +11,5 @@ struct Muster: AsyncParsableCommand {
                       LogsCommand.self, ResumeCommand.self, CancelCommand.self, LockCommand.self, ConflictsCommand.self, IntegrateCommand.self,
                       ReviewCommand.self, CleanCommand.self, AgentsCommand.self, CostCommand.self,
                       DashCommand.self, TmuxCommand.self, PsCommand.self, ThrottleCommand.self, MsgCommand.self,
-                      SpawnCommand.self, WaitCommand.self])
+                      SpawnCommand.self, WaitCommand.self, StubModelCommand.self, DoctorCommand.self])
 }
