@@ -60,16 +60,16 @@ enum RawHTTP {
     }
 
     static func dechunk(_ text: String) -> String {
-        var rest = Substring(text), out = ""
-        while let line = rest.range(of: "\r\n") {
-            guard let size = Int(rest[..<line.lowerBound], radix: 16), size > 0 else { break }
-            let start = line.upperBound
-            let bytes = Array(rest[start...].utf8.prefix(size))
-            out += String(decoding: bytes, as: UTF8.self)
-            let consumed = rest[start...].utf8.index(rest[start...].utf8.startIndex, offsetBy: size)
-            rest = rest[consumed...].dropFirst(2)
+        let bytes = Array(text.utf8)
+        var out: [UInt8] = [], i = 0
+        while i < bytes.count {
+            guard let lineEnd = (i..<bytes.count - 1).first(where: { bytes[$0] == 13 && bytes[$0 + 1] == 10 }),
+                  let size = Int(String(decoding: bytes[i..<lineEnd], as: UTF8.self), radix: 16), size > 0 else { break }
+            let start = lineEnd + 2
+            out += bytes[start..<min(bytes.count, start + size)]
+            i = start + size + 2
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The `data:` payloads of a server-sent event stream, as JSON objects (`[DONE]` left out).

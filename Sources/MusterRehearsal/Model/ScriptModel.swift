@@ -115,9 +115,7 @@ struct ScriptModel {
     /// block in the agent's edit format (`diff`: SEARCH/REPLACE, else the whole file).
     func editAnswer(searchReplace: Bool, model: String) -> ModelAnswer {
         var lines: [String] = ["Here are the changes (muster stub)."]
-        var total = StubUsage()
         for step in steps {
-            total = total + usage(for: step)
             if let write = step.write {
                 let path = relative(write.path)
                 let content = fill(write.content)
@@ -133,7 +131,8 @@ struct ScriptModel {
                 lines += ["", "(muster stub: \(call.name) is a tool this agent does not have)"]
             }
         }
-        return ModelAnswer(blocks: [.text(lines.joined(separator: "\n"))], usage: total, model: model)
+        // One request, one answer: the usage of one answer.
+        return ModelAnswer(blocks: [.text(lines.joined(separator: "\n"))], usage: usage(for: steps.first), model: model)
     }
 
     static let sentinel = "(muster stub)"
