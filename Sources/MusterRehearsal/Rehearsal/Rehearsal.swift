@@ -16,7 +16,8 @@ public final class Rehearsal: Sendable {
     /// For `RunOptions.agentEnvironment`.
     public var overlay: @Sendable (AgentLaunch) -> [String: String] {
         { [stub] launch in
-            let key = "\(launch.run)-\(launch.task.id)-\(launch.task.attempt)"
+            // One conversation per task, across its attempts: "fail the first N" counts every attempt's requests.
+            let key = "\(launch.run)-\(launch.task.id)"
             let url = stub.register(key, StubConversation(task: launch.task.id, directory: launch.directory,
                                                           owns: launch.task.spec.owns))
             return RehearsalEnvironment.overlay(base: launch.base, url: url)
