@@ -20,7 +20,7 @@ public final class Rehearsal: Sendable {
             let key = "\(launch.run)-\(launch.task.id)"
             let url = stub.register(key, StubConversation(task: launch.task.id, directory: launch.directory,
                                                           owns: launch.task.spec.owns))
-            return RehearsalEnvironment.overlay(base: launch.base, url: url)
+            return RehearsalEnvironment.overlay(base: launch.base, url: url, model: launch.task.spec.model)
         }
     }
 

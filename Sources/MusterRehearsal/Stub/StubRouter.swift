@@ -66,12 +66,24 @@ final class StubRouter: Sendable {
         let tools = (body["tools"] as? [[String: Any]] ?? []).compactMap(Self.offeredTool)
         let asked = body["model"] as? String ?? "claude-opus-4-8"
         let stream = body["stream"] as? Bool ?? false
+        let system = Self.systemText(body["system"])
+        // aider through litellm: no tools, its edit format in the system prompt.
+        if tools.isEmpty && (system.contains("SEARCH/REPLACE") || system.contains("*file listing*")) {
+            let (key, model) = self.model(for: request, system: system)
+            let (delay, gap) = delays(model.script)
+            if let fail = failure(key: key, script: model.script) { return AnthropicEncoder.error(fail, delay: delay) }
+            let messages = body["messages"] as? [[String: Any]] ?? []
+            let answer = Self.editsOrEnd(model, messages: messages, searchReplace: system.contains("SEARCH/REPLACE"),
+                                         name: model.script.model ?? asked)
+            book.recordAnswer(key, usage: answer.usage, model: answer.model)
+            return stream ? AnthropicEncoder.stream(answer, delay: delay, gap: gap) : AnthropicEncoder.message(answer, delay: delay)
+        }
         // A side request (no tools: a title, a quota check…) gets a short answer that costs nothing.
         guard !tools.isEmpty else {
             let answer = ModelAnswer(blocks: [.text("ok")], usage: StubUsage(), model: asked)
             return stream ? AnthropicEncoder.stream(answer, delay: .zero, gap: .zero) : AnthropicEncoder.message(answer, delay: .zero)
         }
-        let (key, model) = self.model(for: request, system: Self.systemText(body["system"]))
+        let (key, model) = self.model(for: request, system: system)
         let (delay, gap) = delays(model.script)
         if let fail = failure(key: key, script: model.script) { return AnthropicEncoder.error(fail, delay: delay) }
         let messages = body["messages"] as? [[String: Any]] ?? []
@@ -94,11 +106,8 @@ final class StubRouter: Sendable {
         if !tools.isEmpty {
             let turn = messages.filter { $0["role"] as? String == "assistant" && $0["tool_calls"] != nil }.count
             answer = model.answer(turn: turn, tools: tools, model: name)
-        } else if messages.contains(where: { $0["role"] as? String == "assistant" && Self.systemText($0["content"]).contains(ScriptModel.sentinel) }) {
-            // The agent came back after our edits (aider reflecting on them): end the conversation.
-            answer = ModelAnswer(blocks: [.text(model.fill(model.lastText(model.steps) ?? "Done."))], usage: model.usage(for: nil), model: name)
         } else {
-            answer = model.editAnswer(searchReplace: system.contains("SEARCH/REPLACE"), model: name)
+            answer = Self.editsOrEnd(model, messages: messages, searchReplace: system.contains("SEARCH/REPLACE"), name: name)
         }
         book.recordAnswer(key, usage: answer.usage, model: answer.model)
         if body["stream"] as? Bool ?? false {
@@ -106,6 +115,14 @@ final class StubRouter: Sendable {
             return OpenAIEncoder.stream(answer, includeUsage: includeUsage, delay: delay, gap: gap)
         }
         return OpenAIEncoder.completion(answer, delay: delay)
+    }
+
+    /// For an agent without tools: every step at once as edit blocks, or, when it comes back after
+    /// our edits (aider reflecting on them), the final text alone.
+    static func editsOrEnd(_ model: ScriptModel, messages: [[String: Any]], searchReplace: Bool, name: String) -> ModelAnswer {
+        let answered = messages.contains { $0["role"] as? String == "assistant" && systemText($0["content"]).contains(ScriptModel.sentinel) }
+        guard answered else { return model.editAnswer(searchReplace: searchReplace, model: name) }
+        return ModelAnswer(blocks: [.text(model.fill(model.lastText(model.steps) ?? "Done."))], usage: model.usage(for: nil), model: name)
     }
 
     static func offeredTool(_ tool: [String: Any]) -> OfferedTool? {
