@@ -18,9 +18,10 @@ struct AgentRehearsal {
     var isClaude: Bool { agent == "claude" }
 
     func run() async -> AgentDoctor {
-        var doctor = AgentDoctor(name: agent, path: executable, version: await version(), checks: [])
+        var doctor = AgentDoctor(name: agent, path: executable, version: nil, checks: [])
         do {
             try prepareRepository()
+            doctor.version = await version()
             let probe = try await startup()
             doctor.startupSeconds = probe.seconds
             doctor.peakMemoryMiB = probe.peakMiB
@@ -32,7 +33,7 @@ struct AgentRehearsal {
     }
 
     func version() async -> String? {
-        guard let out = try? await CommandRunner.run(executable, ["--version"], in: root.deletingLastPathComponent().path,
+        guard let out = try? await CommandRunner.run(executable, ["--version"], in: root.path,
                                                      environment: environment([:])), out.succeeded else { return nil }
         let line = SystemChecks.firstLine(out.stdout)
         // "2.1.332 (Claude Code)", "aider 0.86.2": the first word that starts with a digit.
@@ -175,7 +176,7 @@ struct DoctorChecks {
                                denied ? "refused by the CLI; task \(state("outside"))\(error("outside"))"
                                       : "refused by the CLI, but the task was recorded as succeeded (the denial was not noticed)")
         }
-        let caught = state("outside") == "failed" && (tasks["outside"]?["error"] as? String ?? "").contains("own")
+        let caught = state("outside") == "failed" && (tasks["outside"]?["error"] as? String ?? "").contains("not-owned.txt")
         return caught ? DoctorCheck("outside_write", .passed, "caught by muster's ownership check\(error("outside"))")
                       : DoctorCheck("outside_write", .failed, "a write outside owns was not caught: task \(state("outside"))\(error("outside"))")
     }
