@@ -8,6 +8,7 @@ import Testing
     func doctorRehearsesClaude() throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
         let h = try Harness()
+        defer { RealAgents.cleanup(h) }
         let result = try RealAgents.muster(h, ["doctor", "--json", "--agent", "claude"])
         let report = try #require(try? result.json() as? [String: Any], "no JSON: \(result.stdout) \(result.stderr)")
         let checks = report["checks"] as? [[String: Any]] ?? []

@@ -23,6 +23,7 @@ import Testing
     func ctrlCMidStreamCancelsTheTask() async throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
         let h = try Harness()
+        defer { RealAgents.cleanup(h) }
         try h.write("muster.yml", Self.spec(timeout: "5m"))
         try h.commitAll()
         let stub = try StubProcess.start(h, script: Self.slowText)
@@ -46,6 +47,7 @@ import Testing
     func aTimeoutMidStreamStopsTheTask() async throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
         let h = try Harness()
+        defer { RealAgents.cleanup(h) }
         try h.write("muster.yml", Self.spec(timeout: "15s"))
         try h.commitAll()
         let stub = try StubProcess.start(h, script: Self.slowText)

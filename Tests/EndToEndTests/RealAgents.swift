@@ -69,6 +69,15 @@ enum RealAgents {
     }
 
     static func events(_ h: Harness, run: String) -> String { h.read(".muster/runs/\(run)/events.jsonl") }
+
+    /// Removes the test's repository and the files kept beside it (agent state, stub output).
+    static func cleanup(_ h: Harness) {
+        let parent = h.root.deletingLastPathComponent()
+        let name = h.root.lastPathComponent
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? [] where entry.hasPrefix(name) {
+            try? FileManager.default.removeItem(at: parent.appendingPathComponent(entry))
+        }
+    }
 }
 
 /// `muster stub-model` as its own process, for tests that watch what reaches it (its request log).

@@ -9,6 +9,7 @@ import Testing
     func aiderTasksWriteInTheirWorktrees() throws {
         _ = try #require(RealAgents.aider, "CI=true but aider is missing: scripts/test installs it")
         let h = try Harness()
+        defer { RealAgents.cleanup(h) }
         // Below 1,000 tokens aider prints exact counts ("Tokens: 800 sent, 60 received.").
         try h.write("stub.yml", "usage: {input: 800, output: 60}\n")
         try h.write("muster.yml", """
@@ -50,6 +51,7 @@ import Testing
     func anAiderWriteOutsideOwnsIsCaught() throws {
         _ = try #require(RealAgents.aider, "CI=true but aider is missing")
         let h = try Harness()
+        defer { RealAgents.cleanup(h) }
         try h.write("stub.yml", """
             steps:
               - write: {path: "not-owned.md", content: "sneaky\\n"}

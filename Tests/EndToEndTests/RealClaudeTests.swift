@@ -13,6 +13,7 @@ import Testing
     func mapReduceInWorktreesCostsWhatTheStubReported() throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing: scripts/test installs it")
         let h = try Harness()
+        defer { RealAgents.cleanup(h) }
         try h.write("stub.yml", """
             usage: {input: 12345, output: 678, cache_read: 9000, cache_write: 1500}
             """)
@@ -66,6 +67,7 @@ import Testing
     func aWriteOutsideTheWorktreeIsDenied() throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
         let h = try Harness()
+        defer { RealAgents.cleanup(h) }
         try h.write("stub.yml", """
             steps:
               - write: {path: "{{dir}}/../escaped.txt", content: "outside\\n"}
@@ -93,6 +95,7 @@ import Testing
     func a429BecomesASharedCooldownAndAFreeRetry() throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
         let h = try Harness()
+        defer { RealAgents.cleanup(h) }
         try h.write("stub.yml", """
             fail: {status: 429, count: 1, retry_after: 1}
             """)
@@ -125,6 +128,7 @@ import Testing
     func aLeadSpawnsChildrenThroughItsBashTool() throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
         let h = try Harness()
+        defer { RealAgents.cleanup(h) }
         try h.write("stub.yml", """
             tasks:
               lead:
