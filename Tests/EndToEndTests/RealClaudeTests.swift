@@ -20,6 +20,7 @@ import Testing
         try h.write("muster.yml", """
             name: real-map-reduce
             agent: claude
+            model: claude-opus-4-8     # named, so the price is the table's whatever the CLI's default
             concurrency: 3
             tasks:
               map:
