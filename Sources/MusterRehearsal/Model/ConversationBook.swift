@@ -30,6 +30,11 @@ public struct StubLedgerEntry: Sendable, Codable, Equatable {
     public var model: String?
     /// When the first request arrived (seconds since 1970), for start-up times.
     public var firstRequestAt: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case requests, failures, answers, usage, model
+        case firstRequestAt = "first_request_at"
+    }
 }
 
 /// The conversations and their counters, shared by the event loop and whoever registers tasks.
