@@ -130,4 +130,16 @@ import Testing
         #expect(RehearsalTarget.file(owns: ["docs/"], task: nil) == "docs/MUSTER-REHEARSAL.md")
         #expect(RehearsalTarget.file(owns: [], task: nil) == nil)
     }
+
+    @Test func eachAgentIsPointedAtTheStubByItsOwnVariables() {
+        let claude = RehearsalEnvironment.overlay(base: "claude", url: "http://127.0.0.1:1/c/k")
+        #expect(claude["ANTHROPIC_BASE_URL"] == "http://127.0.0.1:1/c/k" && claude["ANTHROPIC_API_KEY"] == "stub")
+        #expect(claude["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] == "1")
+        let aider = RehearsalEnvironment.overlay(base: "aider", url: "http://127.0.0.1:1/c/k")
+        #expect(aider["OPENAI_API_BASE"] == "http://127.0.0.1:1/c/k/v1")
+        // An Anthropic key would make aider pick Claude Sonnet over its default gpt-4o.
+        #expect(aider["ANTHROPIC_API_KEY"] == nil)
+        #expect(RehearsalEnvironment.overlay(base: "aider", url: "u", model: "claude-sonnet-4-6")["ANTHROPIC_BASE_URL"] == "u")
+        #expect(RehearsalEnvironment.overlay(base: "shell", url: "u").keys.sorted() == ["MUSTER_REHEARSAL", "MUSTER_STUB_URL"])
+    }
 }
