@@ -63,6 +63,7 @@ struct RunCommand: AsyncParsableCommand {
             options.conflictCheckInterval = .seconds(conflictCheck)
             options.budgetUSD = budget
             options.budgetHard = budgetHard
+            if rehearse { try await RehearsalOption.record(run: runID, script: stubScript, store: store) }
             let rehearsal = rehearse ? try await RehearsalOption.start(script: stubScript, json: global.json) : nil
             options.agentEnvironment = rehearsal?.overlay
             do {

@@ -160,4 +160,29 @@ import Testing
         let ids = children.compactMap { $0["id"] as? String }
         #expect(ids.contains { RealAgents.show(h, run: run, task: $0, path: "kids/a.md") != nil })
     }
+
+    @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
+    func aRehearsedRunIsResumedAsARehearsal() throws {
+        _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
+        let h = try Harness()
+        defer { RealAgents.cleanup(h) }
+        let flag = h.root.path + "-go"
+        try h.write("muster.yml", """
+            name: resumed
+            agent: claude
+            tasks:
+              gate: {agent: shell, command: ["test", "-f", "\(flag)"], isolation: none, retries: 0}
+              write: {needs: [gate], prompt: "write it", owns: [written.md], timeout: 3m}
+            """)
+        try h.commitAll()
+        // Were the resumed run not rehearsed, claude would find no model here (a closed port), and fail.
+        let env = ["ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "ANTHROPIC_API_KEY": "none", "CLAUDE_CODE_MAX_RETRIES": "0"]
+        let first = try RealAgents.muster(h, ["run", "--rehearse", "--json", "muster.yml"], env: env)
+        #expect(first.status == 1)
+        let (run, _) = try RealAgents.runJSON(first)
+        FileManager.default.createFile(atPath: flag, contents: Data())
+        let resumed = try RealAgents.muster(h, ["resume", run, "--json"], env: env)
+        #expect(resumed.status == 0, "stderr: \(resumed.stderr)")
+        #expect(RealAgents.show(h, run: run, task: "write", path: "written.md")?.contains("muster's model stub") == true)
+    }
 }
