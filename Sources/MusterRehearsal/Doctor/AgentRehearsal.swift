@@ -20,7 +20,7 @@ struct AgentRehearsal {
     func run() async -> AgentDoctor {
         var doctor = AgentDoctor(name: agent, path: executable, version: nil, checks: [])
         do {
-            try prepareRepository()
+            try await prepareRepository()
             doctor.version = await version()
             let probe = try await startup()
             doctor.startupSeconds = probe.seconds
@@ -52,19 +52,21 @@ struct AgentRehearsal {
         return env
     }
 
-    func git(_ args: [String]) throws {
-        let out = try CommandRunner.runBlocking("/usr/bin/env", ["git"] + args, in: root.path, environment: environment([:]))
+    @discardableResult
+    func git(_ args: [String]) async throws -> String {
+        let out = try await CommandRunner.run("/usr/bin/env", ["git"] + args, in: root.path, environment: environment([:]))
         guard out.succeeded else { throw ModelStubError.script("git \(args.joined(separator: " ")): \(out.stderr)") }
+        return out.stdout
     }
 
-    func prepareRepository() throws {
+    func prepareRepository() async throws {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-        try git(["init", "-q", "-b", "main"])
-        try git(["config", "user.name", "muster doctor"])
-        try git(["config", "user.email", "doctor@localhost"])
+        try await git(["init", "-q", "-b", "main"])
+        try await git(["config", "user.name", "muster doctor"])
+        try await git(["config", "user.email", "doctor@localhost"])
         try "muster doctor's scratch repository\n".write(to: root.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
-        try git(["add", "README.md"])
-        try git(["commit", "-q", "-m", "start"])
+        try await git(["add", "README.md"])
+        try await git(["commit", "-q", "-m", "start"])
     }
 
     func startup() async throws -> StartupProbe.Measure {
@@ -118,8 +120,9 @@ struct AgentRehearsal {
         }
         let byID = Dictionary(list.compactMap { t in (t["id"] as? String).map { ($0, t) } }, uniquingKeysWith: { a, _ in a })
         let events = (try? String(contentsOf: root.appendingPathComponent(".muster/runs/\(run)/events.jsonl"), encoding: .utf8)) ?? ""
-        let ledger = stub.ledger()
-        return DoctorChecks(agent: agent, tasks: byID, events: events, ledger: ledger, keys: keys, root: root).all()
+        let committed = !((try? await git(["log", "--all", "--format=%H", "--", "inside.txt"])) ?? "").isEmpty
+        return DoctorChecks(agent: agent, tasks: byID, events: events, ledger: stub.ledger(), keys: keys, root: root,
+                            insideCommitted: committed).all()
     }
 }
 
@@ -131,6 +134,8 @@ struct DoctorChecks {
     let ledger: [String: StubLedgerEntry]
     let keys: [String: String]
     let root: URL
+    /// inside.txt is on some branch of the scratch repository.
+    let insideCommitted: Bool
 
     func state(_ id: String) -> String { tasks[id]?["state"] as? String ?? "missing" }
     func error(_ id: String) -> String { (tasks[id]?["error"] as? String).map { ": \($0.prefix(160))" } ?? "" }
@@ -158,9 +163,7 @@ struct DoctorChecks {
     }
 
     func inside() -> DoctorCheck {
-        let branchHasFile = (try? CommandRunner.runBlocking("/usr/bin/env", ["git", "log", "--all", "--format=%H", "--", "inside.txt"],
-                                                            in: root.path, environment: ProcessInfo.processInfo.environment))
-            .map { !$0.stdout.isEmpty } ?? false
+        let branchHasFile = insideCommitted
         if state("inside") == "succeeded" && branchHasFile {
             return DoctorCheck("writes_inside", .passed, "wrote inside.txt in its worktree; committed on its branch")
         }
