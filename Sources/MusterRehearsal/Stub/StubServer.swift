@@ -45,7 +45,7 @@ final class StubServer: Sendable {
         try? await group.shutdownGracefully()
     }
 
-    /// Blocks the calling thread until the server is closed (the foreground `muster stub-model`).
+    /// Returns when the server is closed (the foreground `muster stub-model` waits here).
     func waitUntilClosed() async {
         try? await channel.closeFuture.get()
     }
