@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // posix_spawn + pidfd helpers: C variadics (syscall) and glibc's *_np spawn actions are not importable from Swift.
@@ -29,8 +30,16 @@ let package = Package(
         .target(name: "MusterRuntime", dependencies: ["MusterCore", "MusterStore", "CMusterSystem", "MusterSystem"]),
         // The live views: terminal dashboard, tmux panes, notifications. Reads the Store, never writes task state.
         .target(name: "MusterTerminal", dependencies: ["MusterStore", "MusterSystem"]),
+        // The model stub (Anthropic Messages, OpenAI chat completions on 127.0.0.1), `--rehearse` and `doctor`.
+        .target(name: "MusterRehearsal", dependencies: [
+            "MusterRuntime",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
         .executableTarget(name: "muster", dependencies: [
-            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterSystem",
+            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterSystem", "MusterRehearsal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
@@ -50,5 +59,6 @@ let package = Package(
         .testTarget(name: "MusterTerminalTests", dependencies: ["MusterTerminal", "MusterStore", "MusterCore", "MusterTestKit"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MusterStore", "MusterRuntime", "MusterTestKit"]),
         .testTarget(name: "MusterBenchTests", dependencies: ["MusterBench", "MusterRuntime", "MusterTestKit"]),
+        .testTarget(name: "MusterRehearsalTests", dependencies: ["MusterRehearsal"]),
     ]
 )

@@ -34,9 +34,19 @@ struct ResumeCommand: AsyncParsableCommand {
             options.simulate = record.simulate
             options.simulationSpeed = record.simulate ? 60 : 1
             options.grace = .seconds(grace)
-            try await RunSession.execute(run: run, store: store, storePath: global.storePath,
-                                         workspace: Workspace(root: URL(fileURLWithPath: record.root), isGitRepository: global.workspace.isGitRepository),
-                                         options: options, json: global.json, views: try live.settings())
+            // A rehearsed run is resumed as a rehearsal: never against real models.
+            let recorded = try await RehearsalOption.recorded(run: run, store: store)
+            let rehearsal = recorded.rehearsed ? try await RehearsalOption.start(script: recorded.script, json: global.json) : nil
+            options.agentEnvironment = rehearsal?.overlay
+            do {
+                try await RunSession.execute(run: run, store: store, storePath: global.storePath,
+                                             workspace: Workspace(root: URL(fileURLWithPath: record.root), isGitRepository: global.workspace.isGitRepository),
+                                             options: options, json: global.json, views: try live.settings())
+            } catch {
+                await rehearsal?.stop()
+                throw error
+            }
+            await rehearsal?.stop()
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MusterCore
+import MusterRehearsal
 import MusterRuntime
 import MusterStore
 
@@ -19,6 +20,10 @@ struct RunCommand: AsyncParsableCommand {
     var budget: Double?
     @Flag(help: "On reaching the budget, also stop the running tasks.") var budgetHard = false
     @OptionGroup var lease: LeaseOption
+    @Flag(help: "Run every agent's real CLI as for real, but against muster's model stub on 127.0.0.1: no model is called.")
+    var rehearse = false
+    @Option(help: "With --rehearse: the stub's script (see `muster stub-model --help`); default: each task writes one small file inside its owns.")
+    var stubScript: String?
     @OptionGroup var overlap: OverlapOptions
     @OptionGroup(title: "Live views") var live: LiveOptions
     @OptionGroup var global: GlobalOptions
@@ -29,6 +34,9 @@ struct RunCommand: AsyncParsableCommand {
             let policy = try overlap.policy()
             let plan = try SpecPlanning.plan(file: file, concurrency: concurrency, workspace: workspace, overlaps: policy)
             if let speed, speed <= 0 { throw CLIError.usage("--speed must be positive") }
+            if rehearse && simulate { throw CLIError.usage("--rehearse runs the real agent CLIs and --simulate none: pick one") }
+            if stubScript != nil && !rehearse { throw CLIError.usage("--stub-script needs --rehearse") }
+            if let stubScript { _ = try RehearsalOption.script(stubScript) }
             if !simulate { try AgentCatalog.requireInstalled(plan, root: workspace.root) }
             let baseCommit: String?
             do {
@@ -58,8 +66,17 @@ struct RunCommand: AsyncParsableCommand {
             options.budgetUSD = budget
             options.budgetHard = budgetHard
             options.leaseSeconds = leaseSeconds
-            try await RunSession.execute(run: runID, store: store, storePath: global.storePath, workspace: workspace,
-                                         options: options, json: global.json, views: try live.settings())
+            if rehearse { try await RehearsalOption.record(run: runID, script: stubScript, store: store) }
+            let rehearsal = rehearse ? try await RehearsalOption.start(script: stubScript, json: global.json) : nil
+            options.agentEnvironment = rehearsal?.overlay
+            do {
+                try await RunSession.execute(run: runID, store: store, storePath: global.storePath, workspace: workspace,
+                                             options: options, json: global.json, views: try live.settings())
+            } catch {
+                await rehearsal?.stop()
+                throw error
+            }
+            await rehearsal?.stop()
         }
     }
 }

@@ -325,6 +325,11 @@ extension Orchestrator {
             environment["MUSTER_OUTBOX"] = dir.path
             for (name, value) in spec.env { environment[name] = render(value, task: task) }
             for (name, value) in invocation.environment { environment[name] = value }
+            if let overlay = o.options.agentEnvironment, adapter.spendsTokens, !run.simulate {
+                let base = Agents.profile(named: spec.agent)?.base ?? spec.agent
+                let launch = AgentLaunch(run: run.id, task: task, agent: spec.agent, base: base, directory: directory)
+                for (name, value) in overlay(launch) { environment[name] = value }
+            }
             var request = LaunchRequest(
                 key: task.id, executable: executable, arguments: invocation.arguments, environment: environment,
                 directory: directory, stdinPath: invocation.promptOnStdin && prompt != nil ? promptPath.path : nil,

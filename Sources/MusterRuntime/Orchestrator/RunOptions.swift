@@ -27,8 +27,22 @@ public struct RunOptions: Sendable {
     public var summaryChars: Int?
     /// Called a few times a second with the run's counts, for a progress line.
     public var progress: (@Sendable (RunProgress) -> Void)?
+    /// Variables laid over every token-spending agent's environment, last (`--rehearse` points each
+    /// agent's API at muster's model stub this way; nothing else of the launch changes).
+    public var agentEnvironment: (@Sendable (AgentLaunch) -> [String: String])?
 
     public init(concurrency: Int) { self.concurrency = concurrency }
+}
+
+/// One agent task about to start, as `RunOptions.agentEnvironment` sees it.
+public struct AgentLaunch: Sendable {
+    public var run: String
+    public var task: TaskRecord
+    /// The profile name (`careful`) and the built-in agent it is based on (`claude`).
+    public var agent: String
+    public var base: String
+    /// Where the agent runs: its worktree, or the repository for `isolation: none`.
+    public var directory: String
 }
 
 public struct RunProgress: Sendable {

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+
+/// A real Claude Code task stopped while the model's answer is still streaming: Ctrl-C (cancel)
+/// and a task timeout. The stub (`muster stub-model`, its own process) streams slowly.
+@Suite(.serialized) struct RealAgentStopTests {
+    static let slowText = """
+        steps:
+          - text: "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+        chunk_delay_ms: 4000
+        """
+
+    static func spec(timeout: String) -> String {
+        """
+        name: slow
+        agent: claude
+        tasks:
+          slow: {prompt: "take your time", owns: [slow.txt], timeout: \(timeout)}
+        """
+    }
+
+    @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
+    func ctrlCMidStreamCancelsTheTask() async throws {
+        _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
+        let h = try Harness()
+        defer { RealAgents.cleanup(h) }
+        try h.write("muster.yml", Self.spec(timeout: "5m"))
+        try h.commitAll()
+        let stub = try StubProcess.start(h, script: Self.slowText)
+        let env = RealAgents.env(h, ["ANTHROPIC_BASE_URL": stub.url, "ANTHROPIC_API_KEY": "stub",
+                                     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"])
+        let run = try Harness.spawn(Harness.muster, ["run", "--json", "--grace", "2", "muster.yml"], in: h.root, environment: env,
+                                    stdout: h.root.path + "-run.out")
+        let streaming = try Harness.eventually(timeout: 120) { stub.modelRequests > 0 }
+        #expect(streaming, "claude never asked the stub")
+        run.signal(SIGINT)
+        let status = await run.exited()
+        await stub.stop()
+        #expect(status.code == 130)
+        let result = Harness.Result(status: status.code, stdout: (try? String(contentsOfFile: h.root.path + "-run.out", encoding: .utf8)) ?? "", stderr: "")
+        let (_, tasks) = try RealAgents.runJSON(result)
+        #expect(tasks["slow"]?["state"] as? String == "cancelled")
+        #expect(stub.modelRequests == 1, "a cancelled task must not be retried")
+    }
+
+    @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
+    func aTimeoutMidStreamStopsTheTask() async throws {
+        _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
+        let h = try Harness()
+        defer { RealAgents.cleanup(h) }
+        try h.write("muster.yml", Self.spec(timeout: "15s"))
+        try h.commitAll()
+        let stub = try StubProcess.start(h, script: Self.slowText)
+        let env = RealAgents.env(h, ["ANTHROPIC_BASE_URL": stub.url, "ANTHROPIC_API_KEY": "stub",
+                                     "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"])
+        let run = try Harness.spawn(Harness.muster, ["run", "--json", "--grace", "2", "muster.yml"], in: h.root, environment: env,
+                                    stdout: h.root.path + "-run.out")
+        let status = await run.exited()
+        let requests = stub.modelRequests
+        await stub.stop()
+        #expect(status.code == 1)
+        #expect(requests >= 1, "the timeout came before claude asked the model: not mid-stream")
+        let result = Harness.Result(status: status.code, stdout: (try? String(contentsOfFile: h.root.path + "-run.out", encoding: .utf8)) ?? "", stderr: "")
+        let (_, tasks) = try RealAgents.runJSON(result)
+        let error = tasks["slow"]?["error"] as? String ?? ""
+        #expect(tasks["slow"]?["state"] as? String == "failed")
+        #expect(error.contains("timed out"), "\(error)")
+    }
+}
