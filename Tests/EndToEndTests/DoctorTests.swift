@@ -1,15 +1,16 @@
 import Foundation
+import MusterTestKit
 import Testing
 
 /// `muster doctor` with the real Claude Code CLI on PATH: the system checks and the claude
 /// rehearsal, as JSON. Every check is expected to pass (denials noticed, muster's commands allowed).
 @Suite(.serialized) struct DoctorTests {
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
-    func doctorRehearsesClaude() throws {
+    func doctorRehearsesClaude() async throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
-        let h = try Harness()
+        let h = try await TestRepository()
         defer { RealAgents.cleanup(h) }
-        let result = try RealAgents.muster(h, ["doctor", "--json", "--agent", "claude"])
+        let result = try await RealAgents.muster(h, ["doctor", "--json", "--agent", "claude"])
         let report = try #require(try? result.json() as? [String: Any], "no JSON: \(result.stdout) \(result.stderr)")
         let checks = report["checks"] as? [[String: Any]] ?? []
         #expect(checks.first { $0["name"] as? String == "git" }?["status"] as? String == "passed")
@@ -25,7 +26,7 @@ import Testing
             #expect(verdicts[name]?.0 == "passed", "\(name): \(verdicts[name]?.1 ?? "missing")")
         }
         #expect(result.status == ((report["ok"] as? Bool) == true ? 0 : 1))
-        let text = try RealAgents.muster(h, ["doctor", "--agent", "none"])
+        let text = try await RealAgents.muster(h, ["doctor", "--agent", "none"])
         #expect(text.stdout.contains("git") && text.stdout.contains("no agent CLI"))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MusterRuntime
+import MusterTestKit
 import Testing
 
 /// Shell tasks playing hostile agents against muster's own git (issue 11, findings 1–3): with no
@@ -14,27 +15,27 @@ import Testing
         "name: \(name)\nconcurrency: \(concurrency)\non_failure: continue\nsandbox: none\ntasks:\n" + tasks
     }
 
-    static func runID(_ result: Harness.Result) throws -> String {
+    static func runID(_ result: CommandResult) async throws -> String {
         try #require((try result.json() as? [String: Any])?["run"] as? String, "\(result.stdout) \(result.stderr)")
     }
 
-    static func tasks(_ h: Harness, _ run: String) throws -> [String: [String: Any]] {
-        let status = try #require(try h.muster("status", run, "--json").json() as? [String: Any])
+    static func tasks(_ h: TestRepository, _ run: String) async throws -> [String: [String: Any]] {
+        let status = try #require(try await h.muster("status", run, "--json").json() as? [String: Any])
         let list = try #require(status["tasks"] as? [[String: Any]])
         return Dictionary(uniqueKeysWithValues: list.map { ($0["id"] as! String, $0) })
     }
 
     /// The user's side of the repository: their branch, its history and their uncommitted work.
-    static func userState(_ h: Harness) throws -> [String] {
-        [try h.git("rev-parse", "HEAD").stdout, try h.git("symbolic-ref", "HEAD").stdout,
-         try h.git("log", "--format=%H %s", "main").stdout, try h.git("status", "--porcelain", "--untracked-files=all").stdout,
+    static func userState(_ h: TestRepository) async throws -> [String] {
+        [try await h.git("rev-parse", "HEAD").stdout, try await h.git("symbolic-ref", "HEAD").stdout,
+         try await h.git("log", "--format=%H %s", "main").stdout, try await h.git("status", "--porcelain", "--untracked-files=all").stdout,
          h.read("tracked.txt"), h.read("untracked.txt")]
     }
 
-    static func userRepository() throws -> Harness {
-        let h = try Harness()
+    static func userRepository() async throws -> TestRepository {
+        let h = try await TestRepository()
         try h.write("tracked.txt", "committed\n")
-        try h.commitAll("user's commit")
+        try await h.commitAll("user's commit")
         try h.write("tracked.txt", "committed\nuncommitted edit\n")
         try h.write("untracked.txt", "the user's untracked file\n")
         return h
@@ -49,9 +50,9 @@ import Testing
     /// Finding 1: `rm .git` (or a repointed or replaced one) in the worktree; muster's commit must not
     /// walk up (or over) to the user's checkout, and a retry must not run in it again.
     @Test(arguments: damages.map(\.0))
-    func aDamagedWorktreeLinkFailsTheTaskAndLeavesTheUserAlone(_ damage: String) throws {
+    func aDamagedWorktreeLinkFailsTheTaskAndLeavesTheUserAlone(_ damage: String) async throws {
         let command = try #require(Self.damages.first { $0.0 == damage }?.1)
-        let h = try Self.userRepository()
+        let h = try await Self.userRepository()
         try h.write("w.yml", Self.workflow("rmgit", tasks: """
               t:
                 shell: true
@@ -59,26 +60,26 @@ import Testing
                 owns: [mine.txt]
                 retries: 2
             """))
-        let before = try Self.userState(h)
-        let run = try h.muster("run", "w.yml", "--json")
+        let before = try await Self.userState(h)
+        let run = try await h.muster("run", "w.yml", "--json")
         #expect(run.status == 1, "\(run.stderr)")
-        let id = try Self.runID(run)
-        let task = try #require(try Self.tasks(h, id)["t"])
+        let id = try await Self.runID(run)
+        let task = try await #require(try Self.tasks(h, id)["t"])
         #expect(task["state"] as? String == "failed")
         #expect((task["error"] as? String)?.hasPrefix("worktree damaged") == true, "\(task["error"] ?? "-")")
-        #expect(try Self.userState(h) == before, "the user's branch and uncommitted work are untouched")
-        #expect(try h.git("ls-tree", "-r", "--name-only", "main").stdout == "tracked.txt\n")
+        await #expect(try Self.userState(h) == before, "the user's branch and uncommitted work are untouched")
+        #expect(try await h.git("ls-tree", "-r", "--name-only", "main").stdout == "tracked.txt\n")
         #expect(task["attempt"] as? Int == 1, "a damaged worktree is not retried")
-        let clean = try h.muster("clean", id)
+        let clean = try await h.muster("clean", id)
         #expect(clean.status == 0, "\(clean.stderr)")
         #expect(!FileManager.default.fileExists(atPath: h.path(".muster/worktrees/\(id)/t")))
-        #expect(try Self.userState(h) == before, "cleaning up the damaged worktree left the user's work alone")
+        await #expect(try Self.userState(h) == before, "cleaning up the damaged worktree left the user's work alone")
     }
 
     /// A task points its worktree's HEAD at the user's branch (and fails once, so its retry keeps what
     /// it left): muster's commits and resets go to the task's own branch, never through that HEAD.
-    @Test func aWorktreeHeadPointedAtTheUsersBranchMovesNothingOfTheirs() throws {
-        let h = try Self.userRepository()
+    @Test func aWorktreeHeadPointedAtTheUsersBranchMovesNothingOfTheirs() async throws {
+        let h = try await Self.userRepository()
         let once = FileManager.default.temporaryDirectory.appendingPathComponent("muster-once-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: once) }
         try h.write("w.yml", Self.workflow("head", tasks: """
@@ -88,20 +89,20 @@ import Testing
                 owns: [mine.txt]
                 retries: 1
             """))
-        let before = try Self.userState(h)
-        let run = try h.muster("run", "w.yml", "--json")
+        let before = try await Self.userState(h)
+        let run = try await h.muster("run", "w.yml", "--json")
         #expect(run.status == 0, "\(run.stderr)")
-        let id = try Self.runID(run)
-        let task = try #require(try Self.tasks(h, id)["t"])
+        let id = try await Self.runID(run)
+        let task = try await #require(try Self.tasks(h, id)["t"])
         #expect(task["state"] as? String == "succeeded" && task["attempt"] as? Int == 2, "\(task)")
-        #expect(try Self.userState(h) == before, "the user's branch, history and work never moved")
-        #expect(try h.git("show", "muster/\(id)/t:mine.txt").stdout == "mine\n")
-        #expect(try h.git("show", "refs/muster/attempts/\(id)/t/1:mine.txt").stdout == "mine\n", "the first attempt's work was kept")
+        await #expect(try Self.userState(h) == before, "the user's branch, history and work never moved")
+        #expect(try await h.git("show", "muster/\(id)/t:mine.txt").stdout == "mine\n")
+        #expect(try await h.git("show", "refs/muster/attempts/\(id)/t/1:mine.txt").stdout == "mine\n", "the first attempt's work was kept")
     }
 
     /// Finding 3: hooks written into the shared `.git/hooks` never run as muster (run, merge of needs, integrate).
-    @Test func hooksAnAgentWritesNeverRun() throws {
-        let h = try Harness()
+    @Test func hooksAnAgentWritesNeverRun() async throws {
+        let h = try await TestRepository()
         let marker = FileManager.default.temporaryDirectory.appendingPathComponent("muster-hook-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: marker) }
         let hooks = ["post-merge", "pre-commit", "post-commit", "post-checkout", "pre-merge-commit", "commit-msg", "reference-transaction", "post-rewrite"]
@@ -125,12 +126,12 @@ import Testing
                 command: "echo s > sibling.txt"
                 owns: [sibling.txt]
             """))
-        let run = try h.muster("run", "w.yml", "--json")
+        let run = try await h.muster("run", "w.yml", "--json")
         #expect(run.status == 0, "\(run.stderr)")
-        let id = try Self.runID(run)
+        let id = try await Self.runID(run)
         #expect(FileManager.default.fileExists(atPath: h.path(".git/hooks/post-merge")), "the hostile task did write its hooks")
         #expect(!FileManager.default.fileExists(atPath: marker), "a hook ran during the run: \(h.read(marker))")
-        let integrate = try h.muster("integrate", id, "--json")
+        let integrate = try await h.muster("integrate", id, "--json")
         #expect(integrate.status == 0, "\(integrate.stderr)")
         let report = try #require(try integrate.json() as? [String: Any])
         #expect(Set(report["integrated"] as? [String] ?? []) == ["hooker", "after", "sibling"])
@@ -138,8 +139,8 @@ import Testing
     }
 
     /// Finding 3: `git replace` of the base commit must not hide a path from the ownership check.
-    @Test func replacingTheBaseCommitDoesNotHideAWrite() throws {
-        let h = try Harness()
+    @Test func replacingTheBaseCommitDoesNotHideAWrite() async throws {
+        let h = try await TestRepository()
         try h.write("w.yml", Self.workflow("replace", tasks: """
               t:
                 shell: true
@@ -151,18 +152,18 @@ import Testing
                   echo ok > mine.txt
                 owns: [mine.txt]
             """))
-        let run = try h.muster("run", "w.yml", "--json")
-        let id = try Self.runID(run)
-        #expect(try h.git("for-each-ref", "refs/replace/").stdout.isEmpty == false, "the hostile task did replace the base")
-        let task = try #require(try Self.tasks(h, id)["t"])
+        let run = try await h.muster("run", "w.yml", "--json")
+        let id = try await Self.runID(run)
+        #expect(try await h.git("for-each-ref", "refs/replace/").stdout.isEmpty == false, "the hostile task did replace the base")
+        let task = try await #require(try Self.tasks(h, id)["t"])
         #expect(task["state"] as? String == "failed", "\(task)")
-        let review = try #require(try h.muster("review", id, "t", "--json").json() as? [String: Any])
+        let review = try #require(try await h.muster("review", id, "t", "--json").json() as? [String: Any])
         #expect((review["violations"] as? [String]) == ["other.txt"], "\(review["violations"] ?? "-")")
     }
 
     /// Finding 3: a task moves a finished sibling's branch forward with extra files; integrate refuses that branch.
-    @Test func integrateRefusesABranchMovedAfterItsTaskEnded() throws {
-        let h = try Harness()
+    @Test func integrateRefusesABranchMovedAfterItsTaskEnded() async throws {
+        let h = try await TestRepository()
         try h.write("w.yml", Self.workflow("moved", tasks: """
               a:
                 shell: true
@@ -189,23 +190,23 @@ import Testing
                 command: "echo c > c.txt"
                 owns: [c.txt]
             """))
-        let run = try h.muster("run", "w.yml", "--json")
+        let run = try await h.muster("run", "w.yml", "--json")
         #expect(run.status == 0, "\(run.stderr)")
-        let id = try Self.runID(run)
-        #expect(try h.git("cat-file", "-e", "muster/\(id)/a:evil.txt").status == 0, "the hostile task did move a's branch")
-        let integrate = try h.muster("integrate", id, "--json")
+        let id = try await Self.runID(run)
+        #expect(try await h.git("cat-file", "-e", "muster/\(id)/a:evil.txt").status == 0, "the hostile task did move a's branch")
+        let integrate = try await h.muster("integrate", id, "--json")
         #expect(integrate.status == 0, "\(integrate.stderr)")
         let report = try #require(try integrate.json() as? [String: Any])
         let refused = try #require(report["refused"] as? [[String: Any]])
         #expect(refused.map { $0["task"] as? String } == ["a"])
         #expect((refused.first?["reason"] as? String)?.contains("was moved after the task ended") == true)
         #expect(Set(report["integrated"] as? [String] ?? []) == ["b", "c"], "the rest go on")
-        #expect(try h.git("cat-file", "-e", "muster/\(id)/integrated:evil.txt").status != 0, "the moved branch's file is not integrated")
+        #expect(try await h.git("cat-file", "-e", "muster/\(id)/integrated:evil.txt").status != 0, "the moved branch's file is not integrated")
     }
 
     /// Finding 3: `*` appended to the shared `.git/info/exclude` must not hide later tasks' new files.
-    @Test func aSharedExcludeOfEverythingHidesNothing() throws {
-        let h = try Harness()
+    @Test func aSharedExcludeOfEverythingHidesNothing() async throws {
+        let h = try await TestRepository()
         try h.write("w.yml", Self.workflow("exclude", tasks: """
               x:
                 shell: true
@@ -222,20 +223,20 @@ import Testing
                 command: "mkdir -p deep && echo z > deep/z.txt"
                 owns: ["deep/**"]
             """))
-        let run = try h.muster("run", "w.yml", "--json")
-        let id = try Self.runID(run)
+        let run = try await h.muster("run", "w.yml", "--json")
+        let id = try await Self.runID(run)
         #expect(h.read(".git/info/exclude").contains("*"), "the hostile task did write the exclude")
-        let tasks = try Self.tasks(h, id)
+        let tasks = try await Self.tasks(h, id)
         #expect(tasks["y"]?["state"] as? String == "failed")
-        let review = try #require(try h.muster("review", id, "y", "--json").json() as? [String: Any])
+        let review = try #require(try await h.muster("review", id, "y", "--json").json() as? [String: Any])
         #expect((review["violations"] as? [String]) == ["stray.txt"], "\(review["violations"] ?? "-")")
         #expect(tasks["z"]?["state"] as? String == "succeeded", "\(tasks["z"] ?? [:])")
-        #expect(try h.git("show", "muster/\(id)/z:deep/z.txt").stdout == "z\n")
+        #expect(try await h.git("show", "muster/\(id)/z:deep/z.txt").stdout == "z\n")
     }
 
     /// Finding 2: three `muster integrate RUN` at once: exactly one integrates; the user's branch never moves.
     @Test func concurrentIntegratesNeverRace() async throws {
-        let h = try Self.userRepository()
+        let h = try await Self.userRepository()
         let items = (1...30).map(String.init).joined(separator: ", ")
         try h.write("w.yml", Self.workflow("many", concurrency: 8, tasks: """
               t:
@@ -244,16 +245,16 @@ import Testing
                 command: "echo {{item}} > f{{item}}.txt"
                 owns: ["f{{item}}.txt"]
             """))
-        let run = try h.muster("run", "w.yml", "--json")
+        let run = try await h.muster("run", "w.yml", "--json")
         #expect(run.status == 0, "\(run.stderr)")
-        let id = try Self.runID(run)
-        let before = try Self.userState(h)
+        let id = try await Self.runID(run)
+        let before = try await Self.userState(h)
         let waits = [false, true, false]
-        var started: [(Harness.Background, String, String)] = []
+        var started: [(BackgroundProcess, String, String)] = []
         for (n, wait) in waits.enumerated() {
             let out = h.path(".muster/integrate-\(n).out"), err = h.path(".muster/integrate-\(n).err")
             let arguments = ["integrate", id, "--json"] + (wait ? ["--wait", "5m"] : [])
-            started.append((try Harness.spawn(Harness.muster, arguments, in: h.root, stdout: out, stderr: err), out, err))
+            started.append((try Command.start(TestRepository.muster, arguments, in: h.root, stdout: out, stderr: err), out, err))
         }
         var integrated: [[String]] = []
         var refusals = 0
@@ -274,11 +275,11 @@ import Testing
         #expect(integrated.filter { !$0.isEmpty }.count == 1, "exactly one integrate merges: \(integrated.map(\.count)), \(refusals) refused")
         #expect(integrated.flatMap { $0 }.count == 30)
         #expect(refusals + integrated.count == 3)
-        let merges = try h.git("rev-list", "--merges", "--count", "main..muster/\(id)/integrated").stdout
+        let merges = try await h.git("rev-list", "--merges", "--count", "main..muster/\(id)/integrated").stdout
         #expect(merges.trimmingCharacters(in: .whitespacesAndNewlines) == "30")
-        #expect(try h.git("rev-list", "--first-parent", "--count", "main..muster/\(id)/integrated").stdout
+        #expect(try await h.git("rev-list", "--first-parent", "--count", "main..muster/\(id)/integrated").stdout
             .trimmingCharacters(in: .whitespacesAndNewlines) == "30", "one straight line of merges")
-        #expect(try Self.userState(h) == before, "the user's checked-out branch and work never moved")
-        #expect(try h.git("worktree", "list", "--porcelain").stdout.components(separatedBy: "worktree ").count - 1 == 31, "no integration worktree left")
+        await #expect(try Self.userState(h) == before, "the user's checked-out branch and work never moved")
+        #expect(try await h.git("worktree", "list", "--porcelain").stdout.components(separatedBy: "worktree ").count - 1 == 31, "no integration worktree left")
     }
 }

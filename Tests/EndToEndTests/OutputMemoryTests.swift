@@ -1,5 +1,6 @@
 import Foundation
 import MusterRuntime
+import MusterTestKit
 import Testing
 
 /// Issue 11, finding 7: the orchestrator's memory must not grow with its tasks' output. Two tasks
@@ -11,8 +12,8 @@ import Testing
 
     /// Peak resident memory of `pid` in KiB, sampled from /proc every 20 ms on a thread of its own
     /// (a busy test pool must not make it miss the run), then reaped once it has exited.
-    static func peakKiB(of process: Harness.Background) async -> (peak: Int, status: TerminationStatus) {
-        await withCheckedContinuation { continuation in
+    static func peakKiB(of process: BackgroundProcess) async -> (peak: Int, status: TerminationStatus) {
+        let peak: Int = await withCheckedContinuation { continuation in
             Thread {
                 var peak = 0
                 while true {
@@ -24,12 +25,13 @@ import Testing
                     }
                     usleep(20_000)
                 }
-                continuation.resume(returning: (peak, process.wait()))
+                continuation.resume(returning: peak)
             }.start()
         }
+        return (peak, await process.exited())
     }
 
-    static func run(_ h: Harness, spec: String) async throws -> Int {
+    static func run(_ h: TestRepository, spec: String) async throws -> Int {
         try h.write("spec.yml", spec)
         let process = try h.start(["run", "spec.yml"])
         let (peak, status) = await peakKiB(of: process)
@@ -54,7 +56,7 @@ import Testing
     }
 
     @Test func hundredsOfMegabytesOfOutputDoNotGrowTheOrchestrator() async throws {
-        let h = try Harness(git: false)
+        let h = try await TestRepository(git: false)
         defer { try? FileManager.default.removeItem(at: h.root) }
         let bytes = Self.megabytes * 1_000_000
         let quiet = try await Self.run(h, spec: Self.spec("true", "true"))

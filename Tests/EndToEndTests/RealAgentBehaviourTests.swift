@@ -1,6 +1,7 @@
 import Foundation
 import MusterRuntime
 import MusterStore
+import MusterTestKit
 import Testing
 
 /// Agents as the real CLIs behave (issue 12): fake `claude` and `aider` executables that print what
@@ -39,8 +40,8 @@ import Testing
         return try await condition()
     }
 
-    static func task(_ h: Harness, run: String? = nil) throws -> [String: Any] {
-        let status = try #require(try h.musterArgs(["status"] + (run.map { [$0] } ?? []) + ["--json"]).json() as? [String: Any])
+    static func task(_ h: TestRepository, run: String? = nil) async throws -> [String: Any] {
+        let status = try #require(try await h.musterArgs(["status"] + (run.map { [$0] } ?? []) + ["--json"]).json() as? [String: Any])
         return try #require((status["tasks"] as? [[String: Any]])?.first)
     }
 
@@ -48,7 +49,7 @@ import Testing
     /// used to wait for the CLI to give up, ~167 s later). The fake claude prints the real init
     /// and two `api_retry` lines, then holds until released; its second attempt succeeds.
     @Test func firstRetried429StartsTheSharedCooldownWhileTheTaskRuns() async throws {
-        let h = try Harness()
+        let h = try await TestRepository()
         let fake = try FakeAgent(script: """
             cat > /dev/null
             printf '%s\\n' "$@" > "$dir/argv.$MUSTER_ATTEMPT"
@@ -75,7 +76,7 @@ import Testing
                 prompt: "spawn your workers"
                 uses: [anthropic]
             """)
-        try h.commitAll()
+        try await h.commitAll()
         let process = try h.start(["run", "live.yml"])
         #expect(try await Self.eventually { FileManager.default.fileExists(atPath: fake.path("started")) }, "the fake agent never started")
         let store = try SQLiteStore(path: h.path(".muster/muster.db"))
@@ -84,17 +85,17 @@ import Testing
             try await !store.activeCooldowns(now: .distantPast).filter { $0.key == "anthropic" }.isEmpty
         }
         #expect(cooled, "no shared cool-down while the CLI was retrying its 429")
-        let state = try Self.task(h)["state"] as? String
+        let state = try await Self.task(h)["state"] as? String
         #expect(state == "running", "the cool-down must come before the task ends")
         FileManager.default.createFile(atPath: fake.path("release"), contents: nil)
         #expect(await process.exited() == .exited(0), "the free retry after the cool-down succeeds")
-        let task = try Self.task(h)
+        let task = try await Self.task(h)
         #expect(task["state"] as? String == "succeeded")
         #expect(task["model"] as? String == "claude-opus-5-5", "the model the CLI reported")
         #expect(fake.read("retries") == "2\n", "a task on a shared limit caps the CLI's own retries")
         let argv = fake.read("argv.1").split(separator: "\n")
         #expect(argv.contains("Bash(muster:*)") && !argv.contains("--model"), "\(argv)")
-        let run = try #require((try h.muster("runs", "--json").json() as? [[String: Any]])?.first?["run"] as? String)
+        let run = try #require((try await h.muster("runs", "--json").json() as? [[String: Any]])?.first?["run"] as? String)
         let events = h.lines(".muster/runs/\(run)/events.jsonl")
         let live = try #require(events.firstIndex { $0.contains("limit.cooldown") && $0.contains("the CLI is on attempt 1 of 10") })
         let retry = try #require(events.firstIndex { $0.contains("task.retry") })
@@ -104,7 +105,7 @@ import Testing
     /// A write the CLI refused ends the task `denied` (exit 0 from the CLI notwithstanding), listed
     /// in `muster status` and its JSON; `allow_denials: true` lets it succeed with a warning.
     @Test func refusedToolCallsEndTheTaskDenied() async throws {
-        let h = try Harness()
+        let h = try await TestRepository()
         let fake = try FakeAgent(script: "cat > /dev/null\ncat \"$dir/claude-outside.jsonl\"\n")
         defer { try? FileManager.default.removeItem(at: h.root); fake.remove() }
         for (name, allow) in [("strict", false), ("lenient", true)] {
@@ -119,26 +120,26 @@ import Testing
                     allow_denials: \(allow)
                 """)
         }
-        try h.commitAll()
-        let strict = try h.muster("run", "strict.yml")
+        try await h.commitAll()
+        let strict = try await h.muster("run", "strict.yml")
         #expect(strict.status == 1, "a denied task fails the run: \(strict.stderr)")
-        let task = try Self.task(h)
+        let task = try await Self.task(h)
         #expect(task["state"] as? String == "failed" && task["outcome"] as? String == "denied" && task["denied"] as? Bool == true)
         let denials = try #require(task["denials"] as? [[String: Any]])
         #expect(denials.count == 1 && denials.first?["tool"] as? String == "Write"
                 && denials.first?["input"] as? String == "/tmp/stub/outside-target.txt")
         #expect(task["attempt"] as? Int == 1, "a denial is not retried")
-        let human = try h.muster("status")
+        let human = try await h.muster("status")
         #expect(human.stdout.contains("denied") && human.stdout.contains("refused: Write(/tmp/stub/outside-target.txt)"), "\(human.stdout)")
-        let run = try #require((try h.muster("runs", "--json").json() as? [[String: Any]])?.first?["run"] as? String)
+        let run = try #require((try await h.muster("runs", "--json").json() as? [[String: Any]])?.first?["run"] as? String)
         #expect(h.read(".muster/runs/\(run)/events.jsonl").contains("task.denied"))
         let done = try #require(try JSONSerialization.jsonObject(with: Data(h.read(".muster/runs/\(run)/DONE").utf8)) as? [String: Any])
         let failed = try #require((done["failed_tasks"] as? [[String: Any]])?.first)
         #expect(failed["state"] as? String == "denied" && (failed["denials"] as? [String])?.first == "Write(/tmp/stub/outside-target.txt)")
 
-        let lenient = try h.muster("run", "lenient.yml")
+        let lenient = try await h.muster("run", "lenient.yml")
         #expect(lenient.status == 0, "\(lenient.stderr)")
-        let allowed = try Self.task(h)
+        let allowed = try await Self.task(h)
         #expect(allowed["state"] as? String == "succeeded" && allowed["outcome"] as? String == "succeeded")
         #expect((allowed["error"] as? String)?.hasPrefix("warning: 1 tool call was refused: Write(") == true)
     }
@@ -146,7 +147,7 @@ import Testing
     /// aider's own files (`.aider.tags.cache.v4/…`) are neither committed nor an ownership
     /// violation; its cost and model come from its output.
     @Test func aiderScratchFilesAreNotCommittedNorViolations() async throws {
-        let h = try Harness()
+        let h = try await TestRepository()
         let fake = try FakeAgent(script: """
             echo "$COLUMNS" > "$dir/columns"
             mkdir -p .aider.tags.cache.v4 src && echo cache > .aider.tags.cache.v4/cache.db && echo hist > .aider.chat.history.md
@@ -164,16 +165,16 @@ import Testing
                 prompt: "write src/b.txt"
                 owns: ["src/**"]
             """)
-        try h.commitAll()
-        let result = try h.muster("run", "aider.yml")
+        try await h.commitAll()
+        let result = try await h.muster("run", "aider.yml")
         #expect(result.status == 0, "\(result.stderr)")
-        let task = try Self.task(h)
+        let task = try await Self.task(h)
         #expect(task["state"] as? String == "succeeded", "\(task["error"] ?? "")")
         #expect(task["model"] as? String == "gpt-4o" && task["cost_usd"] as? Double == 0.0045)
         #expect((task["summary"] as? String)?.hasPrefix("Here are the changes") == true, "\(task["summary"] ?? "")")
         #expect(fake.read("columns") == "1000\n")
-        let run = try #require((try h.muster("runs", "--json").json() as? [[String: Any]])?.first?["run"] as? String)
-        let files = try h.git("ls-tree", "-r", "--name-only", "muster/\(run)/edit").stdout
+        let run = try #require((try await h.muster("runs", "--json").json() as? [[String: Any]])?.first?["run"] as? String)
+        let files = try await h.git("ls-tree", "-r", "--name-only", "muster/\(run)/edit").stdout
         #expect(files.contains("src/b.txt") && !files.contains(".aider"), "\(files)")
         // The shared exclude file is left alone: the exclusion is per task.
         #expect(!h.read(".git/info/exclude").contains(".aider"))

@@ -1,4 +1,5 @@
 import Foundation
+import MusterTestKit
 import Testing
 
 /// A real Claude Code task stopped while the model's answer is still streaming: Ctrl-C (cancel)
@@ -22,23 +23,23 @@ import Testing
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
     func ctrlCMidStreamCancelsTheTask() async throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
-        let h = try Harness()
+        let h = try await TestRepository()
         defer { RealAgents.cleanup(h) }
         try h.write("muster.yml", Self.spec(timeout: "5m"))
-        try h.commitAll()
-        let stub = try StubProcess.start(h, script: Self.slowText)
+        try await h.commitAll()
+        let stub = try await StubProcess.start(h, script: Self.slowText)
         let env = RealAgents.env(h, ["ANTHROPIC_BASE_URL": stub.url, "ANTHROPIC_API_KEY": "stub",
                                      "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"])
-        let run = try Harness.spawn(Harness.muster, ["run", "--json", "--grace", "2", "muster.yml"], in: h.root, environment: env,
+        let run = try Command.start(TestRepository.muster, ["run", "--json", "--grace", "2", "muster.yml"], in: h.root, environment: env,
                                     stdout: h.root.path + "-run.out")
-        let streaming = try Harness.eventually(timeout: 120) { stub.modelRequests > 0 }
+        let streaming = try await eventually(timeout: 120) { stub.modelRequests > 0 }
         #expect(streaming, "claude never asked the stub")
         run.signal(SIGINT)
         let status = await run.exited()
         await stub.stop()
         #expect(status.code == 130)
-        let result = Harness.Result(status: status.code, stdout: (try? String(contentsOfFile: h.root.path + "-run.out", encoding: .utf8)) ?? "", stderr: "")
-        let (_, tasks) = try RealAgents.runJSON(result)
+        let result = CommandResult(status: status.code, stdout: (try? String(contentsOfFile: h.root.path + "-run.out", encoding: .utf8)) ?? "", stderr: "")
+        let (_, tasks) = try await RealAgents.runJSON(result)
         #expect(tasks["slow"]?["state"] as? String == "cancelled")
         #expect(stub.modelRequests == 1, "a cancelled task must not be retried")
     }
@@ -46,22 +47,22 @@ import Testing
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
     func aTimeoutMidStreamStopsTheTask() async throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
-        let h = try Harness()
+        let h = try await TestRepository()
         defer { RealAgents.cleanup(h) }
         try h.write("muster.yml", Self.spec(timeout: "15s"))
-        try h.commitAll()
-        let stub = try StubProcess.start(h, script: Self.slowText)
+        try await h.commitAll()
+        let stub = try await StubProcess.start(h, script: Self.slowText)
         let env = RealAgents.env(h, ["ANTHROPIC_BASE_URL": stub.url, "ANTHROPIC_API_KEY": "stub",
                                      "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"])
-        let run = try Harness.spawn(Harness.muster, ["run", "--json", "--grace", "2", "muster.yml"], in: h.root, environment: env,
+        let run = try Command.start(TestRepository.muster, ["run", "--json", "--grace", "2", "muster.yml"], in: h.root, environment: env,
                                     stdout: h.root.path + "-run.out")
         let status = await run.exited()
         let requests = stub.modelRequests
         await stub.stop()
         #expect(status.code == 1)
         #expect(requests >= 1, "the timeout came before claude asked the model: not mid-stream")
-        let result = Harness.Result(status: status.code, stdout: (try? String(contentsOfFile: h.root.path + "-run.out", encoding: .utf8)) ?? "", stderr: "")
-        let (_, tasks) = try RealAgents.runJSON(result)
+        let result = CommandResult(status: status.code, stdout: (try? String(contentsOfFile: h.root.path + "-run.out", encoding: .utf8)) ?? "", stderr: "")
+        let (_, tasks) = try await RealAgents.runJSON(result)
         let error = tasks["slow"]?["error"] as? String ?? ""
         #expect(tasks["slow"]?["state"] as? String == "failed")
         #expect(error.contains("timed out"), "\(error)")

@@ -1,4 +1,5 @@
 import Foundation
+import MusterTestKit
 import Testing
 
 /// The real agent CLIs for the end-to-end tests: `MUSTER_TEST_CLAUDE` / `MUSTER_TEST_AIDER`
@@ -35,7 +36,7 @@ enum RealAgents {
     static let binDirectory: String = {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("muster-e2e-agents-\(getpid())").path
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for (name, target) in [("claude", claude), ("aider", aider), ("muster", Harness.muster)] {
+        for (name, target) in [("claude", claude), ("aider", aider), ("muster", TestRepository.muster)] {
             guard let target else { continue }
             try? FileManager.default.removeItem(atPath: "\(dir)/\(name)")
             try? FileManager.default.createSymbolicLink(atPath: "\(dir)/\(name)", withDestinationPath: target)
@@ -44,18 +45,18 @@ enum RealAgents {
     }()
 
     /// The environment muster runs with: the CLIs first on PATH, their state outside the repository.
-    static func env(_ h: Harness, _ extra: [String: String] = [:]) -> [String: String] {
+    static func env(_ h: TestRepository, _ extra: [String: String] = [:]) -> [String: String] {
         var env = ["PATH": binDirectory + ":" + (environment["PATH"] ?? "/usr/bin:/bin"),
                    "CLAUDE_CONFIG_DIR": h.root.path + "-claude-config"]
         for (k, v) in extra { env[k] = v }
         return env
     }
 
-    static func muster(_ h: Harness, _ arguments: [String], env extra: [String: String] = [:]) throws -> Harness.Result {
-        try Harness.exec(Harness.muster, arguments, in: h.root, environment: env(h, extra))
+    static func muster(_ h: TestRepository, _ arguments: [String], env extra: [String: String] = [:]) async throws -> CommandResult {
+        try await Command.run(TestRepository.muster, arguments, in: h.root, environment: env(h, extra))
     }
 
-    static func runJSON(_ result: Harness.Result) throws -> (run: String, tasks: [String: [String: Any]]) {
+    static func runJSON(_ result: CommandResult) async throws -> (run: String, tasks: [String: [String: Any]]) {
         let object = try #require(try? result.json() as? [String: Any], "no JSON: \(result.stdout) \(result.stderr)")
         let run = try #require(object["run"] as? String)
         let list = object["tasks"] as? [[String: Any]] ?? []
@@ -63,15 +64,15 @@ enum RealAgents {
     }
 
     /// A file as committed on a task's branch.
-    static func show(_ h: Harness, run: String, task: String, path: String) -> String? {
-        let result = try? h.git("show", "muster/\(run)/\(task):\(path)")
+    static func show(_ h: TestRepository, run: String, task: String, path: String) async -> String? {
+        let result = try? await h.git("show", "muster/\(run)/\(task):\(path)")
         return result?.status == 0 ? result?.stdout : nil
     }
 
-    static func events(_ h: Harness, run: String) -> String { h.read(".muster/runs/\(run)/events.jsonl") }
+    static func events(_ h: TestRepository, run: String) -> String { h.read(".muster/runs/\(run)/events.jsonl") }
 
     /// Removes the test's repository and the files kept beside it (agent state, stub output).
-    static func cleanup(_ h: Harness) {
+    static func cleanup(_ h: TestRepository) {
         let parent = h.root.deletingLastPathComponent()
         let name = h.root.lastPathComponent
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? [] where entry.hasPrefix(name) {
@@ -82,21 +83,21 @@ enum RealAgents {
 
 /// `muster stub-model` as its own process, for tests that watch what reaches it (its request log).
 struct StubProcess {
-    let process: Harness.Background
+    let process: BackgroundProcess
     let url: String
     let log: String
 
-    static func start(_ h: Harness, script: String?) throws -> StubProcess {
+    static func start(_ h: TestRepository, script: String?) async throws -> StubProcess {
         let out = h.root.path + "-stub.out", log = h.root.path + "-stub.log"
         var args = ["stub-model", "--port", "0"]
         if let script {
             try h.write("stub-script.yml", script)
             args += ["--script", h.path("stub-script.yml")]
         }
-        let process = try Harness.spawn(Harness.muster, args, in: h.root, environment: ["MUSTER_STUB_LOG": log],
+        let process = try Command.start(TestRepository.muster, args, in: h.root, environment: ["MUSTER_STUB_LOG": log],
                                         stdout: out, stderr: h.root.path + "-stub.err")
         var url = ""
-        let up = try Harness.eventually {
+        let up = try await eventually {
             url = (try? String(contentsOfFile: out, encoding: .utf8))?.split(separator: "\n").first.map(String.init) ?? ""
             return url.hasPrefix("http://127.0.0.1:")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import MusterTestKit
 import Testing
 
 /// The real Claude Code CLI under muster, against muster's model stub (`--rehearse`): argv,
@@ -10,9 +11,9 @@ import Testing
     }
 
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
-    func mapReduceInWorktreesCostsWhatTheStubReported() throws {
+    func mapReduceInWorktreesCostsWhatTheStubReported() async throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing: scripts/test installs it")
-        let h = try Harness()
+        let h = try await TestRepository()
         defer { RealAgents.cleanup(h) }
         try h.write("stub.yml", """
             usage: {input: 12345, output: 678, cache_read: 9000, cache_write: 1500}
@@ -34,10 +35,10 @@ import Testing
                 owns: [SUMMARY.md]
                 timeout: 3m
             """)
-        try h.commitAll()
-        let result = try RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
+        try await h.commitAll()
+        let result = try await RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
-        let (run, tasks) = try RealAgents.runJSON(result)
+        let (run, tasks) = try await RealAgents.runJSON(result)
         #expect(tasks.count == 4)
         // The default script: one Write inside the task's owns, then a final answer: two answers of the usage each.
         let expected = Self.opusCost(input: 24690, output: 1356, cacheRead: 18000, cacheWrite: 3000)
@@ -51,12 +52,12 @@ import Testing
             total += cost
         }
         for item in ["alpha", "beta", "gamma"] {
-            let text = RealAgents.show(h, run: run, task: "map.\(item)", path: "notes/\(item).md")
-                ?? RealAgents.show(h, run: run, task: "map-\(item)", path: "notes/\(item).md")
+            var text = await RealAgents.show(h, run: run, task: "map.\(item)", path: "notes/\(item).md")
+            if text == nil { text = await RealAgents.show(h, run: run, task: "map-\(item)", path: "notes/\(item).md") }
             #expect(text?.contains("muster's model stub") == true, "notes/\(item).md not committed on its branch")
         }
-        #expect(RealAgents.show(h, run: run, task: "reduce", path: "SUMMARY.md") != nil)
-        let cost = try #require(try? h.muster("cost", run, "--json").json() as? [String: Any])
+        await #expect(RealAgents.show(h, run: run, task: "reduce", path: "SUMMARY.md") != nil)
+        let cost = try #require(try? await h.muster("cost", run, "--json").json() as? [String: Any])
         let recorded = try #require((cost["total"] as? [String: Any])?["cost_usd"] as? Double)
         #expect(abs(recorded - 4 * expected) < 0.01, "total $\(recorded) ≠ $\(4 * expected)")
         #expect((cost["total"] as? [String: Any])?["unknown_cost_tasks"] as? Int == 0)
@@ -65,9 +66,9 @@ import Testing
     }
 
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
-    func aWriteOutsideTheWorktreeIsDenied() throws {
+    func aWriteOutsideTheWorktreeIsDenied() async throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
-        let h = try Harness()
+        let h = try await TestRepository()
         defer { RealAgents.cleanup(h) }
         try h.write("stub.yml", """
             steps:
@@ -80,9 +81,9 @@ import Testing
             tasks:
               escape: {prompt: "write outside", owns: [inside.txt], timeout: 3m}
             """)
-        try h.commitAll()
-        let result = try RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
-        let (run, tasks) = try RealAgents.runJSON(result)
+        try await h.commitAll()
+        let result = try await RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
+        let (run, tasks) = try await RealAgents.runJSON(result)
         let task = try #require(tasks["escape"])
         // The CLI refused the write; muster must not call the task a success (issue 12: `denied`).
         #expect(!FileManager.default.fileExists(atPath: h.path(".muster/worktrees/\(run)/escaped.txt")))
@@ -93,9 +94,9 @@ import Testing
     }
 
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
-    func a429BecomesASharedCooldownAndAFreeRetry() throws {
+    func a429BecomesASharedCooldownAndAFreeRetry() async throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
-        let h = try Harness()
+        let h = try await TestRepository()
         defer { RealAgents.cleanup(h) }
         try h.write("stub.yml", """
             fail: {status: 429, count: 1, retry_after: 1}
@@ -114,21 +115,21 @@ import Testing
                 timeout: 3m
                 env: {CLAUDE_CODE_MAX_RETRIES: "0"}
             """)
-        try h.commitAll()
-        let result = try RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
+        try await h.commitAll()
+        let result = try await RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
-        let (run, tasks) = try RealAgents.runJSON(result)
+        let (run, tasks) = try await RealAgents.runJSON(result)
         let task = try #require(tasks["limited"])
         #expect(task["state"] as? String == "succeeded", "\(task["error"] ?? "")")
         #expect(task["attempt"] as? Int == 2, "one rate-limited attempt, then one that went through")
         #expect(RealAgents.events(h, run: run).contains("limit.cooldown"))
-        #expect(RealAgents.show(h, run: run, task: "limited", path: "limited.txt") != nil)
+        await #expect(RealAgents.show(h, run: run, task: "limited", path: "limited.txt") != nil)
     }
 
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
-    func aLeadSpawnsChildrenThroughItsBashTool() throws {
+    func aLeadSpawnsChildrenThroughItsBashTool() async throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
-        let h = try Harness()
+        let h = try await TestRepository()
         defer { RealAgents.cleanup(h) }
         try h.write("stub.yml", """
             tasks:
@@ -147,10 +148,10 @@ import Testing
             tasks:
               lead: {prompt: "fan out", owns: ["kids/**"], timeout: 5m}
             """)
-        try h.commitAll()
-        let result = try RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
+        try await h.commitAll()
+        let result = try await RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
-        let (run, tasks) = try RealAgents.runJSON(result)
+        let (run, tasks) = try await RealAgents.runJSON(result)
         let children = tasks.values.filter { $0["parent"] as? String == "lead" }
         #expect(children.count == 2, "the lead's `muster spawn` calls did not add children (Bash denied?)")
         for child in children {
@@ -158,13 +159,15 @@ import Testing
         }
         #expect(tasks["lead"]?["state"] as? String == "succeeded")
         let ids = children.compactMap { $0["id"] as? String }
-        #expect(ids.contains { RealAgents.show(h, run: run, task: $0, path: "kids/a.md") != nil })
+        var committed = false
+        for id in ids where await RealAgents.show(h, run: run, task: id, path: "kids/a.md") != nil { committed = true }
+        #expect(committed, "no child committed kids/a.md")
     }
 
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
-    func aRehearsedRunIsResumedAsARehearsal() throws {
+    func aRehearsedRunIsResumedAsARehearsal() async throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
-        let h = try Harness()
+        let h = try await TestRepository()
         defer { RealAgents.cleanup(h) }
         let flag = h.root.path + "-go"
         try h.write("muster.yml", """
@@ -174,15 +177,15 @@ import Testing
               gate: {agent: shell, command: ["test", "-f", "\(flag)"], isolation: none, retries: 0}
               write: {needs: [gate], prompt: "write it", owns: [written.md], timeout: 3m}
             """)
-        try h.commitAll()
+        try await h.commitAll()
         // Were the resumed run not rehearsed, claude would find no model here (a closed port), and fail.
         let env = ["ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "ANTHROPIC_API_KEY": "none", "CLAUDE_CODE_MAX_RETRIES": "0"]
-        let first = try RealAgents.muster(h, ["run", "--rehearse", "--json", "muster.yml"], env: env)
+        let first = try await RealAgents.muster(h, ["run", "--rehearse", "--json", "muster.yml"], env: env)
         #expect(first.status == 1)
-        let (run, _) = try RealAgents.runJSON(first)
+        let (run, _) = try await RealAgents.runJSON(first)
         FileManager.default.createFile(atPath: flag, contents: Data())
-        let resumed = try RealAgents.muster(h, ["resume", run, "--json"], env: env)
+        let resumed = try await RealAgents.muster(h, ["resume", run, "--json"], env: env)
         #expect(resumed.status == 0, "stderr: \(resumed.stderr)")
-        #expect(RealAgents.show(h, run: run, task: "write", path: "written.md")?.contains("muster's model stub") == true)
+        await #expect(RealAgents.show(h, run: run, task: "write", path: "written.md")?.contains("muster's model stub") == true)
     }
 }
