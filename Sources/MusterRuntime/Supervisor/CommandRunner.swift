@@ -3,7 +3,7 @@ import Foundation
 import MusterSystem
 
 /// Runs a short command (git, mostly) to completion and returns its output. The blocking part
-/// runs on a thread of its own, never on Dispatch's shared pool or a cooperative thread: blocked
+/// runs on `BlockingPool.shared`, never on Dispatch's shared pool or a cooperative thread: blocked
 /// pool threads on a 2-core machine stall everything else for up to a second.
 public enum CommandRunner {
     public struct Output: Sendable {
@@ -16,12 +16,8 @@ public enum CommandRunner {
     public static func run(_ executable: String, _ arguments: [String], in directory: String,
                            environment: [String: String] = ProcessInfo.processInfo.environment,
                            stdin: Data? = nil) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(with: Result { try runBlocking(executable, arguments, in: directory, environment: environment, stdin: stdin) })
-            }
-            thread.stackSize = 512 * 1024
-            thread.start()
+        try await BlockingPool.shared.run {
+            try runBlocking(executable, arguments, in: directory, environment: environment, stdin: stdin)
         }
     }
 
