@@ -144,7 +144,7 @@ enum RunSummary {
         for task in tasks where task.state == .failed || task.state == .blocked {
             lines.append("  \(Terminal.state(task.state)) \(task.id): \(task.error ?? "?")  (muster logs \(outcome.run) \(task.id))")
         }
-        for task in tasks where task.state == .succeeded && task.error?.hasPrefix("warning:") == true {
+        for task in tasks where task.state == .succeeded && TaskIssue.isWarning(task.error) {
             lines.append("  \(Terminal.paint("warning", "33")) \(task.id): \(task.error!.dropFirst("warning: ".count))")
         }
         let skipped = c[.skipped] + c[.cancelled]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MusterCore
+import MusterRuntime
 import MusterStore
 
 struct StatusCommand: AsyncParsableCommand {
@@ -28,7 +29,7 @@ struct StatusCommand: AsyncParsableCommand {
                                + Terminal.padded("TIME", 9) + Terminal.padded("COST", 10) + "DETAIL"))
             for task in tasks {
                 let elapsed = task.startedAt.map { start in Duration.seconds((task.finishedAt ?? Date()).timeIntervalSince(start)).humanized } ?? "-"
-                let detail = ([.failed, .skipped, .cancelled, .blocked].contains(task.state) || task.error?.hasPrefix("warning:") == true
+                let detail = ([.failed, .skipped, .cancelled, .blocked].contains(task.state) || TaskIssue.isWarning(task.error)
                               ? task.error : task.summary)
                     .map { $0.split(separator: "\n").first.map(String.init) ?? "" } ?? ""
                 let cost = task.costUSD.map { Terminal.money($0) } ?? (task.attempt > 0 && task.state.isFinal ? "unknown" : "-")

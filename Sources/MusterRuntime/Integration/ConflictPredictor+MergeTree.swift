@@ -17,7 +17,7 @@ extension ConflictPredictor {
                                  environment: [String: String]? = nil) async throws -> MergeOutcome {
         let git = try Git.resolver.resolve("git", relativeTo: repository)
         let output = try await CommandRunner.run(git, ["-c", "gc.auto=0", "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", first, second],
-                                                 in: repository, environment: environment ?? Git.environment(in: repository))
+                                                 in: repository, environment: environment ?? Git.environment(in: repository), pool: .shared)
         guard case .exited(let code) = output.status, code == 0 || code == 1 else {
             let message = output.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
             throw GitError(command: "merge-tree", message: message.isEmpty ? output.status.description : message)

@@ -159,7 +159,7 @@ extension ConflictPredictor {
         env["GIT_CEILING_DIRECTORIES"] = Git.ceiling(for: directory)
         return { [env] arguments in
             let output = try await CommandRunner.run(executable, ["-c", "core.hooksPath=/dev/null", "-c", "gc.auto=0"] + arguments,
-                                                     in: directory, environment: env)
+                                                     in: directory, environment: env, pool: .shared)
             guard output.succeeded else {
                 let message = output.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
                 throw GitError(command: arguments.prefix(3).joined(separator: " "), message: message.isEmpty ? output.status.description : message)

@@ -32,21 +32,23 @@ extension Orchestrator.Loop {
     /// this task gives up. The same Store call as `rateLimitRetry` after an exit.
     mutating func act(on signals: [Orchestrator.TaskSignal]) async throws {
         for item in signals {
-            guard let entry = running[item.task], entry.task.attempt == item.attempt, !entry.cooledDownLive,
-                  entry.stopSentAt == nil else { continue }
             switch item.signal {
             case .rateLimited(_, let detail):
-                running[item.task]?.cooledDownLive = true
-                let task = entry.task
-                let free = task.attempt - 1 - task.failures
-                let now = Date()
-                for key in task.spec.uses where gate.limits[key]?.isResource == false {
-                    let cooldown = try await gate.limiter.backOff(key: gate.storeKey(key), attempt: free + 1)
-                    let message = "\(key): task \(task.id) is being rate-limited (\(detail)); cool-down #\(cooldown.attempt) until "
-                        + Self.timestamp(cooldown.until) + String(format: " (%.1f s)", cooldown.until.timeIntervalSince(now))
-                    try await o.store.appendEvent(NewEvent(run: run.id, task: task.id, kind: "limit.cooldown", message: message, at: now))
-                }
+                // Once per attempt, and not for a task being stopped: the scheduler decides.
+                try await tell(.rateLimitedLive(task: item.task, attempt: item.attempt, detail: detail))
             }
+        }
+    }
+
+    /// The scheduler's `.startCooldown`: the cool-down on each `limits:` key the task uses (pools are not rate-limited).
+    func startLiveCooldown(_ id: String, detail: String, attempt: Int) async throws {
+        guard let task = running[id]?.task else { return }
+        let now = Date()
+        for key in task.spec.uses where gate.limits[key]?.isResource == false {
+            let cooldown = try await gate.limiter.backOff(key: gate.storeKey(key), attempt: attempt)
+            let message = "\(key): task \(task.id) is being rate-limited (\(detail)); cool-down #\(cooldown.attempt) until "
+                + Self.timestamp(cooldown.until) + String(format: " (%.1f s)", cooldown.until.timeIntervalSince(now))
+            try await o.store.appendEvent(NewEvent(run: run.id, task: task.id, kind: "limit.cooldown", message: message, at: now))
         }
     }
 
@@ -63,21 +65,25 @@ extension Orchestrator.Loop {
     /// Records what the agent reported, and ends a task whose tool calls were refused as `denied`
     /// (a failure, not retried: the same permissions refuse the same calls) unless it may
     /// (`allow_denials: true`), in which case it succeeds with a warning listing them.
-    func judgeDenials(_ report: AgentReport, task: TaskRecord, into outcome: inout TaskOutcome) {
+    /// Returns the issue it recorded, if any.
+    func judgeDenials(_ report: AgentReport, task: TaskRecord, into outcome: inout TaskOutcome) -> TaskIssue? {
         var facts = AgentFacts(model: report.model, denials: Array(report.denials.prefix(AgentFacts.maxDenials)),
                                usagePartial: report.usagePartial)
         defer { outcome.agentFacts = facts.isEmpty ? nil : facts }
-        guard !report.denials.isEmpty else { return }
+        guard !report.denials.isEmpty else { return nil }
         let shown = report.denials.prefix(5).map(\.shown).joined(separator: ", ") + (report.denials.count > 5 ? ", …" : "")
         let what = "\(report.denials.count) tool call\(report.denials.count == 1 ? " was" : "s were") refused: \(shown)"
         if task.spec.allowDenials {
-            if outcome.result == .succeeded, outcome.error == nil { outcome.error = "warning: \(what)" }
-            return
+            guard outcome.result == .succeeded, outcome.error == nil else { return nil }
+            let issue = TaskIssue.warning(.deniedAllowed(what))
+            outcome.error = issue.text
+            return issue
         }
-        guard outcome.result == .succeeded else { return }
+        guard outcome.result == .succeeded else { return nil }
         facts.denied = true
-        outcome = failure(task, error: "denied: \(what) (allow them in the agent's permissions, or set `allow_denials: true`)",
-                          retryable: false, exitCode: outcome.exitCode)
+        let issue = TaskIssue.denied(what)
+        outcome = failure(task, error: issue.text, retryable: issue.retryable, exitCode: outcome.exitCode)
+        return issue
     }
 
     /// `task.denied` events, for views and notifications that follow the log.

@@ -6,8 +6,6 @@ import MusterStore
 /// charging what they really spent, and turning a rate-limit error into a shared cool-down and a
 /// retry that does not spend one of the task's `retries`.
 extension Orchestrator.Loop {
-    /// Free retries after rate-limit errors, per task: past this a permanent 429 fails the task as usual.
-    static let maxRateLimitRetries = 20
     /// A wait shorter than this is not worth an event.
     static let reportedWait = 1.0
 
@@ -18,6 +16,7 @@ extension Orchestrator.Loop {
         var outcomes: [TaskOutcome] = []
         for admission in admissions {
             guard let task = waiting.removeValue(forKey: admission.task) else { continue }
+            try await tell(.admitted(task: task.id))
             if !accepting || admission.cancelled {
                 outcomes.append(notStarted(task))
             } else if let problem = admission.failure {
@@ -77,18 +76,18 @@ extension Orchestrator.Loop {
     /// the task back in line for when it ends, without counting a failure. A task on no limit waits
     /// `Cooldown.delay` on its own.
     mutating func rateLimitRetry(_ task: TaskRecord, _ failed: TaskOutcome) async throws -> TaskOutcome {
-        // Attempts that were neither failures nor the first: the free retries taken so far.
-        let free = task.attempt - 1 - task.failures
         var outcome = failed
-        guard free < Self.maxRateLimitRetries else {
-            outcome.error = "rate-limited again after \(Self.maxRateLimitRetries) free retries: \(failed.error ?? "?")"
+        // The scheduler counts the free retries taken so far (attempts that were neither failures nor the first).
+        guard let attempt = scheduler.freeRetry(attempt: task.attempt, failures: task.failures) else {
+            outcome.error = TaskIssue.rateLimited(.exhausted(retries: scheduler.config.maxRateLimitRetries,
+                                                             error: failed.error ?? "?")).text
             return outcome
         }
         let now = Date()
         var until = now
         var keys: [String] = []
         for key in task.spec.uses where gate.limits[key]?.isResource == false {
-            let cooldown = try await gate.limiter.backOff(key: gate.storeKey(key), attempt: free + 1)
+            let cooldown = try await gate.limiter.backOff(key: gate.storeKey(key), attempt: attempt)
             keys.append(key)
             until = max(until, cooldown.until)
             let message = "\(key): task \(task.id) was rate-limited; cool-down #\(cooldown.attempt) until \(Self.timestamp(cooldown.until))"
@@ -96,10 +95,10 @@ extension Orchestrator.Loop {
             try await o.store.appendEvent(NewEvent(run: run.id, task: task.id, kind: "limit.cooldown", message: message, at: now))
         }
         if keys.isEmpty {
-            until = now.addingTimeInterval(Cooldown.delay(attempt: free + 1))
-            outcome.error = String(format: "rate-limited: retrying in %.1f s", until.timeIntervalSince(now))
+            until = now.addingTimeInterval(Cooldown.delay(attempt: attempt))
+            outcome.error = TaskIssue.rateLimited(.retrying(seconds: until.timeIntervalSince(now))).text
         } else {
-            outcome.error = "rate-limited: waiting for the cool-down on \(keys.joined(separator: ", ")) until \(Self.timestamp(until))"
+            outcome.error = TaskIssue.rateLimited(.coolingDown(keys: keys, until: Self.timestamp(until))).text
         }
         outcome.result = .failed(retryAt: until)
         outcome.countsAsFailure = false

@@ -10,7 +10,8 @@ import Synchronization
 /// Store before it is acted on; a killed orchestrator is replaced by `muster resume`.
 ///
 /// State lives in one loop (`execute`): process exits, ticks and signals arrive as wake-ups, and
-/// exits that pile up while the loop is busy are completed together in one transaction.
+/// exits that pile up while the loop is busy are completed together in one transaction. The loop is
+/// the driver of a `RunScheduler`, which makes every decision (see `Orchestrator+Supervision.swift`).
 public final class Orchestrator: Sendable {
     public let store: any Store
     public let workspace: Workspace

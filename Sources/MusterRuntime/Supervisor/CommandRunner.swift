@@ -2,9 +2,10 @@ import CMusterSystem
 import Foundation
 import MusterSystem
 
-/// Runs a short command (git, mostly) to completion and returns its output. The blocking part
-/// runs on a thread of its own, never on Dispatch's shared pool or a cooperative thread: blocked
-/// pool threads on a 2-core machine stall everything else for up to a second.
+/// Runs a command (git, mostly) to completion and returns its output. The blocking part runs on
+/// `pool` (git passes `BlockingPool.shared`) or a thread of its own, never on Dispatch's shared
+/// pool or a cooperative thread: blocked pool threads on a 2-core machine stall everything else
+/// for up to a second.
 public enum CommandRunner {
     public struct Output: Sendable {
         public var status: TerminationStatus
@@ -15,8 +16,16 @@ public enum CommandRunner {
 
     public static func run(_ executable: String, _ arguments: [String], in directory: String,
                            environment: [String: String] = ProcessInfo.processInfo.environment,
-                           stdin: Data? = nil) async throws -> Output {
-        try await withCheckedThrowingContinuation { continuation in
+                           stdin: Data? = nil, pool: BlockingPool? = nil) async throws -> Output {
+        // Short commands (git) share the bounded pool; a command that may run for long (a whole
+        // `muster run` in a test, a user's command) gets a thread of its own, or it would hold
+        // one of the pool's threads and make every git call of the process wait behind it.
+        if let pool {
+            return try await pool.run {
+                try runBlocking(executable, arguments, in: directory, environment: environment, stdin: stdin)
+            }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
             let thread = Thread {
                 continuation.resume(with: Result { try runBlocking(executable, arguments, in: directory, environment: environment, stdin: stdin) })
             }

@@ -127,7 +127,7 @@ public struct Git: Sendable {
     public func run(_ arguments: [String], allowFailure: Bool = false, stdin: Data? = nil,
                     environment extra: [String: String] = [:]) async throws -> CommandRunner.Output {
         let git = try Self.resolver.resolve("git", relativeTo: directory)
-        let output = try await CommandRunner.run(git, arguments, in: directory, environment: environment(extra), stdin: stdin)
+        let output = try await CommandRunner.run(git, arguments, in: directory, environment: environment(extra), stdin: stdin, pool: .shared)
         if !output.succeeded && !allowFailure {
             let message = output.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
             throw GitError(command: arguments.prefix(3).joined(separator: " "),

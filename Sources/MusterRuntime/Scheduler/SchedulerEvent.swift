@@ -1,0 +1,56 @@
+import Foundation
+import MusterStore
+
+/// What happened, told to `RunScheduler.handle(_:now:)` by its driver. Every event is a fact the
+/// driver observed (a claim came back, a process exited, the lease was renewed); the scheduler
+/// never asks for anything, it answers with `SchedulerEffect`s.
+public enum SchedulerEvent: Sendable, Equatable {
+    /// The driver has room to look for work: answered with `.claim(n)` when it may claim.
+    case dispatch
+    /// A claimed task waits for the `limits:` it uses; it holds a slot until `admitted`.
+    case waitingForLimits(task: String, estimatedCostUSD: Double)
+    /// A task's wait for its limits ended (let through, called off or failed).
+    case admitted(task: String)
+    /// A task's process started.
+    case launched(RunScheduler.Launch)
+    /// A task's process exited (its outcome is judged by the driver with `stopReason(of:)`).
+    case exited(task: String)
+    /// Outcomes went to the Store; `applied` are those it accepted (not a lost lease's).
+    case outcomesApplied([TaskOutcome], applied: Set<String>)
+    /// The clock moved: timeouts, stalls and kills after the grace. `lastOutput` per running task.
+    case tick(lastOutput: [String: Date])
+    /// What the run has spent so far (from the Store's counts): the budget check.
+    case spent(costUSD: Double)
+    /// Running tasks blocked in `muster wait`: their slots lend out to their children.
+    case blockedInWait(Int)
+    /// `muster cancel` asked for it (read from the Store).
+    case cancelRequested
+    /// SIGINT/SIGTERM/SIGHUP: the first cancels gracefully, the next kills.
+    case interrupt(signal: Int32)
+    /// A running agent said it is being rate-limited (a 429/529 it is retrying).
+    case rateLimitedLive(task: String, attempt: Int, detail: String)
+    /// The driver is awake and about to act: the lease check comes first.
+    case awake
+    /// The run's lease was renewed (answer to `.renewLease`).
+    case leaseRenewed
+    /// Someone else holds the run now (answer to `.renewLease`).
+    case leaseLost(holder: ProcessIdentity?)
+}
+
+/// What the driver must do, in order.
+public enum SchedulerEffect: Sendable, Equatable {
+    /// Claim up to this many ready tasks from the Store.
+    case claim(Int)
+    /// Signal a running task's process group.
+    case signal(task: String, RunScheduler.Signal)
+    /// Append an event to the run's log.
+    case appendEvent(kind: String, task: String?, message: String)
+    /// The run no longer starts anything: every wait for limits reports back as called off.
+    case callOffWaits
+    /// Start the shared cool-down on the task's rate-limited keys; `attempt` is the cool-down's number.
+    case startCooldown(task: String, detail: String, attempt: Int)
+    /// Renew the run's lease (fenced by the holder epoch), then report `.leaseRenewed` or `.leaseLost`.
+    case renewLease
+    /// Stop the run now (another orchestrator holds it).
+    case stop(RunScheduler.StopCause)
+}
