@@ -14,20 +14,9 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let plan = try SpecPlanning.plan(file: file, concurrency: concurrency, workspace: global.workspace, overlaps: try overlap.policy())
+            let plan = try WorkflowRunner.plan(file: file, concurrency: concurrency, root: global.workspace.root, overlaps: try overlap.policy())
             if global.json { Terminal.json(PlanReport.json(plan, file: file)) } else { print(PlanReport.text(plan, file: file)) }
         }
-    }
-}
-
-/// Loading and planning a spec, shared by `plan` and `run`.
-enum SpecPlanning {
-    static func plan(file: String, concurrency: Int?, workspace: Workspace, overlaps: Planner.OverlapPolicy = .serialize) throws -> Plan {
-        if let concurrency, concurrency < 1 { throw CLIError.usage("--concurrency must be at least 1, got \(concurrency)") }
-        // muster.toml (optional): agent profiles every spec may use, and price overrides.
-        let config = try ProjectConfig.load(root: workspace.root)
-        let loaded = try WorkflowLoader.load(path: file, profiles: config.profiles, limits: config.limits)
-        return try Planner.plan(loaded, root: workspace.root, concurrency: concurrency, prices: config.prices, overlaps: overlaps)
     }
 }
 
@@ -37,6 +26,8 @@ struct OverlapOptions: ParsableArguments {
     var strict = false
     @Flag(help: "Run parallel tasks with overlapping owns at the same time anyway; conflicts are predicted during the run.")
     var allowOverlap = false
+
+    func validate() throws { try validating { _ = try policy() } }
 
     func policy() throws -> Planner.OverlapPolicy {
         if strict && allowOverlap { throw CLIError.usage("--strict and --allow-overlap contradict each other: pick one") }

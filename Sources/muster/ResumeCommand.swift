@@ -10,10 +10,16 @@ struct ResumeCommand: AsyncParsableCommand {
 
     @Argument(help: "The run id (see `muster runs`).") var run: String
     @Option(name: .shortAndLong, help: "Worker slots (default: the run's).") var concurrency: Int?
-    @Option(help: "Seconds between SIGTERM and SIGKILL when a task is stopped.") var grace: Double = 5
+    @Option(help: "Between SIGTERM and SIGKILL when a task is stopped (seconds, or 500ms, 1m).") var grace: DurationArgument = .seconds(5)
     @OptionGroup var lease: LeaseOption
     @OptionGroup(title: "Live views") var live: LiveOptions
     @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        try validating {
+            if let concurrency, concurrency < 1 { throw CLIError.usage("--concurrency must be at least 1, got \(concurrency)") }
+        }
+    }
 
     func run() async throws {
         try await guarded {
@@ -33,7 +39,7 @@ struct ResumeCommand: AsyncParsableCommand {
             options.leaseSeconds = try lease.seconds()
             options.simulate = record.simulate
             options.simulationSpeed = record.simulate ? 60 : 1
-            options.grace = .seconds(grace)
+            options.grace = grace.duration
             // A rehearsed run is resumed as a rehearsal: never against real models.
             let recorded = try await RehearsalOption.recorded(run: run, store: store)
             let rehearsal = recorded.rehearsed ? try await RehearsalOption.start(script: recorded.script, json: global.json) : nil

@@ -306,7 +306,7 @@ extension Orchestrator {
                 try? FileManager.default.removeItem(at: kept)
                 try? FileManager.default.moveItem(at: log, to: kept)
             }
-            let adapter = try Agents.adapter(named: run.simulate ? "sim" : spec.agent)
+            let adapter = try run.agents.adapter(named: run.simulate ? "sim" : spec.agent)
             let prompt = spec.prompt.map { render($0, task: task) }
             spec.command = spec.command.map { Command(argv: $0.argv.map { render($0, task: task) }, viaShell: $0.viaShell) }
             let promptPath = dir.appendingPathComponent("prompt.md")
@@ -326,7 +326,7 @@ extension Orchestrator {
             for (name, value) in spec.env { environment[name] = render(value, task: task) }
             for (name, value) in invocation.environment { environment[name] = value }
             if let overlay = o.options.agentEnvironment, adapter.spendsTokens, !run.simulate {
-                let base = Agents.profile(named: spec.agent)?.base ?? spec.agent
+                let base = run.agents.base(of: spec.agent)
                 let launch = AgentLaunch(run: run.id, task: task, agent: spec.agent, base: base, directory: directory)
                 for (name, value) in overlay(launch) { environment[name] = value }
             }
@@ -559,7 +559,7 @@ extension Orchestrator {
             let message: String
             do {
                 let limits = Set((workflow.limits ?? [:]).keys)
-                let children = try SpawnFile.read(path: file.path).map { try $0.plannedTask(parent: task.spec, limits: limits) }
+                let children = try SpawnFile.read(path: file.path).map { try $0.plannedTask(parent: task.spec, limits: limits, agents: run.agents) }
                 let spawned = try await o.store.spawn(run: run.id, parent: task.id, children: children, now: Date())
                 let folded = spawned.filter(\.folded).count
                 try? await o.store.appendEvent(NewEvent(run: run.id, task: task.id, kind: "spawn.outbox",
