@@ -42,21 +42,11 @@ struct ConflictsCommand: AsyncParsableCommand {
             }
             let report = try await ConflictPredictor(repository: record.root).predict(worktrees)
             if global.json {
-                Terminal.json(Self.object(report, run: record.id))
+                Terminal.json(ConflictsJSON(report, run: record.id))
             } else {
                 Self.print(report, run: record.id)
             }
         }
-    }
-
-    static func object(_ report: ConflictPredictor.Report, run: String) -> [String: Any] {
-        let pair: (ConflictPredictor.Pair) -> [String: Any] = { ["tasks": $0.tasks, "files": $0.files] }
-        return [
-            "run": run, "worktrees": report.worktrees, "changed_worktrees": report.changedWorktrees,
-            "changed_paths": report.changedPaths, "pairs_checked": report.candidates, "seconds": report.seconds,
-            "conflicts": report.conflicts.map(pair), "overlaps": report.overlaps.map(pair),
-            "skipped": report.skipped.map { ["task": $0.task, "reason": $0.reason] },
-        ]
     }
 
     static func print(_ report: ConflictPredictor.Report, run: String) {

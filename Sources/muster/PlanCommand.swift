@@ -15,7 +15,7 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         try await guarded {
             let plan = try WorkflowRunner.plan(file: file, concurrency: concurrency, root: global.workspace.root, overlaps: try overlap.policy())
-            if global.json { Terminal.json(PlanReport.json(plan, file: file)) } else { print(PlanReport.text(plan, file: file)) }
+            if global.json { Terminal.json(PlanReport(plan, file: file)) } else { print(PlanText.text(plan, file: file)) }
         }
     }
 }
@@ -35,7 +35,8 @@ struct OverlapOptions: ParsableArguments {
     }
 }
 
-enum PlanReport {
+/// `muster plan` as text (`--json`: the library's `PlanReport`).
+enum PlanText {
     static func text(_ plan: Plan, file: String) -> String {
         let e = plan.estimate
         var lines: [String] = []
@@ -74,37 +75,4 @@ enum PlanReport {
     }
 
     static func minutes(_ value: Double) -> String { Duration.seconds(value * 60).humanized }
-
-    static func json(_ plan: Plan, file: String) -> [String: Any] {
-        let e = plan.estimate
-        return [
-            "name": plan.workflow.name, "file": file, "concurrency": plan.concurrency, "task_count": e.taskCount,
-            "waves": plan.waves,
-            "critical_path": ["minutes": e.criticalPathMinutes, "tasks": e.criticalPath],
-            "estimate": [
-                "wall_clock_minutes": e.wallClockMinutes, "sequential_minutes": e.sequentialMinutes,
-                "input_tokens": e.tokens.input, "output_tokens": e.tokens.output,
-                "cost_usd": e.costUSD as Any? ?? NSNull(), "unpriced_models": e.unpricedModels,
-                "unestimated_tasks": e.unestimatedTasks,
-                "fast_mode": ["wall_clock_minutes": e.wallClockMinutes / ParallelismAdvice.fastModeSpeedup,
-                              "cost_usd": e.costUSD.map { $0 * ParallelismAdvice.fastModePriceFactor } as Any? ?? NSNull()],
-            ],
-            "dynamic_groups": e.dynamicGroups,
-            "ownership_collisions": plan.collisions.map { ["first": $0.first, "second": $0.second, "first_glob": $0.firstGlob,
-                                                           "second_glob": $0.secondGlob] },
-            "advice": plan.advice.map { a -> [String: Any] in
-                [
-                    "group": a.group, "sub_tasks": a.subTasks, "kind": a.kind.rawValue, "break_even_minutes": a.breakEvenMinutes,
-                    "minutes_per_task": a.minutesPerTask as Any? ?? NSNull(), "verdict": a.verdict.rawValue,
-                    "fan_out_cost_usd": a.fanOutCostUSD as Any? ?? NSNull(),
-                    "sequential_cost_usd": a.sequentialCostUSD.map { [$0.lowerBound, $0.upperBound] } as Any? ?? NSNull(),
-                    "message": a.message,
-                ]
-            },
-            "tasks": plan.tasks.map { t -> [String: Any] in
-                ["id": t.id, "group": t.group, "agent": t.agent, "needs": t.needs, "after": t.after, "owns": t.owns,
-                 "isolation": t.isolation.rawValue, "item": t.item?.text as Any? ?? NSNull(), "dynamic": t.isExpander]
-            },
-        ]
-    }
 }

@@ -26,7 +26,7 @@ struct ResumeCommand: AsyncParsableCommand {
             let store = try global.openStore(create: false)
             let record = try await store.requireRun(run)
             if record.status == .succeeded {
-                if global.json { Terminal.json(["run": run, "status": "succeeded", "resumed": false]) } else { print("run \(run) already succeeded; nothing to resume") }
+                if global.json { Terminal.json(CommandJSON.RunStatus(run: run, status: "succeeded", resumed: false)) } else { print("run \(run) already succeeded; nothing to resume") }
                 return
             }
             var options = RunOptions(concurrency: concurrency ?? record.concurrency)
@@ -70,7 +70,7 @@ struct CancelCommand: AsyncParsableCommand {
             let store = try global.openStore(create: false)
             let record = try await store.requireRun(run)
             guard !record.status.isFinal else {
-                if global.json { Terminal.json(["run": run, "status": record.status.rawValue]) } else { print("run \(run) already \(record.status.rawValue)") }
+                if global.json { Terminal.json(CommandJSON.RunStatus(run: run, status: record.status.rawValue)) } else { print("run \(run) already \(record.status.rawValue)") }
                 return
             }
             try await store.requestCancel(run, now: Date())
@@ -85,7 +85,7 @@ struct CancelCommand: AsyncParsableCommand {
                 while try await store.run(run)?.status == .running { try await Task.sleep(for: .milliseconds(200)) }
             }
             let status = try await store.run(run)?.status ?? .cancelled
-            if global.json { Terminal.json(["run": run, "status": status.rawValue]) } else { print("run \(run): \(Terminal.status(status))") }
+            if global.json { Terminal.json(CommandJSON.RunStatus(run: run, status: status.rawValue)) } else { print("run \(run): \(Terminal.status(status))") }
         }
     }
 }
