@@ -27,7 +27,9 @@ let package = Package(
         .target(name: "MusterStore", dependencies: ["MusterCore", .product(name: "GRDB", package: "GRDB.swift")]),
         // The conformance suite every Store implementation must pass (SQLite now, PostgreSQL later).
         .target(name: "MusterStoreConformance", dependencies: ["MusterCore", "MusterStore"]),
-        .target(name: "MusterRuntime", dependencies: ["MusterCore", "MusterStore", "CMusterSystem", "MusterSystem"]),
+        // muster.toml (ProjectConfig) is read here, so every front door sees the same profiles, limits and prices.
+        .target(name: "MusterRuntime", dependencies: ["MusterCore", "MusterStore", "CMusterSystem", "MusterSystem",
+                                                      .product(name: "TOMLKit", package: "TOMLKit")]),
         // The live views: terminal dashboard, tmux panes, notifications. Reads the Store, never writes task state.
         .target(name: "MusterTerminal", dependencies: ["MusterStore", "MusterSystem"]),
         // The model stub (Anthropic Messages, OpenAI chat completions on 127.0.0.1), `--rehearse` and `doctor`.
@@ -41,7 +43,6 @@ let package = Package(
         .executableTarget(name: "muster", dependencies: [
             "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterSystem", "MusterRehearsal",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .executableTarget(name: "MusterBench", dependencies: [
             "MusterCore", "MusterStore", "MusterRuntime",

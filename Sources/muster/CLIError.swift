@@ -39,6 +39,9 @@ func guarded(_ body: () async throws -> Void) async throws {
     } catch let error as OrchestratorError {
         Terminal.error("muster: \(error.description)")
         throw ExitCode(ExitCodes.badInput)
+    } catch let error as RunRefusal {
+        Terminal.error("muster: \(error.description)")
+        throw ExitCode(ExitCodes.badInput)
     } catch let error as StoreError {
         Terminal.error("muster: \(error.description)")
         throw ExitCode(ExitCodes.badInput)

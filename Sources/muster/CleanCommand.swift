@@ -22,8 +22,8 @@ struct CleanCommand: AsyncParsableCommand {
             let workspace = Workspace(root: URL(fileURLWithPath: record.root), isGitRepository: true)
             let report = try await RunCleaner(workspace: workspace).clean(run: record, tasks: try await store.tasks(run: run), force: force)
             if global.json {
-                Terminal.json(["run": run, "removed_worktrees": report.removedWorktrees, "deleted_branches": report.deletedBranches,
-                               "kept_branches": report.keptBranches])
+                Terminal.json(CommandJSON.Clean(run: run, removedWorktrees: report.removedWorktrees, deletedBranches: report.deletedBranches,
+                                                keptBranches: report.keptBranches))
                 return
             }
             print("removed \(report.removedWorktrees.count) worktrees, deleted \(report.deletedBranches.count) branches")

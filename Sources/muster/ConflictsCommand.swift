@@ -30,33 +30,23 @@ struct ConflictsCommand: AsyncParsableCommand {
             guard record.baseCommit != nil else {
                 throw CLIError.usage("run \(record.id) did not run in git worktrees (isolation: none): there is nothing to compare")
             }
-            Agents.register(record.workflow.agents ?? [:])  // their scratch files are left out
+            let agents = record.agents  // their scratch files are left out
             let worktrees = try await store.tasks(run: record.id).compactMap { task -> ConflictPredictor.Worktree? in
                 // Live: running, or finished well and waiting to be integrated. Failed work is never merged.
                 guard task.state == .running || task.state == .succeeded, let git = task.git, git.violations.isEmpty,
                       let path = git.worktree else { return nil }
                 let absolute = path.hasPrefix("/") ? path : root.appendingPathComponent(path).path
                 guard FileManager.default.fileExists(atPath: absolute) else { return nil }
-                let scratch = (try? Agents.adapter(named: task.spec.agent))?.scratchFiles
+                let scratch = (try? agents.adapter(named: task.spec.agent))?.scratchFiles
                 return .init(task: task.id, path: absolute, baseCommit: git.baseCommit, scratch: scratch)
             }
             let report = try await ConflictPredictor(repository: record.root).predict(worktrees)
             if global.json {
-                Terminal.json(Self.object(report, run: record.id))
+                Terminal.json(ConflictsJSON(report, run: record.id))
             } else {
                 Self.print(report, run: record.id)
             }
         }
-    }
-
-    static func object(_ report: ConflictPredictor.Report, run: String) -> [String: Any] {
-        let pair: (ConflictPredictor.Pair) -> [String: Any] = { ["tasks": $0.tasks, "files": $0.files] }
-        return [
-            "run": run, "worktrees": report.worktrees, "changed_worktrees": report.changedWorktrees,
-            "changed_paths": report.changedPaths, "pairs_checked": report.candidates, "seconds": report.seconds,
-            "conflicts": report.conflicts.map(pair), "overlaps": report.overlaps.map(pair),
-            "skipped": report.skipped.map { ["task": $0.task, "reason": $0.reason] },
-        ]
     }
 
     static func print(_ report: ConflictPredictor.Report, run: String) {

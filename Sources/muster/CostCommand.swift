@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MusterCore
+import MusterRuntime
 import MusterStore
 
 struct CostCommand: AsyncParsableCommand {
@@ -16,84 +17,13 @@ struct CostCommand: AsyncParsableCommand {
             let store = try global.openStore(create: false)
             let record = try await global.resolveRun(run, in: store)
             let report = CostReport(run: record.id, tasks: try await store.tasks(run: record.id).filter { !$0.spec.isExpander })
-            if global.json { Terminal.json(report.json) } else { print(report.text) }
+            if global.json { Terminal.json(report) } else { print(report.text) }
         }
     }
 }
 
-/// Costs added up three ways. A task that ran and whose cost is unknown (no usage reported, or
-/// a model missing from the price table) is counted apart, never as $0.
-struct CostReport {
-    enum Standing: String { case known, unknown, running, notRun = "not run" }
-
-    struct Line {
-        var key: String
-        var tasks = 0
-        var costUSD = 0.0
-        var unknown = 0
-        var tokens = TokenUsage()
-
-        mutating func add(_ task: TaskRecord, _ standing: Standing) {
-            tasks += 1
-            if standing == .known { costUSD += task.costUSD ?? 0 }
-            if standing == .unknown { unknown += 1 }
-            if let usage = task.usage { tokens = tokens + usage }
-        }
-
-        var json: [String: Any] {
-            ["tasks": tasks, "cost_usd": costUSD, "unknown_cost_tasks": unknown, "tokens": CostReport.tokens(tokens)]
-        }
-    }
-
-    let run: String
-    let tasks: [TaskRecord]
-
-    static func standing(_ task: TaskRecord) -> Standing {
-        if task.costUSD != nil { return .known }
-        if task.state == .running { return .running }
-        return task.attempt > 0 ? .unknown : .notRun
-    }
-
-    /// The model the agent reported using (what was priced), else the task's.
-    static func model(_ task: TaskRecord) -> String { task.agentFacts?.model ?? task.spec.model ?? "(none)" }
-
-    static func tokens(_ usage: TokenUsage) -> [String: Int] {
-        ["input": usage.input, "output": usage.output, "cache_read": usage.cacheRead, "cache_write": usage.cacheWrite]
-    }
-
-    func group(by key: (TaskRecord) -> String) -> [Line] {
-        var lines: [String: Line] = [:]
-        for task in tasks {
-            let k = key(task)
-            lines[k, default: Line(key: k)].add(task, Self.standing(task))
-        }
-        return lines.values.sorted { $0.key < $1.key }
-    }
-
-    var total: Line {
-        var line = Line(key: "total")
-        for task in tasks { line.add(task, Self.standing(task)) }
-        return line
-    }
-
-    var json: [String: Any] {
-        let total = self.total
-        return [
-            "run": run,
-            "total": ["cost_usd": total.costUSD, "unknown_cost_tasks": total.unknown, "tasks": total.tasks,
-                      "not_run_tasks": tasks.filter { Self.standing($0) == .notRun }.count, "tokens": Self.tokens(total.tokens)],
-            "tasks": tasks.map { t -> [String: Any] in
-                let standing = Self.standing(t)
-                return ["id": t.id, "group": t.group, "agent": t.spec.agent, "model": t.agentFacts?.model ?? t.spec.model as Any? ?? NSNull(),
-                        "usage_partial": t.agentFacts?.usagePartial ?? false,
-                        "state": t.state.rawValue, "attempts": t.attempt, "cost": standing.rawValue,
-                        "cost_usd": t.costUSD as Any? ?? NSNull(), "tokens": t.usage.map(Self.tokens) as Any? ?? NSNull()]
-            },
-            "by_agent": group { $0.spec.agent }.map { $0.json.merging(["agent": $0.key]) { a, _ in a } },
-            "by_model": group(by: Self.model).map { $0.json.merging(["model": $0.key]) { a, _ in a } },
-        ]
-    }
-
+/// `muster cost` as text; the figures are the library's `CostReport`.
+extension CostReport {
     var text: String {
         let total = self.total
         var lines = ["run \(Terminal.bold(run)): \(Terminal.money(total.costUSD)) for \(total.tasks) tasks"
@@ -116,7 +46,7 @@ struct CostReport {
                          + Terminal.padded(cost, 12) + (t.usage.map(Self.tokenText) ?? "-")
                          + (t.agentFacts?.usagePartial == true ? Terminal.dim(" (partial: stopped mid-stream)") : ""))
         }
-        for (title, groups) in [("By agent", group { $0.spec.agent }), ("By model", group(by: Self.model))] {
+        for (title, groups) in [("By agent", byAgent), ("By model", byModel)] {
             lines.append("")
             lines.append(Terminal.bold(title))
             for line in groups {

@@ -68,8 +68,8 @@ enum DashBench {
         func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
         let perLoad = ms(load) / Double(frames), perRender = ms(render) / Double(frames)
         if json {
-            Terminal.json(["frames": frames, "tasks": feed.tasks.count, "ms_per_frame": perLoad + perRender,
-                           "store_ms": perLoad, "render_ms": perRender])
+            Terminal.json(CommandJSON.DashTiming(frames: frames, tasks: feed.tasks.count, msPerFrame: perLoad + perRender,
+                                                 storeMS: perLoad, renderMS: perRender))
         } else {
             print(String(format: "%d tasks: %.2f ms a frame (store %.2f ms, render %.2f ms) over %d frames",
                          feed.tasks.count, perLoad + perRender, perLoad, perRender, frames))

@@ -16,8 +16,7 @@ struct DoctorCommand: AsyncParsableCommand {
             let muster = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
             let report = await Doctor.run(storePath: global.storePath, muster: muster, agents: agents.isEmpty ? nil : agents)
             if global.json {
-                let data = try JSONEncoder().encode(report)
-                Terminal.json(try JSONSerialization.jsonObject(with: data))
+                Terminal.json(report)
             } else {
                 print(DoctorTable.text(report))
             }

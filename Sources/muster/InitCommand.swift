@@ -15,7 +15,7 @@ struct InitCommand: AsyncParsableCommand {
             }
             try Self.example.write(toFile: file, atomically: true, encoding: .utf8)
             if global.json {
-                Terminal.json(["file": file])
+                Terminal.json(CommandJSON.Init(file: file))
             } else {
                 print("wrote \(file): try `muster plan \(file)`, then `muster run \(file)` (or `muster run --simulate \(file)` for a dry run)")
             }

@@ -65,28 +65,13 @@ struct IntegrateCommand: AsyncParsableCommand {
                 await lease?.release()
                 throw error
             }
-            if global.json { Terminal.json(Self.object(report)) } else { Self.print(report) }
+            if global.json { Terminal.json(IntegrationJSON(report)) } else { Self.print(report) }
             stopped = !report.succeeded
         }
         if stopped { throw ExitCode(ExitCodes.runFailed) }
     }
 
     static func short(_ commit: String) -> String { String(commit.prefix(10)) }
-
-    static func object(_ report: IntegrationReport) -> [String: Any] {
-        [
-            "run": report.run, "branch": report.branch, "dry_run": report.dryRun, "created_branch": report.createdBranch,
-            "start_commit": report.startCommit, "end_commit": report.endCommit, "succeeded": report.succeeded,
-            "merged": report.merged.map { ["task": $0.task, "branch": $0.branch as Any? ?? NSNull(), "commit": $0.commit, "merge_commit": $0.mergeCommit] },
-            "already_integrated": report.alreadyIntegrated,
-            "conflict": report.conflict.map { ["task": $0.task, "branch": $0.branch as Any? ?? NSNull(), "commit": $0.commit, "files": $0.files] } as Any? ?? NSNull(),
-            "not_attempted": report.notAttempted,
-            "excluded": report.excluded.map { ["task": $0.task, "reason": $0.reason] },
-            "integrated": report.merged.map(\.task),
-            "refused": report.refused.map { ["task": $0.task, "reason": $0.reason] },
-            "skipped": report.skipped.map { ["task": $0.task, "reason": $0.reason] },
-        ]
-    }
 
     static func print(_ report: IntegrationReport) {
         let verb = report.dryRun ? "Dry run: would integrate" : "Integrating"

@@ -5,13 +5,16 @@ import ArgumentParser
 /// by `muster resume`, and stops when it wakes to find it was.
 struct LeaseOption: ParsableArguments {
     @Option(name: .customLong("lease"),
-            help: ArgumentHelp("Seconds the orchestrator's lease on the run lasts unless renewed.", valueName: "seconds"))
-    var value: Double = 30
+            help: ArgumentHelp("How long the orchestrator's lease on the run lasts unless renewed (seconds, or 30s, 2m).", valueName: "duration"))
+    var value: DurationArgument = .seconds(30)
+
+    func validate() throws { try validating { _ = try seconds() } }
 
     func seconds() throws -> Double {
-        guard value.isFinite, value >= 1, value <= 86_400 else {
-            throw CLIError.usage("--lease must be between 1 and 86400 seconds (got \(value))")
+        let seconds = value.seconds
+        guard seconds >= 1, seconds <= 86_400 else {
+            throw CLIError.usage("--lease must be between 1 and 86400 seconds (got \(seconds))")
         }
-        return value
+        return seconds
     }
 }

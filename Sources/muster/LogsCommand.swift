@@ -19,7 +19,7 @@ struct LogsCommand: AsyncParsableCommand {
             let path = workspace.taskDirectory(run: run, task: task).appendingPathComponent("output.log").path
             if global.json {
                 let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-                Terminal.json(["run": run, "task": task, "state": record.state.rawValue, "path": path, "output": text])
+                Terminal.json(CommandJSON.Logs(run: run, task: task, state: record.state.rawValue, path: path, output: text))
                 return
             }
             var offset: UInt64 = 0

@@ -14,20 +14,9 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let plan = try SpecPlanning.plan(file: file, concurrency: concurrency, workspace: global.workspace, overlaps: try overlap.policy())
-            if global.json { Terminal.json(PlanReport.json(plan, file: file)) } else { print(PlanReport.text(plan, file: file)) }
+            let plan = try WorkflowRunner.plan(file: file, concurrency: concurrency, root: global.workspace.root, overlaps: try overlap.policy())
+            if global.json { Terminal.json(PlanReport(plan, file: file)) } else { print(PlanText.text(plan, file: file)) }
         }
-    }
-}
-
-/// Loading and planning a spec, shared by `plan` and `run`.
-enum SpecPlanning {
-    static func plan(file: String, concurrency: Int?, workspace: Workspace, overlaps: Planner.OverlapPolicy = .serialize) throws -> Plan {
-        if let concurrency, concurrency < 1 { throw CLIError.usage("--concurrency must be at least 1, got \(concurrency)") }
-        // muster.toml (optional): agent profiles every spec may use, and price overrides.
-        let config = try ProjectConfig.load(root: workspace.root)
-        let loaded = try WorkflowLoader.load(path: file, profiles: config.profiles, limits: config.limits)
-        return try Planner.plan(loaded, root: workspace.root, concurrency: concurrency, prices: config.prices, overlaps: overlaps)
     }
 }
 
@@ -38,13 +27,16 @@ struct OverlapOptions: ParsableArguments {
     @Flag(help: "Run parallel tasks with overlapping owns at the same time anyway; conflicts are predicted during the run.")
     var allowOverlap = false
 
+    func validate() throws { try validating { _ = try policy() } }
+
     func policy() throws -> Planner.OverlapPolicy {
         if strict && allowOverlap { throw CLIError.usage("--strict and --allow-overlap contradict each other: pick one") }
         return strict ? .refuse : allowOverlap ? .allow : .serialize
     }
 }
 
-enum PlanReport {
+/// `muster plan` as text (`--json`: the library's `PlanReport`).
+enum PlanText {
     static func text(_ plan: Plan, file: String) -> String {
         let e = plan.estimate
         var lines: [String] = []
@@ -83,37 +75,4 @@ enum PlanReport {
     }
 
     static func minutes(_ value: Double) -> String { Duration.seconds(value * 60).humanized }
-
-    static func json(_ plan: Plan, file: String) -> [String: Any] {
-        let e = plan.estimate
-        return [
-            "name": plan.workflow.name, "file": file, "concurrency": plan.concurrency, "task_count": e.taskCount,
-            "waves": plan.waves,
-            "critical_path": ["minutes": e.criticalPathMinutes, "tasks": e.criticalPath],
-            "estimate": [
-                "wall_clock_minutes": e.wallClockMinutes, "sequential_minutes": e.sequentialMinutes,
-                "input_tokens": e.tokens.input, "output_tokens": e.tokens.output,
-                "cost_usd": e.costUSD as Any? ?? NSNull(), "unpriced_models": e.unpricedModels,
-                "unestimated_tasks": e.unestimatedTasks,
-                "fast_mode": ["wall_clock_minutes": e.wallClockMinutes / ParallelismAdvice.fastModeSpeedup,
-                              "cost_usd": e.costUSD.map { $0 * ParallelismAdvice.fastModePriceFactor } as Any? ?? NSNull()],
-            ],
-            "dynamic_groups": e.dynamicGroups,
-            "ownership_collisions": plan.collisions.map { ["first": $0.first, "second": $0.second, "first_glob": $0.firstGlob,
-                                                           "second_glob": $0.secondGlob] },
-            "advice": plan.advice.map { a -> [String: Any] in
-                [
-                    "group": a.group, "sub_tasks": a.subTasks, "kind": a.kind.rawValue, "break_even_minutes": a.breakEvenMinutes,
-                    "minutes_per_task": a.minutesPerTask as Any? ?? NSNull(), "verdict": a.verdict.rawValue,
-                    "fan_out_cost_usd": a.fanOutCostUSD as Any? ?? NSNull(),
-                    "sequential_cost_usd": a.sequentialCostUSD.map { [$0.lowerBound, $0.upperBound] } as Any? ?? NSNull(),
-                    "message": a.message,
-                ]
-            },
-            "tasks": plan.tasks.map { t -> [String: Any] in
-                ["id": t.id, "group": t.group, "agent": t.agent, "needs": t.needs, "after": t.after, "owns": t.owns,
-                 "isolation": t.isolation.rawValue, "item": t.item?.text as Any? ?? NSNull(), "dynamic": t.isExpander]
-            },
-        ]
-    }
 }

@@ -17,14 +17,10 @@ struct PsCommand: AsyncParsableCommand {
             let now = Date()
             let sessions = try await LiveSessions.collect(store: store, now: now)
             if global.json {
-                let iso = ISO8601DateFormatter()
-                Terminal.json(sessions.map { s -> [String: Any] in
-                    [
-                        "kind": s.kind.rawValue, "run": s.run, "task": s.task as Any? ?? NSNull(), "host": s.host, "pid": Int(s.pid),
-                        "since": s.since.map { iso.string(from: $0) } as Any? ?? NSNull(), "agent": s.agent as Any? ?? NSNull(),
-                        "heartbeat_at": s.heartbeatAt.map { iso.string(from: $0) } as Any? ?? NSNull(),
-                        "status": s.lost ? "lost" : "live",
-                    ]
+                Terminal.json(sessions.map { s in
+                    CommandJSON.Session(kind: s.kind.rawValue, run: s.run, task: s.task, host: s.host, pid: Int(s.pid),
+                                        since: CommandJSON.date(s.since), agent: s.agent, heartbeatAt: CommandJSON.date(s.heartbeatAt),
+                                        status: s.lost ? "lost" : "live")
                 })
                 return
             }

@@ -10,17 +10,23 @@ struct ResumeCommand: AsyncParsableCommand {
 
     @Argument(help: "The run id (see `muster runs`).") var run: String
     @Option(name: .shortAndLong, help: "Worker slots (default: the run's).") var concurrency: Int?
-    @Option(help: "Seconds between SIGTERM and SIGKILL when a task is stopped.") var grace: Double = 5
+    @Option(help: "Between SIGTERM and SIGKILL when a task is stopped (seconds, or 500ms, 1m).") var grace: DurationArgument = .seconds(5)
     @OptionGroup var lease: LeaseOption
     @OptionGroup(title: "Live views") var live: LiveOptions
     @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        try validating {
+            if let concurrency, concurrency < 1 { throw CLIError.usage("--concurrency must be at least 1, got \(concurrency)") }
+        }
+    }
 
     func run() async throws {
         try await guarded {
             let store = try global.openStore(create: false)
             let record = try await store.requireRun(run)
             if record.status == .succeeded {
-                if global.json { Terminal.json(["run": run, "status": "succeeded", "resumed": false]) } else { print("run \(run) already succeeded; nothing to resume") }
+                if global.json { Terminal.json(CommandJSON.RunStatus(run: run, status: "succeeded", resumed: false)) } else { print("run \(run) already succeeded; nothing to resume") }
                 return
             }
             var options = RunOptions(concurrency: concurrency ?? record.concurrency)
@@ -33,7 +39,7 @@ struct ResumeCommand: AsyncParsableCommand {
             options.leaseSeconds = try lease.seconds()
             options.simulate = record.simulate
             options.simulationSpeed = record.simulate ? 60 : 1
-            options.grace = .seconds(grace)
+            options.grace = grace.duration
             // A rehearsed run is resumed as a rehearsal: never against real models.
             let recorded = try await RehearsalOption.recorded(run: run, store: store)
             let rehearsal = recorded.rehearsed ? try await RehearsalOption.start(script: recorded.script, json: global.json) : nil
@@ -64,7 +70,7 @@ struct CancelCommand: AsyncParsableCommand {
             let store = try global.openStore(create: false)
             let record = try await store.requireRun(run)
             guard !record.status.isFinal else {
-                if global.json { Terminal.json(["run": run, "status": record.status.rawValue]) } else { print("run \(run) already \(record.status.rawValue)") }
+                if global.json { Terminal.json(CommandJSON.RunStatus(run: run, status: record.status.rawValue)) } else { print("run \(run) already \(record.status.rawValue)") }
                 return
             }
             try await store.requestCancel(run, now: Date())
@@ -79,7 +85,7 @@ struct CancelCommand: AsyncParsableCommand {
                 while try await store.run(run)?.status == .running { try await Task.sleep(for: .milliseconds(200)) }
             }
             let status = try await store.run(run)?.status ?? .cancelled
-            if global.json { Terminal.json(["run": run, "status": status.rawValue]) } else { print("run \(run): \(Terminal.status(status))") }
+            if global.json { Terminal.json(CommandJSON.RunStatus(run: run, status: status.rawValue)) } else { print("run \(run): \(Terminal.status(status))") }
         }
     }
 }

@@ -26,12 +26,10 @@ struct ReviewCommand: AsyncParsableCommand {
             let verdict = git.violations.isEmpty ? "ok" : "violation"
             if global.json {
                 let diff = try await repo.output(["diff", git.baseCommit, head])
-                Terminal.json([
-                    "run": run, "task": task, "state": record.state.rawValue, "branch": git.branch as Any? ?? NSNull(),
-                    "base_commit": git.baseCommit, "head_commit": git.headCommit as Any? ?? NSNull(),
-                    "owns": record.spec.owns, "changed_paths": git.changedPaths, "violations": git.violations,
-                    "ownership": verdict, "diff": diff,
-                ])
+                Terminal.json(CommandJSON.Review(
+                    run: run, task: task, state: record.state.rawValue, branch: git.branch, baseCommit: git.baseCommit,
+                    headCommit: git.headCommit, owns: record.spec.owns, changedPaths: git.changedPaths, violations: git.violations,
+                    ownership: verdict, diff: diff))
                 return
             }
             print("\(Terminal.bold("\(run) / \(task)"))  \(Terminal.state(record.state))  branch \(git.branch ?? "(in place)")")

@@ -59,12 +59,11 @@ struct SpawnCommand: AsyncParsableCommand {
             guard let parentTask = try await store.task(run: runID, id: parentID) else {
                 throw CLIError.usage("run \(runID) has no task \(parentID) to spawn from")
             }
-            Agents.register(record.workflow.agents ?? [:])
             let spawned: [SpawnedTask]
             do {
                 let limits = Set((record.workflow.limits ?? [:]).keys)
                 let children = try requests.map { request throws(SpawnRequestError) in
-                    try request.plannedTask(parent: parentTask.spec, limits: limits)
+                    try request.plannedTask(parent: parentTask.spec, limits: limits, agents: record.agents)
                 }
                 spawned = try await store.spawn(run: runID, parent: parentID, children: children, now: Date())
             } catch let error as SpawnRequestError {

@@ -17,7 +17,7 @@ struct StatusCommand: AsyncParsableCommand {
             let tasks = try await store.tasks(run: record.id)
             let counts = try await store.counts(run: record.id)
             if global.json {
-                Terminal.json(RunsCommand.object(record, counts: counts).merging(["tasks": tasks.map(TaskJSON.object)]) { a, _ in a })
+                Terminal.json(RunListing(record, counts: counts, tasks: tasks))
                 return
             }
             print(RunsCommand.line(record, counts: counts))
@@ -29,7 +29,7 @@ struct StatusCommand: AsyncParsableCommand {
                                + Terminal.padded("TIME", 9) + Terminal.padded("COST", 10) + "DETAIL"))
             for task in tasks {
                 let elapsed = task.startedAt.map { start in Duration.seconds((task.finishedAt ?? Date()).timeIntervalSince(start)).humanized } ?? "-"
-                let detail = ([.failed, .skipped, .cancelled, .blocked].contains(task.state) || TaskIssue.isWarning(task.error)
+                let detail = ([.failed, .skipped, .cancelled, .blocked].contains(task.state) || task.warning != nil
                               ? task.error : task.summary)
                     .map { $0.split(separator: "\n").first.map(String.init) ?? "" } ?? ""
                 let cost = task.costUSD.map { Terminal.money($0) } ?? (task.attempt > 0 && task.state.isFinal ? "unknown" : "-")
@@ -55,10 +55,10 @@ struct RunsCommand: AsyncParsableCommand {
         try await guarded {
             let store = try global.openStore(create: false)
             let runs = try await store.runs(limit: limit)
-            var objects: [[String: Any]] = []
+            var objects: [RunListing] = []
             for run in runs {
                 let counts = try await store.counts(run: run.id)
-                if global.json { objects.append(Self.object(run, counts: counts)) } else { print(Self.line(run, counts: counts)) }
+                if global.json { objects.append(RunListing(run, counts: counts)) } else { print(Self.line(run, counts: counts)) }
             }
             if global.json { Terminal.json(objects) } else if runs.isEmpty { print("no runs yet: start one with `muster run FILE`") }
         }
@@ -80,39 +80,5 @@ struct RunsCommand: AsyncParsableCommand {
         guard let holder = run.holder else { return "nobody holds it" }
         let gone = holder.isAliveHere == false ? "no longer running" : "its lease lapsed"
         return "pid \(holder.pid) on \(holder.host): \(gone)"
-    }
-
-    static func object(_ run: RunRecord, counts: TaskCounts) -> [String: Any] {
-        let iso = ISO8601DateFormatter()
-        let interrupted = run.isInterrupted(now: Date())
-        var orchestrator: Any = NSNull()
-        if let holder = run.holder {
-            var object: [String: Any] = ["host": holder.host, "pid": Int(holder.pid), "epoch": Int(run.holderEpoch),
-                                         "lease_until": run.leaseUntil.map { iso.string(from: $0) } as Any? ?? NSNull()]
-            if let alive = holder.isAliveHere { object["alive"] = alive }
-            orchestrator = object
-        }
-        return [
-            "run": run.id, "name": run.name, "spec": run.specPath, "status": interrupted ? "interrupted" : run.status.rawValue,
-            "resume": interrupted ? "muster resume \(run.id)" as Any : NSNull(), "simulate": run.simulate,
-            "concurrency": run.concurrency, "created_at": iso.string(from: run.createdAt),
-            "finished_at": run.finishedAt.map { iso.string(from: $0) } as Any? ?? NSNull(),
-            "orchestrator": orchestrator,
-            "counts": Dictionary(uniqueKeysWithValues: TaskState.allCases.map { ($0.rawValue, counts[$0]) }),
-            "cost_usd": counts.costUSD, "unknown_cost_tasks": counts.unknownCost,
-            "budget_usd": run.workflow.budgetUSD as Any? ?? NSNull(), "budget_hard": run.workflow.budgetHard ?? false,
-            "limits": (run.workflow.limits ?? [:]).mapValues(LimitJSON.object),
-        ]
-    }
-}
-
-enum LimitJSON {
-    static func object(_ limit: LimitSpec) -> [String: Any] {
-        var object: [String: Any] = ["kind": limit.isResource ? "resource" : "limit"]
-        if let rpm = limit.requestsPerMinute { object["requests_per_minute"] = rpm }
-        if let tpm = limit.tokensPerMinute { object["tokens_per_minute"] = tpm }
-        if let concurrent = limit.concurrent { object["concurrent"] = concurrent }
-        if let burst = limit.burstSeconds { object["burst_seconds"] = burst }
-        return object
     }
 }

@@ -33,8 +33,8 @@ struct StubModelCommand: AsyncParsableCommand {
                 throw CLIError.usage(error.description)
             }
             if json {
-                Terminal.json(["url": stub.baseURL, "port": stub.port, "anthropic_base_url": stub.baseURL,
-                               "openai_api_base": stub.baseURL + "/v1"])
+                Terminal.json(CommandJSON.Stub(url: stub.baseURL, port: Int(stub.port), anthropicBaseURL: stub.baseURL,
+                                               openaiAPIBase: stub.baseURL + "/v1"))
             } else {
                 print(stub.baseURL)
                 Terminal.error(Terminal.dim("muster stub-model: ANTHROPIC_BASE_URL=\(stub.baseURL) · OPENAI_API_BASE=\(stub.baseURL)/v1 · Ctrl-C stops it"))

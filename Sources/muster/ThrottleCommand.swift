@@ -27,98 +27,51 @@ struct ThrottleCommand: AsyncParsableCommand {
     @Option(help: "How many tokens this command counts against --tokens (default 1).") var useTokens: Int?
     @Option(help: "At most this many commands at once across every process sharing the key.") var concurrent: Int?
     @Option(help: "Seconds of the rate the bucket may let through at once after a quiet spell (default 1).") var burst: Double?
-    @Option(help: "How long a concurrency slot lasts if this process dies (renewed while the command runs).") var lease = "60s"
-    @Option(help: "Give up (exit 75) after waiting this long for a turn (e.g. 30s); default: wait as long as it takes.") var maxWait: String?
+    @Option(help: "How long a concurrency slot lasts if this process dies (renewed while the command runs).")
+    var lease: DurationArgument = .seconds(60)
+    @Option(help: "Give up (exit 75) after waiting this long for a turn (e.g. 30s); default: wait as long as it takes.")
+    var maxWait: DurationArgument?
     @Option(help: "Name the concurrency slot's holder (default: this process).") var holder: String?
     @OptionGroup var global: GlobalOptions
     @Argument(parsing: .postTerminator, help: "The command and its arguments, after --.") var command: [String] = []
 
     static let timedOutExit: Int32 = 75  // EX_TEMPFAIL
 
-    /// The figures given as options, or else those of KEY in muster.toml.
-    func resolvedLimit() throws -> RateLimit {
-        if rpm != nil || tokens != nil || concurrent != nil {
-            return RateLimit(requestsPerMinute: rpm, tokensPerMinute: tokens, concurrent: concurrent,
-                             burstSeconds: burst ?? RateLimit.defaultBurstSeconds)
+    func validate() throws {
+        try validating {
+            if command.isEmpty {
+                throw CLIError.usage("give the command to run after --: muster throttle --limit \(limit) --rpm 60 -- CMD ARGS…")
+            }
+            if !lease.isPositive { throw CLIError.usage("--lease \(lease) is not a duration like 30s, 10m or 1h (and more than zero)") }
+            if let useTokens, useTokens < 0 { throw CLIError.usage("--use-tokens must not be negative, not \(useTokens)") }
         }
-        let config = try ProjectConfig.load(root: global.workspace.root)
-        guard let spec = config.limits[limit] else {
-            let known = config.limits.keys.sorted()
-            throw CLIError.usage("give at least one of --rpm N, --tokens N or --concurrent N, or define `\(limit)` in muster.toml "
-                                 + "(`[limits.\(limit)]` with `requests_per_minute = 60`, or `\(limit) = N` under `[resources]`)"
-                                 + (known.isEmpty ? "" : "; muster.toml defines \(known.joined(separator: ", "))"))
-        }
-        var limit = RateLimit(spec)
-        if let burst { limit.burstSeconds = burst }
-        return limit
     }
 
     func run() async throws {
         var status: TerminationStatus = .exited(0)
         try await guarded {
-            guard let executable = command.first else {
-                throw CLIError.usage("give the command to run after --: muster throttle --limit \(limit) --rpm 60 -- CMD ARGS…")
-            }
-            let limit = try resolvedLimit()
-            do {
-                try limit.validate(key: self.limit)
-                if let useTokens, useTokens < 0 { throw LimitError.invalid("--use-tokens must not be negative, not \(useTokens)") }
-            } catch let error as LimitError {
+            let figures = try Throttle.limit(key: limit, requestsPerMinute: rpm, tokensPerMinute: tokens, concurrent: concurrent,
+                                             burst: burst, root: global.workspace.root)
+            do { try figures.validate(key: limit) } catch let error as LimitError {
                 throw CLIError.usage(error.description.replacingOccurrences(of: "requests_per_minute", with: "--rpm")
                     .replacingOccurrences(of: "tokens_per_minute", with: "--tokens").replacingOccurrences(of: "concurrent", with: "--concurrent"))
             }
-            let leaseSeconds = try LockContext.seconds(lease, option: "--lease", allowZero: false)
-            let maxWait = try maxWait.map { try LockContext.seconds($0, option: "--max-wait", allowZero: true) }
             let cwd = FileManager.default.currentDirectoryPath
             let path: String
-            do { path = try ExecutableResolver().resolve(executable, relativeTo: cwd) } catch {
-                throw CLIError.usage("cannot run \(executable): not found on PATH or not executable")
+            do { path = try ExecutableResolver().resolve(command[0], relativeTo: cwd) } catch {
+                throw CLIError.usage("cannot run \(command[0]): not found on PATH or not executable")
             }
-            let storePath = global.storePath
             let workspace = global.workspace
-            if storePath == workspace.defaultStorePath { try workspace.prepare() }
-            let limiter = RateLimiter(store: try SQLiteStore(path: storePath))
-            let holder = holder ?? "throttle:\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
-            let permit: RateLimiter.Permit
+            if global.storePath == workspace.defaultStorePath { try workspace.prepare() }
+            let throttle = Throttle(key: limit, limit: figures, tokens: useTokens ?? 1, holder: holder, leaseSeconds: lease.seconds,
+                                    maxWait: maxWait?.seconds)
             do {
-                permit = try await limiter.acquire(key: self.limit, requests: 1, tokens: limit.tokensPerMinute == nil ? 0 : (useTokens ?? 1), limit: limit,
-                                                   holder: holder, leaseSeconds: leaseSeconds, maxWait: maxWait)
+                status = try await throttle.run(path, Array(command.dropFirst()), in: cwd, store: try SQLiteStore(path: global.storePath))
             } catch let error as RateLimiter.Failure {
                 Terminal.error("muster: \(error.description)")
                 throw ExitCode(Self.timedOutExit)
             }
-            let pid = try CommandRunner.spawnInheritingStreams(path, Array(command.dropFirst()), in: cwd,
-                                                                environment: ProcessInfo.processInfo.environment)
-            let forwarding = SignalForwarder(pid: pid)
-            let renewal = permit.holdsSlot ? Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .milliseconds(Int64(leaseSeconds * 1000 / 3)))
-                    if Task.isCancelled { break }
-                    try? await limiter.renew(permit, capacity: limit.concurrent ?? 1, leaseSeconds: leaseSeconds)
-                }
-            } : nil
-            status = await withCheckedContinuation { continuation in
-                let thread = Thread { continuation.resume(returning: CommandRunner.wait(pid)) }
-                thread.stackSize = 256 * 1024
-                thread.start()
-            }
-            renewal?.cancel()
-            forwarding.stop()
-            try await limiter.release(permit)
         }
         if status.code != 0 { throw ExitCode(status.code) }
     }
-}
-
-/// Passes the signals a terminal or supervisor sends muster on to the child's process group
-/// (it runs in a group of its own), so Ctrl-C stops the command and muster then relays its status.
-final class SignalForwarder: Sendable {
-    let signals = UnixSignals(trapping: SIGINT, SIGTERM, SIGHUP, SIGQUIT)
-
-    init(pid: pid_t) {
-        Task { [signals] in for await sig in signals { kill(-pid, sig) } }
-    }
-
-    /// The command has ended: nothing left to forward to (the signals stay ignored while muster exits).
-    func stop() { signals.cancel(restoringDefaults: false) }
 }

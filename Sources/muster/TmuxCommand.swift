@@ -31,7 +31,7 @@ struct TmuxCommand: AsyncParsableCommand {
             let session = try TmuxSession.open(record, storePath: global.storePath, tmux: tmux, panesPerWindow: panesPerWindow)
             let hint = TmuxSession.attachHint(session, socket: socket)
             if global.json {
-                Terminal.json(["run": record.id, "session": session, "socket": socket as Any? ?? NSNull(), "attach": hint])
+                Terminal.json(CommandJSON.Tmux(run: record.id, session: session, socket: socket, attach: hint))
                 return
             }
             guard !detach && TerminalScreen.isTerminal else {

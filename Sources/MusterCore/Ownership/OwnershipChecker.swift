@@ -53,8 +53,9 @@ public enum OwnershipChecker {
         }
         guard !overlapping.isEmpty else { return [] }
         // Reachability is only worth computing once some globs overlap.
-        let reach = Reachability(tasks)
-        return overlapping.filter { reach.concurrent($0.0.task, $0.1.task) }.map { x, y in
+        let ancestors = TaskGraph(tasks).ancestors
+        let concurrent = { (a: Int, b: Int) in !ancestors[a].contains(b) && !ancestors[b].contains(a) }
+        return overlapping.filter { concurrent($0.0.task, $0.1.task) }.map { x, y in
             OwnershipCollision(first: tasks[x.task].id, second: tasks[y.task].id, firstGlob: x.glob.pattern, secondGlob: y.glob.pattern)
         }.sorted { ($0.first, $0.second) < ($1.first, $1.second) }
     }
@@ -73,7 +74,7 @@ public enum OwnershipChecker {
     /// Edges always point forward in one fixed order, so no cycle can form.
     public static func serialize(_ tasks: [PlannedTask], collisions: [OwnershipCollision]) -> [PlannedTask] {
         guard !collisions.isEmpty else { return tasks }
-        let order = Reachability(tasks).topologicalRank
+        let order = TaskGraph(tasks).rank
         let index = Dictionary(uniqueKeysWithValues: tasks.enumerated().map { ($1.id, $0) })
         var tasks = tasks
         for collision in collisions {
@@ -82,50 +83,5 @@ public enum OwnershipChecker {
             if !tasks[later].after.contains(tasks[earlier].id) { tasks[later].after.append(tasks[earlier].id) }
         }
         return tasks
-    }
-}
-
-/// Which tasks can reach which through `needs` (group level) and `after` (task level).
-struct Reachability {
-    let tasks: [PlannedTask]
-    /// Position of each task in a topological order (dependencies first).
-    let topologicalRank: [Int]
-    private let ancestors: [Set<Int>]
-
-    init(_ tasks: [PlannedTask]) {
-        self.tasks = tasks
-        var members: [String: [Int]] = [:]
-        var index: [String: Int] = [:]
-        for (i, task) in tasks.enumerated() {
-            members[task.group, default: []].append(i)
-            index[task.id] = i
-        }
-        let predecessors: [[Int]] = tasks.map { task in
-            task.needs.flatMap { members[$0] ?? [] } + task.after.compactMap { index[$0] }
-        }
-        var ancestors = Array(repeating: Set<Int>(), count: tasks.count)
-        var done = Array(repeating: false, count: tasks.count)
-        var rank = Array(repeating: 0, count: tasks.count)
-        var next = 0
-        func visit(_ i: Int) {
-            if done[i] { return }
-            done[i] = true  // the validator guarantees no cycle
-            var set = Set<Int>()
-            for p in predecessors[i] {
-                visit(p)
-                set.insert(p)
-                set.formUnion(ancestors[p])
-            }
-            ancestors[i] = set
-            rank[i] = next
-            next += 1
-        }
-        for i in tasks.indices { visit(i) }
-        self.ancestors = ancestors
-        self.topologicalRank = rank
-    }
-
-    func concurrent(_ a: Int, _ b: Int) -> Bool {
-        !ancestors[a].contains(b) && !ancestors[b].contains(a)
     }
 }

@@ -18,53 +18,14 @@ public struct Plan: Sendable {
         self.collisions = collisions
         self.concurrency = max(1, concurrency)
         let graph = TaskGraph(tasks)
-        self.waves = graph.waves()
+        self.waves = Self.waves(tasks, graph: graph)
         self.estimate = PlanEstimate(tasks: tasks, graph: graph, concurrency: self.concurrency, prices: prices)
         self.advice = ParallelismAdvice.advise(workflow: workflow, tasks: tasks, concurrency: self.concurrency, prices: prices)
     }
-}
-
-/// Dependencies resolved to task indices: `needs: [scan]` waits for every scan task, and `after`
-/// (added when `owns` collide) waits for one task.
-struct TaskGraph {
-    let tasks: [PlannedTask]
-    let predecessors: [[Int]]
-    /// Task indices, dependencies first.
-    let order: [Int]
-
-    init(_ tasks: [PlannedTask]) {
-        self.tasks = tasks
-        var members: [String: [Int]] = [:]
-        var index: [String: Int] = [:]
-        for (i, task) in tasks.enumerated() {
-            members[task.group, default: []].append(i)
-            index[task.id] = i
-        }
-        let predecessors = tasks.map { task in
-            Array(Set(task.needs.flatMap { members[$0] ?? [] } + task.after.compactMap { index[$0] })).sorted()
-        }
-        self.predecessors = predecessors
-        // Kahn's algorithm, taking tasks in file order when several are free.
-        var remaining = predecessors.map(\.count)
-        var successors = Array(repeating: [Int](), count: tasks.count)
-        for (i, preds) in predecessors.enumerated() { for p in preds { successors[p].append(i) } }
-        var queue = Deque(tasks.indices.filter { remaining[$0] == 0 })
-        var order: [Int] = []
-        order.reserveCapacity(tasks.count)
-        while let next = queue.popFirst() {
-            order.append(next)
-            for s in successors[next] {
-                remaining[s] -= 1
-                if remaining[s] == 0 { queue.append(s) }
-            }
-        }
-        self.order = order
-    }
 
     /// Task ids by wave: a task's wave is one more than the latest wave it waits for.
-    func waves() -> [[String]] {
-        var level = Array(repeating: 0, count: tasks.count)
-        for i in order { level[i] = predecessors[i].map { level[$0] + 1 }.max() ?? 0 }
+    static func waves(_ tasks: [PlannedTask], graph: TaskGraph) -> [[String]] {
+        let level = graph.levels
         var waves: [[String]] = Array(repeating: [], count: (level.max() ?? -1) + 1)
         for i in tasks.indices { waves[level[i]].append(tasks[i].id) }
         return waves
@@ -94,7 +55,7 @@ public struct PlanEstimate: Codable, Sendable, Equatable {
         dynamicGroups = tasks.filter(\.isExpander).map(\.group)
         sequentialMinutes = durations.reduce(0, +)
         wallClockMinutes = Self.schedule(durations: durations, graph: graph, slots: concurrency)
-        (criticalPathMinutes, criticalPath) = Self.criticalPath(durations: durations, graph: graph)
+        (criticalPathMinutes, criticalPath) = Self.criticalPath(durations: durations, graph: graph, ids: tasks.map(\.id))
         var tokens = TokenUsage()
         var cost: Double? = 0
         var unpriced = Set<String>()
@@ -116,9 +77,8 @@ public struct PlanEstimate: Codable, Sendable, Equatable {
     /// Simulates `slots` workers taking ready tasks in file order; returns the finish time.
     static func schedule(durations: [Double], graph: TaskGraph, slots: Int) -> Double {
         var waitingOn = graph.predecessors.map(\.count)
-        var successors = Array(repeating: [Int](), count: graph.tasks.count)
-        for (i, preds) in graph.predecessors.enumerated() { for p in preds { successors[p].append(i) } }
-        var ready = Deque(graph.tasks.indices.filter { waitingOn[$0] == 0 })
+        let successors = graph.successors
+        var ready = Deque((0..<graph.count).filter { waitingOn[$0] == 0 })
         var running = MinHeap()
         var now = 0.0
         while true {
@@ -136,9 +96,9 @@ public struct PlanEstimate: Codable, Sendable, Equatable {
     }
 
     /// Longest chain of estimated minutes through the graph, with unlimited workers.
-    static func criticalPath(durations: [Double], graph: TaskGraph) -> (Double, [String]) {
-        var finish = Array(repeating: 0.0, count: graph.tasks.count)
-        var previous = Array(repeating: -1, count: graph.tasks.count)
+    static func criticalPath(durations: [Double], graph: TaskGraph, ids: [String]) -> (Double, [String]) {
+        var finish = Array(repeating: 0.0, count: graph.count)
+        var previous = Array(repeating: -1, count: graph.count)
         for i in graph.order {
             var start = 0.0
             for p in graph.predecessors[i] where previous[i] < 0 || finish[p] >= start {
@@ -153,23 +113,10 @@ public struct PlanEstimate: Codable, Sendable, Equatable {
         var path: [String] = []
         let total = finish[last]
         while last >= 0 {
-            path.append(graph.tasks[last].id)
+            path.append(ids[last])
             last = previous[last]
         }
         return (total, path.reversed())
-    }
-}
-
-/// A small FIFO without quadratic `removeFirst`.
-struct Deque {
-    private var items: [Int]
-    private var head = 0
-    init(_ items: [Int]) { self.items = items }
-    mutating func append(_ item: Int) { items.append(item) }
-    mutating func popFirst() -> Int? {
-        guard head < items.count else { return nil }
-        defer { head += 1 }
-        return items[head]
     }
 }
 

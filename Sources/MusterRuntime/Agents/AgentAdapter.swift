@@ -76,33 +76,19 @@ public enum AgentError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case .unknownAgent(let name): "unknown agent `\(name)` (built in: \(Agents.names.joined(separator: ", ")))"
+        case .unknownAgent(let name): "unknown agent `\(name)` (built in: \(Agents.builtinNames.joined(separator: ", ")))"
         case .missingCommand(let task): "task \(task) has no command for the shell agent"
         }
     }
 }
 
-/// The agents muster can start: the built-in adapters, and the custom profiles of the run at hand
-/// (registered from the workflow before it runs, so `adapter(named:)` finds them).
+/// The built-in adapters, and how a profile or an agent's output becomes an adapter or a report.
+/// Which custom profiles a run may use is the run's own `AgentCatalog`, never process-wide state.
 public enum Agents {
     static let builtins: [any AgentAdapter] = [ShellAgent(), SimAgent(), ClaudeAgent(), CodexAgent(), GeminiAgent(),
                                                AiderAgent(), OpenCodeAgent()]
-    static let registered = Mutex<[String: AgentProfile]>([:])
 
-    public static var names: [String] { (builtins.map(\.name) + registered.withLock { Array($0.keys) }).sorted() }
-
-    /// Makes `profiles` (a workflow's `agents`) available by name, replacing any registered before.
-    public static func register(_ profiles: [String: AgentProfile]) {
-        registered.withLock { $0 = profiles }
-    }
-
-    public static func profile(named name: String) -> AgentProfile? { registered.withLock { $0[name] } }
-
-    public static func adapter(named name: String) throws -> any AgentAdapter {
-        if let profile = profile(named: name) { return adapter(for: profile) }
-        guard let adapter = builtins.first(where: { $0.name == name }) else { throw AgentError.unknownAgent(name) }
-        return adapter
-    }
+    public static var builtinNames: [String] { builtins.map(\.name).sorted() }
 
     /// The adapter a profile describes: a built-in one with the profile's settings, or a custom CLI.
     public static func adapter(for profile: AgentProfile) -> any AgentAdapter {

@@ -18,15 +18,18 @@ public struct SimAgent: AgentAdapter {
     public let spendsTokens = true
     /// nil: follow the task's agent.
     public let format: AgentOutputFormat?
+    /// The run's custom profiles: a task on one prints in its profile's format.
+    public let profiles: [String: AgentProfile]
 
-    public init(name: String = "sim", format: AgentOutputFormat? = nil) {
+    public init(name: String = "sim", format: AgentOutputFormat? = nil, profiles: [String: AgentProfile] = [:]) {
         self.name = name
         self.format = format
+        self.profiles = profiles
     }
 
     public func format(for task: PlannedTask) -> AgentOutputFormat {
         if let format { return format }
-        if let profile = Agents.profile(named: task.agent) {
+        if let profile = profiles[task.agent] {
             return profile.base == "sim" ? (profile.output ?? .claudeStreamJSON) : profile.format
         }
         if task.agent == "shell" { return .claudeStreamJSON }

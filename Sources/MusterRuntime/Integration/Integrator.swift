@@ -1,4 +1,5 @@
 import Foundation
+import MusterCore
 import MusterStore
 
 /// What the integrator needs to know about one task (built from a `TaskRecord`).
@@ -241,33 +242,19 @@ public struct Integrator: Sendable {
     public static func order(_ tasks: [IntegrationTask]) -> [IntegrationTask] {
         var members: [String: [IntegrationTask]] = [:]
         for task in tasks { members[task.group, default: []].append(task) }
-        var needs: [String: Set<String>] = [:]
-        for task in tasks { needs[task.group, default: []].formUnion(task.needs.filter { members[$0] != nil && $0 != task.group }) }
         let first = members.mapValues { $0.map(\.position).min() ?? 0 }
-        var dependents: [String: [String]] = [:]
-        var waiting: [String: Int] = [:]
-        for (group, wanted) in needs {
-            waiting[group] = wanted.count
-            for need in wanted { dependents[need, default: []].append(group) }
+        // Groups numbered in the order that breaks ties, so the graph's smallest free node is the one wanted.
+        let groups = members.keys.sorted { (first[$0]!, $0) < (first[$1]!, $1) }
+        let number = Dictionary(uniqueKeysWithValues: groups.enumerated().map { ($1, $0) })
+        let needs = groups.map { group in
+            members[group]!.flatMap(\.needs).filter { $0 != group }.compactMap { number[$0] }
         }
-        let earlier: (String, String) -> Bool = { (first[$0]!, $0) < (first[$1]!, $1) }
-        var ready = members.keys.filter { waiting[$0] == 0 }.sorted(by: earlier)
-        var result: [IntegrationTask] = []
-        var done: Set<String> = []
-        while !ready.isEmpty {
-            let group = ready.removeFirst()
-            done.insert(group)
-            result += members[group]!.sorted { ($0.position, $0.id) < ($1.position, $1.id) }
-            for dependent in dependents[group] ?? [] {
-                waiting[dependent]! -= 1
-                if waiting[dependent] == 0 {
-                    ready.append(dependent)
-                    ready.sort(by: earlier)
-                }
-            }
-        }
+        let graph = TaskGraph(predecessors: needs, priority: <)
+        let byPosition: (IntegrationTask, IntegrationTask) -> Bool = { ($0.position, $0.id) < ($1.position, $1.id) }
+        var result = graph.order.flatMap { members[groups[$0]]!.sorted(by: byPosition) }
         // A cycle cannot be expressed in a spec; should one appear anyway, keep its tasks (by position) rather than drop them.
-        result += tasks.filter { !done.contains($0.group) }.sorted { ($0.position, $0.id) < ($1.position, $1.id) }
+        let blocked = Set(graph.blocked.map { groups[$0] })
+        result += tasks.filter { blocked.contains($0.group) }.sorted(by: byPosition)
         return result
     }
 

@@ -180,7 +180,7 @@ extension Orchestrator.Loop {
         let message: String
         do {
             let limits = Set((workflow.limits ?? [:]).keys)
-            let children = try SpawnFile.read(path: file.path).map { try $0.plannedTask(parent: task.spec, limits: limits) }
+            let children = try SpawnFile.read(path: file.path).map { try $0.plannedTask(parent: task.spec, limits: limits, agents: run.agents) }
             let spawned = try await o.store.spawn(run: run.id, parent: task.id, children: children, now: Date())
             let folded = spawned.filter(\.folded).count
             try? await o.store.appendEvent(NewEvent(run: run.id, task: task.id, kind: "spawn.outbox",

@@ -154,7 +154,7 @@ extension Orchestrator.Loop {
             try? FileManager.default.removeItem(at: kept)
             try? FileManager.default.moveItem(at: log, to: kept)
         }
-        let adapter = try Agents.adapter(named: run.simulate ? "sim" : spec.agent)
+        let adapter = try run.agents.adapter(named: run.simulate ? "sim" : spec.agent)
         let prompt = spec.prompt.map { render($0, task: task) }
         spec.command = spec.command.map { Command(argv: $0.argv.map { render($0, task: task) }, viaShell: $0.viaShell) }
         let promptPath = dir.appendingPathComponent("prompt.md")
@@ -174,7 +174,7 @@ extension Orchestrator.Loop {
         for (name, value) in spec.env { environment[name] = render(value, task: task) }
         for (name, value) in invocation.environment { environment[name] = value }
         if let overlay = o.options.agentEnvironment, adapter.spendsTokens, !run.simulate {
-            let base = Agents.profile(named: spec.agent)?.base ?? spec.agent
+            let base = run.agents.base(of: spec.agent)
             let launch = AgentLaunch(run: run.id, task: task, agent: spec.agent, base: base, directory: directory)
             for (name, value) in overlay(launch) { environment[name] = value }
         }

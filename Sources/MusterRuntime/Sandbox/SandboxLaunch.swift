@@ -19,6 +19,8 @@ public struct SandboxLaunch: Sendable {
     public var runDirectory: String
     /// muster's own environment (trusted, unlike a task's `env`).
     public var environment: [String: String]
+    /// The run's custom agent profiles (their state folders and `writable:` paths).
+    public var profiles: [String: AgentProfile] = [:]
 
     public init(report: SandboxReport, repository: String, storePath: String, runDirectory: String, environment: [String: String]) {
         self.report = report
@@ -46,7 +48,7 @@ public struct SandboxLaunch: Sendable {
         var writable = [outbox]
         var notes: [String] = []
         // The agent's own state: a per-run folder its variable points at, or its folder under $HOME.
-        let profile = Agents.profile(named: task.agent)
+        let profile = profiles[task.agent]
         let base = profile?.base ?? task.agent
         let home = environment["HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil }
         for folder in BuiltinAgents.stateFolders(for: base) {
@@ -165,8 +167,10 @@ extension SandboxLaunch {
             FileHandle.standardError.write(Data("muster: warning: \(message)\n".utf8))
             try await o.store.appendEvent(NewEvent(run: run.id, kind: "run.sandbox", message: message, at: Date()))
         }
-        return SandboxLaunch(report: report, repository: o.workspace.root.path, storePath: o.storePath,
-                             runDirectory: o.workspace.runDirectory(run.id).path, environment: ProcessInfo.processInfo.environment)
+        var launch = SandboxLaunch(report: report, repository: o.workspace.root.path, storePath: o.storePath,
+                                   runDirectory: o.workspace.runDirectory(run.id).path, environment: ProcessInfo.processInfo.environment)
+        launch.profiles = run.agents.profiles
+        return launch
     }
 
     /// Wraps `request` in the task's sandbox when one applies; returns what applied, for the event log.

@@ -39,8 +39,9 @@ public struct SpawnRequest: Sendable, Equatable {
 
     /// The planned child of `parent`: its agent (and that agent's model) and limits unless the request
     /// names others, its isolation, and the request's work. `limits`: the keys the run declares (nil:
-    /// not checked here). The Store then checks ownership, depth and needs.
-    public func plannedTask(parent: PlannedTask, limits: Set<String>? = nil) throws(SpawnRequestError) -> PlannedTask {
+    /// not checked here); `agents`: the run's. The Store then checks ownership, depth and needs.
+    public func plannedTask(parent: PlannedTask, limits: Set<String>? = nil,
+                            agents: AgentCatalog = AgentCatalog()) throws(SpawnRequestError) -> PlannedTask {
         let uses = Array(Set(uses ?? parent.uses)).sorted()
         if let limits, let unknown = uses.first(where: { !limits.contains($0) }) {
             let hint = Suggest.nearest(unknown, among: limits.sorted()).map { " (did you mean \($0)?)" } ?? ""
@@ -48,9 +49,10 @@ public struct SpawnRequest: Sendable, Equatable {
                            + (limits.isEmpty ? ": the workflow declares none" : "; declared: \(limits.sorted().joined(separator: ", "))"))
         }
         let agent = agent ?? parent.agent
-        guard Agents.names.contains(agent) else {
-            let hint = Suggest.nearest(agent, among: Agents.names).map { " (did you mean \($0)?)" } ?? ""
-            throw .invalid("unknown agent `\(agent)`\(hint); known: \(Agents.names.joined(separator: ", "))")
+        let known = agents.names
+        guard known.contains(agent) else {
+            let hint = Suggest.nearest(agent, among: known).map { " (did you mean \($0)?)" } ?? ""
+            throw .invalid("unknown agent `\(agent)`\(hint); known: \(known.joined(separator: ", "))")
         }
         if let id { try SpawnRequest.checkID(id) }
         if agent == "shell" && command == nil {

@@ -21,21 +21,23 @@ import TOMLKit
 /// cache_write = 6.25
 /// cache_read = 0.5
 /// ```
-struct ProjectConfig {
-    static let fileName = "muster.toml"
+public struct ProjectConfig: Sendable {
+    public static let fileName = "muster.toml"
     static let topKeys = ["agents", "prices", "limits", "resources"]
     static let priceKeys = ["input", "output", "cache_write", "cache_read"]
 
     /// nil when the repository has no muster.toml.
-    var path: String?
-    var profiles: [String: AgentProfile] = [:]
+    public var path: String?
+    public var profiles: [String: AgentProfile] = [:]
     /// The shipped defaults with the file's `[prices.*]` laid over them.
-    var prices: PriceTable = .defaults
-    var overriddenModels: [String] = []
+    public var prices: PriceTable = .defaults
+    public var overriddenModels: [String] = []
     /// `[limits.*]` and `[resources]`: under every workflow's own (the spec wins key by key).
-    var limits: [String: LimitSpec] = [:]
+    public var limits: [String: LimitSpec] = [:]
 
-    static func load(root: URL) throws(SpecError) -> ProjectConfig {
+    public init(path: String? = nil) { self.path = path }
+
+    public static func load(root: URL) throws(SpecError) -> ProjectConfig {
         let path = root.appendingPathComponent(fileName).path
         guard FileManager.default.fileExists(atPath: path) else { return ProjectConfig() }
         let text: String
@@ -47,7 +49,7 @@ struct ProjectConfig {
         return try parse(text, file: path)
     }
 
-    static func parse(_ text: String, file: String) throws(SpecError) -> ProjectConfig {
+    public static func parse(_ text: String, file: String) throws(SpecError) -> ProjectConfig {
         var config = ProjectConfig(path: file)
         let locator = TOMLLocator(text: text)
         func fail(_ path: [String], atValue: Bool = false, _ message: String, fix: String? = nil) -> SpecError {
