@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // posix_spawn + pidfd helpers: C variadics (syscall) and glibc's *_np spawn actions are not importable from Swift.
@@ -61,7 +62,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MusterTerminalTests", dependencies: ["MusterTerminal", "MusterStore", "MusterCore", "MusterTestKit"]),
         .testTarget(name: "EndToEndTests", dependencies: ["MusterStore", "MusterRuntime", "MusterTestKit",
-                                                    .product(name: "MCP", package: "swift-sdk")]),
+                                                    .product(name: "MCP", package: "swift-sdk"),
+                                                    .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "MusterBenchTests", dependencies: ["MusterBench", "MusterRuntime", "MusterTestKit"]),
         .testTarget(name: "MusterRehearsalTests", dependencies: ["MusterRehearsal"]),
     ]

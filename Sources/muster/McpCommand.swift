@@ -21,9 +21,9 @@ struct McpCommand: AsyncParsableCommand {
         try await guarded {
             let environment = ProcessInfo.processInfo.environment
             let storePath = global.storePath
-            // Inside a task the store's folder names the repository (the current folder is the task's worktree).
-            let workspace = environment["MUSTER_STORE"].map { Workspace.locate(from: URL(fileURLWithPath: $0).deletingLastPathComponent()
-                                                                                     .deletingLastPathComponent()) } ?? global.workspace
+            // Inside a task MUSTER_ROOT names the repository (the current folder is the task's worktree).
+            let workspace = environment["MUSTER_ROOT"].flatMap { $0.isEmpty ? nil : Workspace.locate(from: URL(fileURLWithPath: $0)) }
+                ?? global.workspace
             let context = MCPContext(storePath: storePath, workspace: workspace, environment: TaskEnvironment(environment),
                                      attempt: environment["MUSTER_ATTEMPT"].flatMap(Int.init))
             try await MusterMCPServer.serve(context: context, version: Muster.configuration.version)
