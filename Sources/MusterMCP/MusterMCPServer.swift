@@ -1,5 +1,6 @@
 import Foundation
 import MCP
+import MusterCore
 import MusterRuntime
 
 /// `muster mcp`: muster's tools over MCP on stdin/stdout. Each tool calls the library function its

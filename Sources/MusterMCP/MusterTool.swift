@@ -29,7 +29,7 @@ struct MusterTool: Sendable {
                 throw RefusedRequest("\(name): `\(key)` is required")
             }
             let value = try await run(checked, context)
-            return CallTool.Result(content: [.text(text: Self.render(value))], structuredContent: Self.structured(value), isError: false)
+            return try CallTool.Result(content: [.text(text: Self.render(value), annotations: nil, _meta: nil)], structuredContent: Self.structured(value), isError: false)
         } catch let error as RefusedRequest {
             return Self.failure(error.description)
         } catch let error as CustomStringConvertible {
@@ -40,7 +40,7 @@ struct MusterTool: Sendable {
     }
 
     static func failure(_ text: String) -> CallTool.Result {
-        CallTool.Result(content: [.text(text: text)], isError: true)
+        CallTool.Result(content: [.text(text: text, annotations: nil, _meta: nil)], isError: true)
     }
 
     /// Structured content must be an object: a list is wrapped.

@@ -50,7 +50,7 @@ enum RunResources {
         guard let task = try await store.task(run: run.id, id: parts[2]) else {
             throw MCPError.invalidParams("run \(run.id) has no task \(parts[2])")
         }
-        let path = parts[3] == "log" ? context.taskFile(run: run.id, task: task.id, "output.log") : task.resultPath
+        let path = parts[3] == "log" ? context.taskFile(run: run.id, task: task.id, "output.log") : task.resultPath.map { $0.hasPrefix("/") ? $0 : context.workspace.root.appendingPathComponent($0).path }
         let text = path.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? task.summary ?? ""
         return [.text(text, uri: uri, mimeType: "text/plain")]
     }

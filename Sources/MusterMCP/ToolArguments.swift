@@ -1,5 +1,6 @@
 import Foundation
 import MCP
+import MusterCore
 import MusterRuntime
 
 /// A tool call's arguments, checked like any hostile input: an unknown field or a wrong type is a

@@ -84,14 +84,15 @@ enum FanoutTools {
         let store = try context.openStore()
         let outcome = try await TaskWaiter.wait(store: store, run: caller.run, caller: caller.task, tasks: tasks, deadline: deadline)
         return ["timed_out": .bool(outcome.timedOut), "all_succeeded": .bool(outcome.allSucceeded),
-                "tasks": .array(outcome.tasks.map { report($0, budget: budget) })]
+                "tasks": .array(outcome.tasks.map { report($0, budget: budget, root: context.workspace.root) })]
     }
 
-    static func report(_ task: TaskRecord, budget: Int) -> Value {
+    /// `result_path` absolute (the store keeps it relative to the repository), so the agent can open it from its worktree.
+    static func report(_ task: TaskRecord, budget: Int, root: URL) -> Value {
         var summary = task.summary
         var cut = false
         if let text = summary, text.count > budget { summary = String(text.prefix(budget)) + "…"; cut = true }
         return ["id": .string(task.id), "state": .string(task.state.rawValue), "summary": .optional(summary),
-                "summary_cut": .bool(cut), "result_path": .optional(task.resultPath), "error": .optional(task.error)]
+                "summary_cut": .bool(cut), "result_path": .optional(task.resultPath.map { $0.hasPrefix("/") ? $0 : root.appendingPathComponent($0).path }), "error": .optional(task.error)]
     }
 }

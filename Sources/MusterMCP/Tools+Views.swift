@@ -50,7 +50,7 @@ enum ViewTools {
         let store = try context.openStore()
         let run = try await context.resolveRun(arguments.text("run"), in: store)
         let id = try arguments.requiredText("task")
-        guard let task = try await store.task(run: run.id, id: id) else { throw unknownTask(id, run: run.id, in: store) }
+        guard let task = try await store.task(run: run.id, id: id) else { throw await unknownTask(id, run: run.id, in: store) }
         let lines = try arguments.integer("lines") ?? 50
         let path = context.taskFile(run: run.id, task: task.id, "output.log")
         let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
