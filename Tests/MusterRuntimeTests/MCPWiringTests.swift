@@ -102,6 +102,7 @@ import Testing
     @Test func theLoaderReadsMcpOnTasksAndProfilesAndPointsAtMistakes() throws {
         let loaded = try WorkflowLoader.parse("""
             name: x
+            agent: claude
             agents:
               quiet: {base: claude, mcp: false}
             tasks:
@@ -113,8 +114,8 @@ import Testing
         let plan = try Planner.plan(loaded, root: URL(fileURLWithPath: NSTemporaryDirectory()))
         #expect(plan.tasks.map(\.mcp) == [false, true, true], "b is off through its profile, checked at launch")
         for (yaml, line, column, message) in [
-            ("name: x\ntasks:\n  a: {prompt: go, mcp: nope}\n", 3, 26, "`mcp` must be true or false"),
-            ("name: x\nagents:\n  q: {base: claude, mcp: maybe}\ntasks:\n  a: {prompt: go, agent: q}\n", 3, 27, "`mcp` of agent `q` must be true or false"),
+            ("name: x\nagent: claude\ntasks:\n  a: {prompt: go, mcp: nope}\n", 4, 24, "`mcp` must be true or false"),
+            ("name: x\nagents:\n  q: {base: claude, mcp: maybe}\ntasks:\n  a: {prompt: go, agent: q}\n", 3, 26, "`mcp` of agent `q` must be true or false"),
         ] {
             do {
                 _ = try WorkflowLoader.parse(yaml, file: "wf.yml")
