@@ -26,7 +26,7 @@ struct MCPServerTests {
         var runID: String?
         let started = try await eventually {
             let runs = try await h.muster("runs", "--json")
-            guard let id = ((try? runs.json()) as? [[String: Any]])?.first?["id"] as? String else { return false }
+            guard let id = ((try? runs.json()) as? [[String: Any]])?.first?["run"] as? String else { return false }
             runID = id
             let status = try await h.muster("status", id, "--json")
             let tasks = (try? status.json() as? [String: Any])?["tasks"] as? [[String: Any]]
@@ -96,7 +96,7 @@ struct MCPServerTests {
         let lead = try await Self.leadRun(h, maxDepth: 1)
         let session = try await MCPSession(h, run: lead.run, task: "lead")
         let cases: [(String, [String: Value], String)] = [
-            ("spawn", ["prompt": "x", "ownz": ["src/**"]], "unknown key `ownz`; did you mean `owns`?"),
+            ("spawn", ["prompt": "x", "ownz": ["src/**"]], "unknown field `ownz`; did you mean `owns`?"),
             ("spawn", ["command": "true", "owns": 5], "`owns` must be a list of text"),
             ("spawn", ["command": "true", "retries": "two"], "`retries` must be a whole number"),
             ("spawn", ["command": "true", "owns": ["lib/**"]], "not inside its parent's owns"),
@@ -152,7 +152,7 @@ struct MCPServerTests {
         let locked = try await session.call("lock", ["path": "src/shared.txt", "ttl_seconds": 60])
         #expect(locked.object["acquired"] as? Bool == true, "\(locked.text)")
         let list = try await session.call("locks")
-        #expect((list.object["result"] as? [[String: Any]])?.first?["path"] as? String == "src/shared.txt", "\(list.text)")
+        #expect((list.json as? [[String: Any]])?.first?["path"] as? String == "src/shared.txt", "\(list.text)")
         let unlocked = try await session.call("unlock", ["path": "src/shared.txt"])
         #expect(unlocked.object["released"] as? Bool == true, "\(unlocked.text)")
 
