@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // posix_spawn + pidfd helpers: C variadics (syscall) and glibc's *_np spawn actions are not importable from Swift.
@@ -40,8 +42,10 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // `muster mcp`: the MCP server over stdio. No logic of its own: each tool calls the library function its CLI command calls.
+        .target(name: "MusterMCP", dependencies: ["MusterCore", "MusterStore", "MusterRuntime", .product(name: "MCP", package: "swift-sdk")]),
         .executableTarget(name: "muster", dependencies: [
-            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterSystem", "MusterRehearsal",
+            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterSystem", "MusterRehearsal", "MusterMCP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "MusterBench", dependencies: [
@@ -58,7 +62,9 @@ let package = Package(
         .testTarget(name: "MusterRuntimeTests", dependencies: ["MusterCore", "MusterStore", "MusterRuntime", "MusterTestKit"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MusterTerminalTests", dependencies: ["MusterTerminal", "MusterStore", "MusterCore", "MusterTestKit"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MusterStore", "MusterRuntime", "MusterTestKit"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["MusterStore", "MusterRuntime", "MusterTestKit",
+                                                    .product(name: "MCP", package: "swift-sdk"),
+                                                    .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "MusterBenchTests", dependencies: ["MusterBench", "MusterRuntime", "MusterTestKit"]),
         .testTarget(name: "MusterRehearsalTests", dependencies: ["MusterRehearsal"]),
     ]

@@ -36,6 +36,9 @@ func guarded(_ body: () async throws -> Void) async throws {
         Terminal.error("muster: \(error.description)")
         if case .usage = error { throw ExitCode(ExitCodes.badInput) }
         throw ExitCode(ExitCodes.runFailed)
+    } catch let error as RefusedRequest {
+        Terminal.error("muster: \(error.description)")
+        throw ExitCode(ExitCodes.badInput)
     } catch let error as OrchestratorError {
         Terminal.error("muster: \(error.description)")
         throw ExitCode(ExitCodes.badInput)

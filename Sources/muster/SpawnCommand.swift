@@ -46,31 +46,10 @@ struct SpawnCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let environment = TaskEnvironment()
-            guard let runID = run ?? environment.run, let parentID = parent ?? environment.task else {
-                throw CLIError.usage("""
-                    muster spawn adds children to a running task: call it from inside a task (where MUSTER_RUN and \
-                    MUSTER_TASK_ID are set), or pass --run RUN --parent TASK
-                    """)
-            }
+            let caller = try Spawner.caller(run: run, parent: parent, environment: TaskEnvironment())
             let requests = try self.requests()
             let store = try global.openStore(create: false)
-            let record = try await store.requireRun(runID)
-            guard let parentTask = try await store.task(run: runID, id: parentID) else {
-                throw CLIError.usage("run \(runID) has no task \(parentID) to spawn from")
-            }
-            let spawned: [SpawnedTask]
-            do {
-                let limits = Set((record.workflow.limits ?? [:]).keys)
-                let children = try requests.map { request throws(SpawnRequestError) in
-                    try request.plannedTask(parent: parentTask.spec, limits: limits, agents: record.agents)
-                }
-                spawned = try await store.spawn(run: runID, parent: parentID, children: children, now: Date())
-            } catch let error as SpawnRequestError {
-                throw CLIError.usage("refused: \(error.description)")
-            } catch let error as SpawnError {
-                throw CLIError.usage("refused: \(error.description)")
-            }
+            let spawned = try await Spawner.spawn(store: store, run: caller.run, parent: caller.parent, requests: requests)
             if global.json {
                 Terminal.json(spawned.map { ["id": $0.id, "folded": $0.folded] as [String: Any] })
                 return

@@ -29,44 +29,12 @@ struct WaitCommand: AsyncParsableCommand {
             guard let runID = run ?? environment.run else {
                 throw CLIError.usage("not inside a muster run: pass --run RUN and the tasks to wait for")
             }
-            let caller = environment.task(of: runID)
-            if tasks.isEmpty && caller == nil {
-                throw CLIError.usage("wait for what? Name the tasks (inside a task it defaults to the ones it spawned)")
-            }
             let deadline = try timeout.map { Date().addingTimeInterval(try LockContext.seconds($0, option: "--timeout", allowZero: false)) }
             let store = try global.openStore(create: false)
-            _ = try await store.requireRun(runID)
-            var all = try await store.tasks(run: runID)
-            let known = Set(all.map(\.id))
-            for task in tasks where !known.contains(task) {
-                let hint = Suggest.nearest(task, among: known.sorted()).map { " (did you mean \($0)?)" } ?? ""
-                throw CLIError.usage("run \(runID) has no task \(task)\(hint)")
-            }
-            if let caller {
-                // Waiting for itself or for what it descends from can never end.
-                let ancestors = Lineage.ancestors(of: caller, in: all)
-                if let bad = tasks.first(where: ancestors.contains) {
-                    throw CLIError.usage("task \(caller) cannot wait for \(bad == caller ? "itself" : "its ancestor \(bad)"): it would wait forever")
-                }
-                try await store.setWaiting(run: runID, task: caller, waiting: true)
-            }
-            var targets: [TaskRecord] = []
-            var pause = 0.05
-            var timedOut = false
-            do {
-                while true {
-                    targets = tasks.isEmpty ? Lineage.descendants(of: caller!, in: all) : all.filter { tasks.contains($0.id) }
-                    if targets.allSatisfy({ $0.state.isFinal }) { break }
-                    if let deadline, Date() >= deadline { timedOut = true; break }
-                    try await Task.sleep(for: .milliseconds(Int64(pause * 1000)))
-                    pause = min(1, pause * 1.5)
-                    all = try await store.tasks(run: runID)
-                }
-            } catch {
-                if let caller { try? await store.setWaiting(run: runID, task: caller, waiting: false) }
-                throw error
-            }
-            if let caller { try await store.setWaiting(run: runID, task: caller, waiting: false) }
+            let outcome = try await TaskWaiter.wait(store: store, run: runID, caller: environment.task(of: runID), tasks: tasks,
+                                                    deadline: deadline)
+            let targets = outcome.tasks
+            let timedOut = outcome.timedOut
             report(targets)
             if timedOut {
                 Terminal.error("muster: gave up waiting after \(timeout ?? "?"): \(targets.filter { !$0.state.isFinal }.count) tasks still unfinished")

@@ -37,6 +37,8 @@ public struct PlannedTask: Codable, Sendable, Equatable {
     public var modelIsDefault = false
     /// Tool calls the agent was refused do not fail the task (`allow_denials: true`).
     public var allowDenials = false
+    /// Its agent is given `muster mcp` (its orchestration tools); `mcp: false` turns that off.
+    public var mcp = true
     /// Its `sandbox:` (nil: the default, `worktree` where bubblewrap works).
     public var sandbox: SandboxMode?
     /// `writable:` paths of the workflow and the task, checked by the loader.
@@ -77,7 +79,7 @@ public struct PlannedTask: Codable, Sendable, Equatable {
 extension PlannedTask {
     enum CodingKeys: String, CodingKey {
         case id, group, item, agent, model, prompt, command, needs, owns, env, timeout, stallTimeout, retries, estimate,
-             kind, expands, after, isolation, uses, parent, depth, join, modelIsDefault, allowDenials, sandbox, writable
+             kind, expands, after, isolation, uses, parent, depth, join, modelIsDefault, allowDenials, sandbox, writable, mcp
     }
 
     // Fields added after the first release decode with their defaults from older stored runs.
@@ -102,5 +104,6 @@ extension PlannedTask {
         allowDenials = try c.decodeIfPresent(Bool.self, forKey: .allowDenials) ?? false
         sandbox = try c.decodeIfPresent(SandboxMode.self, forKey: .sandbox)
         writable = try c.decodeIfPresent([String].self, forKey: .writable) ?? []
+        mcp = try c.decodeIfPresent(Bool.self, forKey: .mcp) ?? true
     }
 }

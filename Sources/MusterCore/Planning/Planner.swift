@@ -112,6 +112,7 @@ public enum Planner {
             join: spec.join ?? false)
         task.modelIsDefault = named == nil
         task.allowDenials = spec.allowDenials ?? false
+        task.mcp = spec.mcp ?? true
         task.sandbox = spec.sandbox ?? workflow.sandbox
         task.writable = (workflow.writable ?? []) + (spec.writable ?? [])
         return task

@@ -134,7 +134,7 @@ public enum ProfileValue: Sendable {
 /// `muster.toml`, which report errors at their own positions through `error`.
 public enum AgentProfileBuilder {
     public static let keys = ["base", "command", "output", "prompt", "model", "permissions", "allowed_tools", "args", "install",
-                              "scratch_files", "writable"]
+                              "scratch_files", "writable", "mcp"]
 
     /// `key`: the field at fault (nil: the profile itself); `atKey`: point at the key rather than its value.
     public typealias Fail = (_ key: String?, _ atKey: Bool, _ message: String, _ fix: String?) -> SpecError
@@ -210,6 +210,11 @@ public enum AgentProfileBuilder {
                                "write globs relative to the worktree, e.g. \".aider*\"")
                 }
                 profile.scratchFiles = globs
+            case "mcp":
+                guard case .text(let raw) = value, let flag = ["true": true, "false": false][raw] else {
+                    throw fail(key, false, "`mcp` of agent `\(name)` must be true or false", "write `mcp: false` to run it without muster's MCP tools")
+                }
+                profile.mcp = flag
             case "writable":
                 let paths = try list(key, value)
                 for path in paths {

@@ -123,6 +123,8 @@ public struct TaskSpec: Codable, Sendable, Equatable {
     public var uses: [String]?
     /// `allow_denials: true`: tool calls the agent was refused do not fail the task (nil: they do, as `denied`).
     public var allowDenials: Bool?
+    /// `mcp: false`: the agent is not given `muster mcp` (nil: it is, for agents that load MCP servers).
+    public var mcp: Bool?
 
     public init(id: String, prompt: String? = nil, command: Command? = nil, agent: String? = nil,
                 model: String? = nil, needs: [String] = [], foreach: Foreach? = nil, owns: [String] = [],
@@ -241,6 +243,8 @@ public struct AgentProfile: Codable, Sendable, Equatable {
     /// `writable:` folders the agent keeps state in, writable inside the sandbox (over the base
     /// agent's own, `BuiltinAgents.stateFolders`). Relative: inside the worktree; absolute or `~/…`.
     public var writable: [String]?
+    /// `mcp: false`: tasks on this profile are not given `muster mcp` (nil: they are).
+    public var mcp: Bool?
 
     public init(name: String, base: String? = nil, command: [String]? = nil, output: AgentOutputFormat? = nil,
                 prompt: PromptDelivery? = nil, model: String? = nil, permissions: String? = nil,

@@ -28,7 +28,7 @@ public enum WorkflowLoader {
                                 "max_depth", "summary_chars", "limits", "resources", "sandbox", "writable"]
     static let budgetKeys = ["usd", "hard"]
     static let taskKeys = ["prompt", "command", "shell", "agent", "model", "needs", "foreach", "owns", "env",
-                           "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation", "join", "uses", "allow_denials", "sandbox", "writable"]
+                           "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation", "join", "uses", "allow_denials", "sandbox", "writable", "mcp"]
     static let foreachKeys = ["items", "glob", "from"]
     static let estimateKeys = ["minutes", "input_tokens", "output_tokens"]
     static let backoffKeys = ["initial", "max"]
@@ -408,6 +408,11 @@ struct NodeReader {
                                fix: "write `allow_denials: true` to let a task whose tool calls were refused succeed")
                 }
                 spec.allowDenials = flag
+            case "mcp":
+                guard case .scalar = value, let flag = value.bool else {
+                    throw fail(value, "`mcp` must be true or false", fix: "write `mcp: false` to run the agent without muster's MCP tools")
+                }
+                spec.mcp = flag
             case "sandbox": spec.sandbox = try sandbox(value)
             case "writable": spec.writable = try writable(value, path: "\(base).writable")
             case "join":

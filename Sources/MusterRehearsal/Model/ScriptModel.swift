@@ -27,6 +27,9 @@ struct ScriptModel {
     var script: StubScript
     /// The agent's working folder: registered, or learnt from its system prompt.
     var directory: String?
+    /// The text of the last tool result the agent sent back (`{{last_result}}`): a scripted lead
+    /// answers with what its `wait` returned.
+    var lastResult: String?
 
     /// The steps to play: the script's, or the default (one small file inside `owns`, then a final text).
     var steps: [StubStep] {
@@ -47,6 +50,7 @@ struct ScriptModel {
         if out.contains("{{") {
             out = out.replacingOccurrences(of: "{{dir}}", with: directory ?? ".")
             out = out.replacingOccurrences(of: "{{task}}", with: conversation.task ?? "")
+            out = out.replacingOccurrences(of: "{{last_result}}", with: lastResult ?? "")
             out = out.replacingOccurrences(of: "{{file}}",
                                            with: RehearsalTarget.file(owns: conversation.owns, task: conversation.task) ?? "MUSTER-REHEARSAL.md")
         }

@@ -14,8 +14,9 @@ import Yams
 ///     chunk_delay_ms: 0      # between streamed events
 ///     tasks: {report: {steps: [...]}}   # per task id, over the rest
 ///
-/// Strings may name `{{dir}}` (the task's working folder), `{{task}}` and `{{file}}` (the default
-/// file to write: one inside the task's `owns`).
+/// Strings may name `{{dir}}` (the task's working folder), `{{task}}`, `{{file}}` (the default
+/// file to write: one inside the task's `owns`) and `{{last_result}}` (the text of the last tool
+/// result the agent sent back, e.g. what `mcp__muster__wait` returned to a scripted lead).
 public struct StubScript: Codable, Sendable, Equatable {
     public var steps: [StubStep]?
     public var usage: StubUsage?

@@ -83,10 +83,12 @@ final class StubRouter: Sendable {
             let answer = ModelAnswer(blocks: [.text("ok")], usage: StubUsage(), model: asked)
             return stream ? AnthropicEncoder.stream(answer, delay: .zero, gap: .zero) : AnthropicEncoder.message(answer, delay: .zero)
         }
-        let (key, model) = self.model(for: request, system: system)
+        let (key, scripted) = self.model(for: request, system: system)
+        var model = scripted
         let (delay, gap) = delays(model.script)
         if let fail = failure(key: key, script: model.script) { return AnthropicEncoder.error(fail, delay: delay) }
         let messages = body["messages"] as? [[String: Any]] ?? []
+        model.lastResult = Self.lastToolResult(messages)
         let turn = messages.filter { $0["role"] as? String == "assistant" }.count
         let answer = model.answer(turn: turn, tools: tools, model: model.script.model ?? asked)
         book.recordAnswer(key, usage: answer.usage, model: answer.model)
@@ -115,6 +117,20 @@ final class StubRouter: Sendable {
             return OpenAIEncoder.stream(answer, includeUsage: includeUsage, delay: delay, gap: gap)
         }
         return OpenAIEncoder.completion(answer, delay: delay)
+    }
+
+    /// The text of the newest `tool_result` block in an Anthropic conversation (nil: none yet).
+    static func lastToolResult(_ messages: [[String: Any]]) -> String? {
+        for message in messages.reversed() where message["role"] as? String == "user" {
+            guard let blocks = message["content"] as? [[String: Any]] else { continue }
+            for block in blocks.reversed() where block["type"] as? String == "tool_result" {
+                if let text = block["content"] as? String { return text }
+                if let parts = block["content"] as? [[String: Any]] {
+                    return parts.compactMap { $0["text"] as? String }.joined(separator: "\n")
+                }
+            }
+        }
+        return nil
     }
 
     /// For an agent without tools: every step at once as edit blocks, or, when it comes back after

@@ -48,7 +48,13 @@ public struct AgentReport: Sendable, Equatable {
 public struct AgentContext: Sendable {
     /// `--simulate`/`sim`: estimated minutes are divided by this (60 turns a minute into a second).
     public var simulationSpeed: Double
-    public init(simulationSpeed: Double = 1) { self.simulationSpeed = simulationSpeed }
+    /// The task the agent runs for, inside a run (nil: none, e.g. a unit test): agents that load MCP
+    /// servers get `muster mcp` bound to it (`MCPWiring`).
+    public var task: AgentTaskContext?
+    public init(simulationSpeed: Double = 1, task: AgentTaskContext? = nil) {
+        self.simulationSpeed = simulationSpeed
+        self.task = task
+    }
 }
 
 public protocol AgentAdapter: Sendable {

@@ -14,6 +14,8 @@ public struct ClaudeAgent: AgentAdapter {
     /// The CLI's own retries for a task on a shared limit: few, so the shared cool-down governs
     /// (its default is 10 over ~167 s, while every other task keeps hitting the API).
     public static let maxRetriesOnALimit = 2
+    /// Claude Code's per-call MCP timeout (`MCP_TOOL_TIMEOUT`, ms): a day, since `wait` lasts as long as the children.
+    public static let mcpToolTimeoutMilliseconds = 24 * 3600 * 1000
 
     public let name: String
     public let spendsTokens = true
@@ -30,12 +32,20 @@ public struct ClaudeAgent: AgentAdapter {
                  "--permission-mode", profile.permissions ?? BuiltinAgents.defaultPermissions(for: "claude")!]
         var tools = profile.allowedTools ?? []
         if !tools.contains(Self.musterCommands) { tools.append(Self.musterCommands) }
+        var environment: [String: String] = [:]
+        if let inside = context.task, MCPWiring.enabled(for: task, profile: profile) {
+            // `muster mcp` bound to this task, its tools allowed: a lead's mcp__muster__spawn runs headless.
+            let config = try MCPWiring.write(MCPWiring.claudeConfig(inside), named: MCPWiring.claudeConfigFile, in: inside)
+            argv += ["--mcp-config", config]
+            tools += MCPWiring.claudeToolNames.filter { !tools.contains($0) }
+            // Its tools are called like any other, and `wait` may last as long as the children run.
+            environment["MCP_TOOL_TIMEOUT"] = String(Self.mcpToolTimeoutMilliseconds)
+        }
         argv += ["--allowedTools", tools.joined(separator: ",")]
         // Only a model the spec or profile names: otherwise the CLI uses its own default, and the
         // model it reports is the one recorded and priced.
         if let model = task.model, !task.modelIsDefault { argv += ["--model", model] }
         argv += profile.args
-        var environment: [String: String] = [:]
         if !task.uses.isEmpty { environment["CLAUDE_CODE_MAX_RETRIES"] = String(Self.maxRetriesOnALimit) }
         return AgentInvocation(executable: argv[0], arguments: argv, promptOnStdin: true, environment: environment)
     }

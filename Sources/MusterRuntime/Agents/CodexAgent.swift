@@ -18,6 +18,7 @@ public struct CodexAgent: AgentAdapter {
         var argv = profile.command ?? ["codex"]
         argv += ["exec", "--json", "--sandbox", profile.permissions ?? BuiltinAgents.defaultPermissions(for: "codex")!]
         if let model = task.model, !task.modelIsDefault { argv += ["--model", model] }
+        if let inside = context.task, MCPWiring.enabled(for: task, profile: profile) { argv += MCPWiring.codexArguments(inside) }
         argv += profile.args
         argv.append("-")  // read the prompt from stdin
         return AgentInvocation(executable: argv[0], arguments: argv, promptOnStdin: true)

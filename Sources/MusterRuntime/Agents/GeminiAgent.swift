@@ -20,7 +20,12 @@ public struct GeminiAgent: AgentAdapter {
         if let model = task.model, !task.modelIsDefault { argv += ["--model", model] }
         argv += profile.args
         argv.append("--prompt=" + (prompt ?? ""))
-        return AgentInvocation(executable: argv[0], arguments: argv)
+        var environment: [String: String] = [:]
+        if let inside = context.task, MCPWiring.enabled(for: task, profile: profile) {
+            environment["GEMINI_CLI_SYSTEM_SETTINGS_PATH"] = try MCPWiring.write(MCPWiring.geminiSettings(inside),
+                                                                                 named: MCPWiring.geminiSettingsFile, in: inside)
+        }
+        return AgentInvocation(executable: argv[0], arguments: argv, environment: environment)
     }
 
     public func report(stdout: String, status: TerminationStatus, task: PlannedTask) -> AgentReport {

@@ -18,7 +18,11 @@ public struct OpenCodeAgent: AgentAdapter {
         argv += ["run", "--format", "json"]
         if let model = task.model, !task.modelIsDefault, model.contains("/") { argv += ["--model", model] }
         argv += profile.args
-        return AgentInvocation(executable: argv[0], arguments: argv, promptOnStdin: true)
+        var environment: [String: String] = [:]
+        if let inside = context.task, MCPWiring.enabled(for: task, profile: profile) {
+            environment["OPENCODE_CONFIG"] = try MCPWiring.write(MCPWiring.openCodeConfig(inside), named: MCPWiring.openCodeConfigFile, in: inside)
+        }
+        return AgentInvocation(executable: argv[0], arguments: argv, promptOnStdin: true, environment: environment)
     }
 
     public func report(stdout: String, status: TerminationStatus, task: PlannedTask) -> AgentReport {

@@ -162,7 +162,7 @@ extension Orchestrator.Loop {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         if let prompt { try PlainFile.write(prompt, to: promptPath.path) }
         let invocation = try adapter.invocation(for: spec, prompt: prompt,
-                                                context: AgentContext(simulationSpeed: o.options.simulationSpeed))
+                                                context: AgentContext(simulationSpeed: o.options.simulationSpeed, task: AgentTaskContext(run: run.id, task: task.id, attempt: task.attempt, folder: dir.path, storePath: o.storePath, root: o.workspace.root.path)))
         let executable = try o.resolver.resolve(invocation.executable, relativeTo: directory)
         var environment = baseEnvironment
         environment["MUSTER_RUN"] = run.id

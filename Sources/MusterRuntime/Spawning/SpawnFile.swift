@@ -48,7 +48,7 @@ public enum SpawnFile {
         return requests
     }
 
-    static func request(_ object: [String: Any], at: String) throws(SpawnRequestError) -> SpawnRequest {
+    public static func request(_ object: [String: Any], at: String) throws(SpawnRequestError) -> SpawnRequest {
         for key in object.keys where !keys.contains(key) {
             let hint = Suggest.nearest(key, among: keys).map { "did you mean `\($0)`?" } ?? "known keys: \(keys.joined(separator: ", "))"
             throw .invalid("\(at): unknown key `\(key)`; \(hint)")

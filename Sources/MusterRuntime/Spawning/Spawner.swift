@@ -1,0 +1,39 @@
+import Foundation
+import MusterCore
+import MusterStore
+
+/// Adds children to a running task: the one path behind `muster spawn` and the MCP `spawn` tool.
+/// The Store refuses a child that owns anything outside the parent's owns, one deeper than the
+/// workflow's max_depth, and one whose needs are unknown or its own ancestors.
+public enum Spawner {
+    /// The run and parent a caller spawns from: flags first, then MUSTER_RUN/MUSTER_TASK_ID.
+    public static func caller(run: String?, parent: String?, environment: TaskEnvironment) throws(RefusedRequest) -> (run: String, parent: String) {
+        guard let runID = run ?? environment.run, let parentID = parent ?? environment.task else {
+            throw RefusedRequest("""
+                spawn adds children to a running task: call it from inside a task (where MUSTER_RUN and \
+                MUSTER_TASK_ID are set), or name the run and the parent task
+                """)
+        }
+        return (runID, parentID)
+    }
+
+    /// Spawns `requests` as children of `parent`; a refusal is a `RefusedRequest` starting with "refused:".
+    public static func spawn(store: any Store, run runID: String, parent parentID: String, requests: [SpawnRequest],
+                             now: Date = Date()) async throws -> [SpawnedTask] {
+        let record = try await store.requireRun(runID)
+        guard let parentTask = try await store.task(run: runID, id: parentID) else {
+            throw RefusedRequest("run \(runID) has no task \(parentID) to spawn from")
+        }
+        do {
+            let limits = Set((record.workflow.limits ?? [:]).keys)
+            let children = try requests.map { request throws(SpawnRequestError) in
+                try request.plannedTask(parent: parentTask.spec, limits: limits, agents: record.agents)
+            }
+            return try await store.spawn(run: runID, parent: parentID, children: children, now: now)
+        } catch let error as SpawnRequestError {
+            throw RefusedRequest("refused: \(error.description)")
+        } catch let error as SpawnError {
+            throw RefusedRequest("refused: \(error.description)")
+        }
+    }
+}
