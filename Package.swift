@@ -10,12 +10,17 @@ let package = Package(
         .library(name: "MusterCore", targets: ["MusterCore"]),
         .library(name: "MusterStore", targets: ["MusterStore"]),
         .library(name: "MusterRuntime", targets: ["MusterRuntime"]),
+        .library(name: "MusterWeb", targets: ["MusterWeb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // posix_spawn + pidfd helpers: C variadics (syscall) and glibc's *_np spawn actions are not importable from Swift.
@@ -27,8 +32,16 @@ let package = Package(
         .target(name: "MusterRuntime", dependencies: ["MusterStore", "CMusterSystem"]),
         // The live views: terminal dashboard, tmux panes, notifications. Reads the Store, never writes task state.
         .target(name: "MusterTerminal", dependencies: ["MusterStore"]),
+        // The web board and Prometheus /metrics (`muster serve`). Reads the Store; control actions use the Store's own calls.
+        .target(name: "MusterWeb", dependencies: [
+            "MusterCore", "MusterStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "muster", dependencies: [
-            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal",
+            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterWeb",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
@@ -41,6 +54,12 @@ let package = Package(
         .testTarget(name: "MusterStoreTests", dependencies: ["MusterStore", "MusterStoreConformance"]),
         .testTarget(name: "MusterRuntimeTests", dependencies: ["MusterRuntime"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MusterTerminalTests", dependencies: ["MusterTerminal", "MusterStore", "MusterCore"]),
+        .testTarget(name: "MusterWebTests", dependencies: [
+            "MusterWeb", "MusterStore", "MusterCore", "MusterRuntime",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "EndToEndTests", dependencies: ["MusterStore", "MusterRuntime"]),
     ]
 )
