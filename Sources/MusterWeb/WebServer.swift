@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import Logging
-import ServiceLifecycle
 
 /// `muster serve`: the web board and `/metrics` over one Store, read-only unless `--allow-control`.
 public struct WebServer: Sendable {
@@ -49,12 +48,11 @@ public struct WebServer: Sendable {
         return Application(
             router: router(),
             configuration: .init(address: .hostname(options.bind, port: options.port), serverName: "muster"),
-            services: [StreamCloser(hub: hub)],
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? options.port) },
             logger: logger)
     }
 
-    /// Serves until SIGINT or SIGTERM, then ends the event streams and shuts down gracefully.
+    /// Serves until SIGINT or SIGTERM, then shuts down gracefully (open event streams end).
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         try await application(onListening: onListening).runService()
     }
@@ -63,14 +61,5 @@ public struct WebServer: Sendable {
     public func url(port: Int) -> String {
         let host = options.bind.contains(":") ? "[\(options.bind)]" : options.bind
         return "http://\(host):\(port)" + (policy.loginPath ?? "/")
-    }
-}
-
-/// Ends every open event stream when a graceful shutdown starts (browsers never leave on their own).
-struct StreamCloser: Service {
-    let hub: StreamHub
-    func run() async throws {
-        try? await gracefulShutdown()
-        hub.stop()
     }
 }

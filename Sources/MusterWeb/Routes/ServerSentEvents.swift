@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 import Synchronization
 
 /// Server-Sent Events framing: `event:`, one `data:` line per line of the payload, an optional `id:`.
@@ -20,8 +21,9 @@ enum SSE {
                                       .init("X-Accel-Buffering")!: "no"]
 }
 
-/// The open event streams: counted (tests and the benchmark wait for a browser to connect), and
-/// ended when the server shuts down, so a graceful shutdown does not wait for browsers to leave.
+/// The open event streams: counted (tests wait for a browser to connect), and ended when the
+/// server shuts down gracefully (the request's task sees the shutdown), so a shutdown does not
+/// wait for browsers to leave.
 public final class StreamHub: Sendable {
     private let state = Mutex<(open: Int, stopping: Bool)>((0, false))
     /// How often a stream looks for new events in the Store.
@@ -30,7 +32,7 @@ public final class StreamHub: Sendable {
     init(interval: Duration = .milliseconds(200)) { self.interval = interval }
 
     public var openStreams: Int { state.withLock { $0.open } }
-    var stopping: Bool { state.withLock { $0.stopping } }
+    var stopping: Bool { Task.isShuttingDownGracefully || state.withLock { $0.stopping } }
     func stop() { state.withLock { $0.stopping = true } }
 
     /// Runs `body` as one open stream; it should return when `stopping` turns true.
