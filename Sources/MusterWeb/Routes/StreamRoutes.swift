@@ -82,12 +82,12 @@ struct StreamRoutes {
         var sent = ContinuousClock.now - Self.refresh
         while !hub.stopping {
             let batch = try await reader.store.events(run: run, after: cursor, limit: 1000)
-            let mine = batch.contains { $0.task == task }
             cursor = batch.last?.sequence ?? cursor
             let now = ContinuousClock.now
-            if mine || now - sent >= Self.refresh || lastAttempt == nil {
+            // The summary: when the task has news, on the clock refresh, and at the start.
+            if batch.contains(where: { $0.task == task }) || now - sent >= Self.refresh || lastAttempt == nil {
                 guard let detail = try await reader.task(run: run, task: task) else { break }
-                if let previous = lastAttempt, previous != detail.task.attempt, detail.logSize < offset || detail.task.attempt > previous {
+                if let previous = lastAttempt, detail.task.attempt > previous {
                     offset = 0  // a new attempt: output.log starts again
                     try await write(SSE.frame(event: "log", data: "\n--- attempt \(detail.task.attempt) ---\n", id: "0"))
                 }
@@ -98,22 +98,30 @@ struct StreamRoutes {
                     lastLive = live
                 }
                 sent = now
-                if let record = try await reader.store.run(run) {
-                    let files = TaskFiles(root: record.root, run: run, task: task)
-                    while let data = files.read("output.log", from: offset, limit: Self.logChunk), !data.isEmpty {
-                        offset += UInt64(data.count)
-                        try await write(SSE.frame(event: "log", data: String(decoding: data, as: UTF8.self), id: "\(offset)"))
-                    }
-                }
-            } else if let record = try await reader.store.run(run) {
-                let files = TaskFiles(root: record.root, run: run, task: task)
-                if let size = files.size("output.log"), size < offset { offset = 0 }
-                while let data = files.read("output.log", from: offset, limit: Self.logChunk), !data.isEmpty {
-                    offset += UInt64(data.count)
-                    try await write(SSE.frame(event: "log", data: String(decoding: data, as: UTF8.self), id: "\(offset)"))
-                }
+            }
+            // The log: whatever was appended since the last byte sent.
+            guard let record = try await reader.store.run(run) else { break }
+            let files = TaskFiles(root: record.root, run: run, task: task)
+            if let size = files.size("output.log"), size < offset { offset = 0 }
+            while let data = files.read("output.log", from: offset, limit: Self.logChunk), !data.isEmpty {
+                let text = Self.completeUTF8(data)
+                guard !text.isEmpty else { break }
+                offset += UInt64(text.count)
+                try await write(SSE.frame(event: "log", data: String(decoding: text, as: UTF8.self), id: "\(offset)"))
             }
             try await Task.sleep(for: hub.interval)
         }
+    }
+
+    /// The bytes up to the last whole UTF-8 character: a character cut by a chunk goes out with the next one.
+    static func completeUTF8(_ data: Data) -> Data {
+        let bytes = [UInt8](data)
+        var end = bytes.count
+        var back = 0
+        while end > 0, back < 4, bytes[end - 1] & 0xC0 == 0x80 { end -= 1; back += 1 }
+        guard end > 0 else { return data }
+        let lead = bytes[end - 1]
+        let length = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
+        return length > back + 1 && data.count - (end - 1) < length ? data.prefix(end - 1) : data
     }
 }
