@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "MusterCore", targets: ["MusterCore"]),
         .library(name: "MusterStore", targets: ["MusterStore"]),
         .library(name: "MusterRuntime", targets: ["MusterRuntime"]),
+        .library(name: "MusterWeb", targets: ["MusterWeb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -19,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", exact: "0.12.1"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // posix_spawn + pidfd helpers: C variadics (syscall) and glibc's *_np spawn actions are not importable from Swift.
@@ -46,6 +51,17 @@ let package = Package(
         .target(name: "MusterMCP", dependencies: ["MusterCore", "MusterStore", "MusterRuntime", .product(name: "MCP", package: "swift-sdk")]),
         .executableTarget(name: "muster", dependencies: [
             "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterSystem", "MusterRehearsal", "MusterMCP",
+        .target(name: "MusterTerminal", dependencies: ["MusterStore"]),
+        // The web board and Prometheus /metrics (`muster serve`). Reads the Store; control actions use the Store's own calls.
+        .target(name: "MusterWeb", dependencies: [
+            "MusterCore", "MusterStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "muster", dependencies: [
+            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterWeb",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "MusterBench", dependencies: [
@@ -67,5 +83,11 @@ let package = Package(
                                                     .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "MusterBenchTests", dependencies: ["MusterBench", "MusterRuntime", "MusterTestKit"]),
         .testTarget(name: "MusterRehearsalTests", dependencies: ["MusterRehearsal"]),
+        .testTarget(name: "MusterWebTests", dependencies: [
+            "MusterWeb", "MusterStore", "MusterCore", "MusterRuntime",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )

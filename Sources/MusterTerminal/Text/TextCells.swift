@@ -1,4 +1,5 @@
 import Foundation
+import MusterStore
 
 /// Fitting text into terminal cells: display width, truncation with an ellipsis, padding, and
 /// cleaning agent output (escape sequences, carriage returns, control characters) for display.
@@ -53,33 +54,8 @@ public enum TextCells {
         return String(repeating: " ", count: max(0, columns - width(cut))) + cut
     }
 
-    /// One line as a terminal would finally show it: escape sequences removed, only what follows
-    /// the last carriage return, tabs as spaces, other control characters dropped.
-    public static func clean(_ line: some StringProtocol) -> String {
-        var out = ""
-        var scalars = Array(line.unicodeScalars)[...]
-        while let s = scalars.popFirst() {
-            switch s.value {
-            case 0x1B:
-                guard let next = scalars.popFirst() else { break }
-                if next == "[" {
-                    // CSI: parameters, then one final byte in @…~.
-                    while let c = scalars.popFirst(), !(0x40...0x7E).contains(c.value) {}
-                } else if next == "]" || next == "P" || next == "_" {
-                    // OSC/DCS/APC: up to BEL or ESC \.
-                    while let c = scalars.popFirst() {
-                        if c.value == 0x07 { break }
-                        if c.value == 0x1B { _ = scalars.popFirst(); break }
-                    }
-                }
-            case 0x0D: out.removeAll(keepingCapacity: true)
-            case 0x09: out += "    "
-            case 0..<0x20, 0x7F, 0x80..<0xA0: continue
-            default: out.unicodeScalars.append(s)
-            }
-        }
-        return out.trimmingTrailingSpaces()
-    }
+    /// One line as a terminal would finally show it (see `TerminalLine.clean`).
+    public static func clean(_ line: some StringProtocol) -> String { TerminalLine.clean(line) }
 }
 
 extension String {
@@ -87,25 +63,5 @@ extension String {
         var s = self[...]
         while s.last == " " { s = s.dropLast() }
         return String(s)
-    }
-}
-
-/// Short forms for narrow columns.
-public enum Format {
-    /// `12s`, `4m05s`, `1h02m`, `3d04h`.
-    public static func duration(_ seconds: Double) -> String {
-        let s = Int(max(0, seconds).rounded(.down))
-        if s < 60 { return "\(s)s" }
-        if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
-        if s < 86400 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
-        return String(format: "%dd%02dh", s / 86400, (s % 86400) / 3600)
-    }
-
-    public static func money(_ value: Double) -> String {
-        value > 0 && value < 0.01 ? String(format: "$%.4f", value) : String(format: "$%.2f", value)
-    }
-
-    public static func tokens(_ n: Int) -> String {
-        n >= 1_000_000 ? String(format: "%.1fM", Double(n) / 1e6) : n >= 1000 ? String(format: "%.1fk", Double(n) / 1e3) : "\(n)"
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
-import MusterStore
 
 /// Everything one dashboard frame shows, as plain values: built from Store records and a clock,
-/// with no I/O of its own (the last output lines are read by `DashboardFeed` and handed in).
+/// with no I/O of its own (the last output lines are read by the view and handed in). Shared by
+/// the terminal dashboard (MusterTerminal) and the web board (MusterWeb).
 public struct DashboardModel: Sendable {
     public var run: RunRecord
     public var tasks: [TaskRecord]
@@ -106,7 +106,7 @@ public struct DashboardModel: Sendable {
 
     func firstLine(_ text: String?) -> String? {
         guard let text else { return nil }
-        return text.split(separator: "\n", omittingEmptySubsequences: true).first.map { TextCells.clean($0) }
+        return text.split(separator: "\n", omittingEmptySubsequences: true).first.map { TerminalLine.clean($0) }
     }
 
     /// The order of the task table: running (waiting first), failed, queued, then done; by plan position within each.
