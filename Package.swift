@@ -49,9 +49,6 @@ let package = Package(
         ]),
         // `muster mcp`: the MCP server over stdio. No logic of its own: each tool calls the library function its CLI command calls.
         .target(name: "MusterMCP", dependencies: ["MusterCore", "MusterStore", "MusterRuntime", .product(name: "MCP", package: "swift-sdk")]),
-        .executableTarget(name: "muster", dependencies: [
-            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterSystem", "MusterRehearsal", "MusterMCP",
-        .target(name: "MusterTerminal", dependencies: ["MusterStore"]),
         // The web board and Prometheus /metrics (`muster serve`). Reads the Store; control actions use the Store's own calls.
         .target(name: "MusterWeb", dependencies: [
             "MusterCore", "MusterStore",
@@ -61,7 +58,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "muster", dependencies: [
-            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterWeb",
+            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterSystem", "MusterRehearsal", "MusterMCP", "MusterWeb",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "MusterBench", dependencies: [
