@@ -28,7 +28,7 @@ struct IntegrateCommand: AsyncParsableCommand {
             if !global.workspace.isGitRepository && global.store == nil {
                 throw CLIError.usage("\(global.workspace.root.path) is not a git repository: integration merges task branches, which need git")
             }
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             guard let record = try await store.run(run) else { throw CLIError.usage("no run named \(run) (see `muster runs`)") }
             let tasks = try await store.tasks(run: run)
             let options = IntegrationOptions(into: into, dryRun: dryRun, allowCheckedOut: allowCheckedOut)

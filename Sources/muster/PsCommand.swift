@@ -13,7 +13,7 @@ struct PsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let now = Date()
             let sessions = try await LiveSessions.collect(store: store, now: now)
             if global.json {

@@ -17,7 +17,7 @@ struct ResumeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             guard let record = try await store.run(run) else { throw CLIError.usage("no run named \(run) (see `muster runs`)") }
             if record.status == .succeeded {
                 if global.json { Terminal.json(["run": run, "status": "succeeded", "resumed": false]) } else { print("run \(run) already succeeded; nothing to resume") }
@@ -51,7 +51,7 @@ struct CancelCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             guard let record = try await store.run(run) else { throw CLIError.usage("no run named \(run) (see `muster runs`)") }
             guard !record.status.isFinal else {
                 if global.json { Terminal.json(["run": run, "status": record.status.rawValue]) } else { print("run \(run) already \(record.status.rawValue)") }

@@ -15,7 +15,7 @@ struct ReviewCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             guard let runRecord = try await store.run(run) else { throw CLIError.usage("no run named \(run) (see `muster runs`)") }
             guard let record = try await store.task(run: run, id: task) else { throw StoreError.unknownTask(run: run, task: task) }
             guard let git = record.git else {

@@ -45,7 +45,7 @@ struct RunCommand: AsyncParsableCommand {
             if let budget, budget <= 0 { throw CLIError.usage("--budget must be more than 0 dollars") }
             let leaseSeconds = try lease.seconds()
             try workspace.prepare()
-            let store = try global.openStore(create: true)
+            let store = try await global.openStore(create: true)
             let runID = try await RunFactory.create(plan: plan, specPath: file, workspace: workspace, store: store,
                                                     concurrency: plan.concurrency, simulate: simulate, baseCommit: baseCommit,
                                                     budgetUSD: budget, budgetHard: budgetHard)
@@ -66,7 +66,7 @@ struct RunCommand: AsyncParsableCommand {
 
 /// Runs an orchestrator with a live progress line, then prints the outcome; shared by run, resume, cancel.
 enum RunSession {
-    static func execute(run: String, store: SQLiteStore, storePath: String, workspace: Workspace, options: RunOptions,
+    static func execute(run: String, store: any Store, storePath: String, workspace: Workspace, options: RunOptions,
                         json: Bool, quiet: Bool = false, views settings: LiveSettings = LiveSettings()) async throws {
         var options = options
         // The run's custom agent profiles (stored with it, so resume starts the same agents), and muster.toml's prices.

@@ -55,7 +55,7 @@ struct SpawnCommand: AsyncParsableCommand {
                     """)
             }
             let requests = try self.requests()
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             guard let record = try await store.run(runID) else { throw CLIError.usage("no run named \(runID) (see `muster runs`)") }
             guard let parentTask = try await store.task(run: runID, id: parentID) else {
                 throw CLIError.usage("run \(runID) has no task \(parentID) to spawn from")

@@ -11,7 +11,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let record = try await global.resolveRun(run, in: store)
             let tasks = try await store.tasks(run: record.id)
             let counts = try await store.counts(run: record.id)
@@ -48,7 +48,7 @@ struct RunsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let runs = try await store.runs(limit: limit)
             var objects: [[String: Any]] = []
             for run in runs {

@@ -76,7 +76,7 @@ struct ThrottleCommand: AsyncParsableCommand {
             let storePath = global.storePath
             let workspace = global.workspace
             if storePath == workspace.defaultStorePath { try workspace.prepare() }
-            let limiter = RateLimiter(store: try SQLiteStore(path: storePath))
+            let limiter = RateLimiter(store: try await global.openStore(create: true))
             let holder = holder ?? "throttle:\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8))"
             let permit: RateLimiter.Permit
             do {

@@ -35,7 +35,7 @@ struct WaitCommand: AsyncParsableCommand {
                 throw CLIError.usage("wait for what? Name the tasks (inside a task it defaults to the ones it spawned)")
             }
             let deadline = try timeout.map { Date().addingTimeInterval(try LockContext.seconds($0, option: "--timeout", allowZero: false)) }
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             guard try await store.run(runID) != nil else { throw CLIError.usage("no run named \(runID) (see `muster runs`)") }
             var all = try await store.tasks(run: runID)
             let known = Set(all.map(\.id))
