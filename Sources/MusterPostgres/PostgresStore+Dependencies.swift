@@ -33,10 +33,10 @@ extension PostgresStore {
         case .all: break
         case .tasks(let ids):
             text += " AND id = ANY($2::text[])"
-            binds.append(ids)
+            try binds.append(ids)
         case .dependentsOf(let groups):
             text += " AND id IN (SELECT task_id FROM deps WHERE run_id = $1 AND need = ANY($2::text[]))"
-            binds.append(groups.sorted())
+            try binds.append(groups.sorted())
         }
         return try await sql.count(PostgresQuery(unsafeSQL: text + " RETURNING 1", binds: binds))
     }

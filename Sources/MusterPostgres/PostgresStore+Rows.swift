@@ -9,7 +9,7 @@ extension PostgresStore {
 
     static func runRecord(_ row: PostgresRandomAccessRow) throws -> RunRecord {
         let holder: String? = try row.get("holder")
-        return RunRecord(
+        return RunRecord.restored(
             id: try row.get("id"), name: try row.get("name"),
             workflow: try JSONCoding.decode(Workflow.self, from: try row.get("workflow")),
             specPath: try row.get("spec_path"), root: try row.get("root"), concurrency: try row.get("concurrency"),

@@ -186,7 +186,7 @@ extension PostgresStore {
 
     public func events(run: String, after sequence: Int64, limit: Int) async throws -> [EventRecord] {
         try await autocommit("SELECT * FROM events WHERE run_id = \(run) AND seq > \(sequence) ORDER BY seq LIMIT \(limit)").map { row in
-            EventRecord(sequence: try row.get("seq"), run: try row.get("run_id"), task: try row.get("task_id"),
+            EventRecord.restored(sequence: try row.get("seq"), run: try row.get("run_id"), task: try row.get("task_id"),
                         kind: try row.get("kind"), message: try row.get("message"),
                         at: Date(timeIntervalSince1970: try row.get("at")))
         }

@@ -71,7 +71,7 @@ extension PostgresStore {
                let host = try row.get("old_host", as: String?.self) {
                 orphan = StartedProcess(task: task.id, pid: pid, pgid: pgid, host: host)
             }
-            claimed.append((try row.get("retaken"), ClaimedTask(task: task, orphan: orphan)))
+            claimed.append((try row.get("retaken"), ClaimedTask.restored(task: task, orphan: orphan)))
         }
         return claimed.sorted { ($0.retaken ? 0 : 1, $0.task.task.position) < ($1.retaken ? 0 : 1, $1.task.task.position) }.map(\.task)
     }

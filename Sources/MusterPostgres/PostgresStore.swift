@@ -15,7 +15,7 @@ import PostgresNIO
 /// Time: every method judges leases, buckets and cool-downs by the `now` it is given (the
 /// conformance suite drives time explicitly). Callers on several hosts should pass the database's
 /// clock (`databaseNow()`), so no host's drift moves a lease.
-public final class PostgresStore: Store, @unchecked Sendable {
+public final class PostgresStore: Store {
     public let location: PostgresLocation
     let client: PostgresClient
     let runner: Task<Void, Never>
@@ -47,10 +47,26 @@ public final class PostgresStore: Store, @unchecked Sendable {
         self.client = client
         runner = Task { await client.run() }
         do {
-            try await Migrations.migrate(self)
+            // The pool waits out a server that is down (it retries, for a minute), which is what a
+            // running process wants; opening says at once that nothing answers.
+            try await Self.within(seconds: Self.openTimeout, location: location) { try await Migrations.migrate(self) }
         } catch {
             runner.cancel()
             throw Self.surfaced(error, location: location)
+        }
+    }
+
+    static let openTimeout = 10.0
+
+    static func within(seconds: Double, location: PostgresLocation, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { try await body(); return true }
+            group.addTask { try await Task.sleep(for: .seconds(seconds)); return false }
+            defer { group.cancelAll() }
+            guard try await group.next() == true else {
+                throw StoreError.unusable(path: location.description, problem: "cannot be reached (no answer within \(Int(seconds)) s)",
+                                          fix: "check that PostgreSQL runs there and accepts connections, or pass another --store")
+            }
         }
     }
 

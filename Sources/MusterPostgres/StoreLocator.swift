@@ -19,8 +19,8 @@ public enum StoreLocator {
 
     public static func open(_ text: String) async throws -> any Store {
         switch try kind(of: text) {
-        case .sqlite(let path): try SQLiteStore(path: path)
-        case .postgres(let location): try await PostgresStore(location: location)
+        case .sqlite(let path): return try SQLiteStore(path: path)
+        case .postgres(let location): return try await PostgresStore(location: location)
         }
     }
 }

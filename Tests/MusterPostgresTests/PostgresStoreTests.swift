@@ -12,7 +12,7 @@ struct PostgresStoreTests {
             #expect(names == ["pg1-runs-tasks-events-workers", "pg2-messages", "pg3-limits"])
             // A second process opening the same schema applies nothing again and sees the same data.
             let t0 = Date(timeIntervalSince1970: 1_800_000_000)
-            try await store.startCooldown(key: "k", attempt: 1, now: t0).until
+            _ = try await store.startCooldown(key: "k", attempt: 1, now: t0)
             let again = try await PostgresStore(url: url)
             defer { again.close() }
             #expect(try await again.appliedMigrations() == names)

@@ -1,29 +1,17 @@
 import Foundation
 import MusterCore
 
-// Public initialisers for the records a `Store` hands out, so a store in another module
-// (PostgresStore) can build them from its own rows. The SQLite store uses the memberwise ones.
+// Public factories for the records a `Store` hands out, so a store in another module
+// (PostgresStore) can build them from its own rows. The SQLite store uses the memberwise
+// initialisers, which are internal (and cannot be redeclared public from an extension).
 
 extension RunRecord {
-    public init(id: String, name: String, workflow: Workflow, specPath: String, root: String, concurrency: Int, simulate: Bool,
+    public static func restored(id: String, name: String, workflow: Workflow, specPath: String, root: String, concurrency: Int, simulate: Bool,
                 status: RunStatus, cancelRequested: Bool, holder: ProcessIdentity?, heartbeatAt: Date?, holderEpoch: Int64,
-                leaseUntil: Date?, createdAt: Date, finishedAt: Date?, baseCommit: String?) {
-        self.id = id
-        self.name = name
-        self.workflow = workflow
-        self.specPath = specPath
-        self.root = root
-        self.concurrency = concurrency
-        self.simulate = simulate
-        self.status = status
-        self.cancelRequested = cancelRequested
-        self.holder = holder
-        self.heartbeatAt = heartbeatAt
-        self.holderEpoch = holderEpoch
-        self.leaseUntil = leaseUntil
-        self.createdAt = createdAt
-        self.finishedAt = finishedAt
-        self.baseCommit = baseCommit
+                leaseUntil: Date?, createdAt: Date, finishedAt: Date?, baseCommit: String?) -> RunRecord {
+        RunRecord(id: id, name: name, workflow: workflow, specPath: specPath, root: root, concurrency: concurrency,
+                  simulate: simulate, status: status, cancelRequested: cancelRequested, holder: holder, heartbeatAt: heartbeatAt,
+                  holderEpoch: holderEpoch, leaseUntil: leaseUntil, createdAt: createdAt, finishedAt: finishedAt, baseCommit: baseCommit)
     }
 }
 
@@ -42,19 +30,13 @@ extension TaskRecord {
 }
 
 extension EventRecord {
-    public init(sequence: Int64, run: String, task: String?, kind: String, message: String, at: Date) {
-        self.sequence = sequence
-        self.run = run
-        self.task = task
-        self.kind = kind
-        self.message = message
-        self.at = at
+    public static func restored(sequence: Int64, run: String, task: String?, kind: String, message: String, at: Date) -> EventRecord {
+        EventRecord(sequence: sequence, run: run, task: task, kind: kind, message: message, at: at)
     }
 }
 
 extension ClaimedTask {
-    public init(task: TaskRecord, orphan: StartedProcess?) {
-        self.task = task
-        self.orphan = orphan
+    public static func restored(task: TaskRecord, orphan: StartedProcess?) -> ClaimedTask {
+        ClaimedTask(task: task, orphan: orphan)
     }
 }
