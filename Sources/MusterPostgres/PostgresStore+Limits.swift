@@ -96,26 +96,13 @@ extension PostgresStore {
         guard capacity > 0 else { throw LimitError.invalid("limit \(key): concurrent must be a positive whole number, not \(capacity)") }
         guard leaseSeconds > 0 else { throw LimitError.invalid("limit \(key): a slot's lease must be more than zero seconds") }
         let t = now.timeIntervalSince1970
-        return try await transaction { sql in
-            try await sql.lockKey("limit:" + key)
-            try await sql.rows("DELETE FROM limit_slots WHERE key = \(key) AND expires_at <= \(t)")
-            let renewed = try await sql.count("""
-                UPDATE limit_slots SET expires_at = \(t + leaseSeconds) WHERE key = \(key) AND holder = \(holder) RETURNING 1
-                """) == 1
-            let summary = try await sql.row("""
-                SELECT COUNT(*)::bigint AS held, MIN(expires_at)::float8 AS soonest FROM limit_slots WHERE key = \(key)
-                """)
-            let held = try summary?.get("held", as: Int.self) ?? 0
-            if renewed { return .acquired(holders: held) }
-            guard held < capacity else {
-                let soonest = try summary?.get("soonest", as: Double?.self) ?? t
-                return .full(holders: held, retryAfter: max(0, soonest - t))
-            }
-            try await sql.rows("""
-                INSERT INTO limit_slots (key, holder, acquired_at, expires_at) VALUES (\(key), \(holder), \(t), \(t + leaseSeconds))
-                """)
-            return .acquired(holders: held + 1)
-        }
+        // One round trip (migration pg5): the same steps as the token buckets', under the key's lock.
+        guard let row = try await autocommit("""
+            SELECT * FROM muster_acquire_slot(\(key), \(capacity), \(holder), \(leaseSeconds), \(t))
+            """).first else { throw StoreError.corrupt("muster_acquire_slot returned nothing") }
+        let holders: Int = try row.get("o_holders")
+        return try row.get("o_acquired", as: Bool.self) ? .acquired(holders: holders)
+            : .full(holders: holders, retryAfter: try row.get("o_retry"))
     }
 
     public func releaseSlot(key: String, holder: String) async throws -> Bool {

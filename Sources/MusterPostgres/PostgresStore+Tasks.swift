@@ -118,6 +118,9 @@ extension PostgresStore {
                        now: Date) async throws -> FinishReport {
         let t = now.timeIntervalSince1970
         let gits = try outcomes.map { try $0.git.map { try JSONCoding.encodeString($0) } }
+        if started.isEmpty, !outcomes.isEmpty, outcomes.allSatisfy({ !Self.skipsDependents($0.result) }) {
+            return try await finishInOneTrip(run: run, holder: holder, outcomes, gits: gits, at: t)
+        }
         return try await transaction { sql in
             try await sql.lockRun(run)
             var report = FinishReport()
@@ -131,21 +134,7 @@ extension PostgresStore {
             var succeededGroups = Set<String>(), failedGroups = Set<String>(), failedTasks = Set<String>()
             var finishedLineages = Set<String>()
             for (outcome, git) in zip(outcomes, gits) {
-                let state: TaskState
-                var notBefore = 0.0
-                var failed = 0
-                switch outcome.result {
-                case .succeeded: state = .succeeded
-                case .failed(let retryAt?):
-                    state = .ready
-                    notBefore = retryAt.timeIntervalSince1970
-                    failed = outcome.countsAsFailure ? 1 : 0
-                case .failed(nil):
-                    state = .failed
-                    failed = 1
-                case .cancelled: state = .cancelled
-                case .blocked: state = .blocked
-                }
+                let (state, notBefore, failed, kind, message) = Self.effect(of: outcome)
                 let usage = outcome.usage ?? TokenUsage()
                 let finishedAt: Double? = state.isFinal ? t : nil
                 let exitCode = outcome.exitCode.map(Int.init)
@@ -179,12 +168,6 @@ extension PostgresStore {
                     failedTasks.insert(outcome.task)
                 default: break
                 }
-                let kind = state == .ready ? "task.retry" : "task.\(state.rawValue)"
-                var message = outcome.error ?? outcome.summary.map { String($0.prefix(200)) } ?? state.rawValue
-                if state == .ready {
-                    message = outcome.countsAsFailure ? "attempt \(outcome.attempt) failed: \(outcome.error ?? "?"); retrying"
-                        : "attempt \(outcome.attempt): \(outcome.error ?? "?"); retrying without spending a retry"
-                }
                 try await Self.event(sql, run: run, task: outcome.task, kind: kind, message: message, at: now)
             }
             if !failedGroups.isEmpty {
@@ -197,6 +180,73 @@ extension PostgresStore {
             }
             return report
         }
+    }
+
+    /// What an outcome does to its task: the state it enters, when it may run again, whether it
+    /// spends a retry, and the event that says so.
+    static func effect(of outcome: TaskOutcome) -> (state: TaskState, notBefore: Double, failed: Int, kind: String, message: String) {
+        let state: TaskState
+        var notBefore = 0.0
+        var failed = 0
+        switch outcome.result {
+        case .succeeded: state = .succeeded
+        case .failed(let retryAt?):
+            state = .ready
+            notBefore = retryAt.timeIntervalSince1970
+            failed = outcome.countsAsFailure ? 1 : 0
+        case .failed(nil):
+            state = .failed
+            failed = 1
+        case .cancelled: state = .cancelled
+        case .blocked: state = .blocked
+        }
+        let kind = state == .ready ? "task.retry" : "task.\(state.rawValue)"
+        var message = outcome.error ?? outcome.summary.map { String($0.prefix(200)) } ?? state.rawValue
+        if state == .ready {
+            message = outcome.countsAsFailure ? "attempt \(outcome.attempt) failed: \(outcome.error ?? "?"); retrying"
+                : "attempt \(outcome.attempt): \(outcome.error ?? "?"); retrying without spending a retry"
+        }
+        return (state, notBefore, failed, kind, message)
+    }
+
+    /// A failure for good (or a blocked task) skips its dependents, transitively: the Swift transaction does that.
+    static func skipsDependents(_ result: TaskOutcome.Result) -> Bool {
+        switch result {
+        case .failed(nil), .blocked: true
+        case .succeeded, .failed, .cancelled: false
+        }
+    }
+
+    /// The outcome as `muster_finish` reads it (migration pg4); absent keys are SQL NULLs.
+    struct FinishRow: Encodable {
+        var task: String, attempt: Int, state: String, not_before: Double, failed: Int
+        var exit_code: Int?, error: String?, summary: String?, result_path: String?
+        var has_usage: Bool, input: Int, output: Int, cache_read: Int, cache_write: Int
+        var cost: Double?, finished_at: Double?, git: String?, kind: String, message: String
+    }
+
+    /// Successes, retries and cancellations in one round trip (`muster_finish`, one implicit transaction).
+    func finishInOneTrip(run: String, holder: String, _ outcomes: [TaskOutcome], gits: [String?], at t: Double) async throws -> FinishReport {
+        let rows = zip(outcomes, gits).map { outcome, git in
+            let effect = Self.effect(of: outcome)
+            let usage = outcome.usage ?? TokenUsage()
+            return FinishRow(task: outcome.task, attempt: outcome.attempt, state: effect.state.rawValue, not_before: effect.notBefore,
+                             failed: effect.failed, exit_code: outcome.exitCode.map(Int.init), error: outcome.error,
+                             summary: outcome.summary, result_path: outcome.resultPath, has_usage: outcome.usage != nil,
+                             input: usage.input, output: usage.output, cache_read: usage.cacheRead, cache_write: usage.cacheWrite,
+                             cost: outcome.costUSD, finished_at: effect.state.isFinal ? t : nil, git: git, kind: effect.kind,
+                             message: effect.message)
+        }
+        let json = try JSONCoding.encodeString(rows)
+        var report = FinishReport()
+        for row in try await autocommit("SELECT * FROM muster_finish(\(run), \(holder), \(t), \(json)::jsonb)") {
+            if let task = try row.get("o_task", as: String?.self) {
+                if try row.get("o_applied", as: Bool.self) { report.applied.append(task) } else { report.rejected.append(task) }
+            } else {
+                report.released += try row.get("o_released", as: Int.self)
+            }
+        }
+        return report
     }
 
     public func expand(run: String, holder: String, expander: String, into tasks: [PlannedTask], now: Date) async throws -> Int {
