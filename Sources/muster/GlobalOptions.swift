@@ -25,6 +25,11 @@ struct GlobalOptions: ParsableArguments {
         return workspace.defaultStorePath
     }
 
+    /// The store as messages name it: a URL's password is never printed.
+    var storeDescription: String {
+        storeIsPostgres ? ((try? PostgresLocation(url: storePath))?.description ?? storePath) : storePath
+    }
+
     /// Whether the store is a PostgreSQL database rather than a file.
     var storeIsPostgres: Bool { StoreLocator.isPostgres(storePath) }
 

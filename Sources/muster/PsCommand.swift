@@ -29,7 +29,7 @@ struct PsCommand: AsyncParsableCommand {
                 return
             }
             guard !sessions.isEmpty else {
-                print("nothing running: no orchestrator, worker or task is registered in \(global.storePath)")
+                print("nothing running: no orchestrator, worker or task is registered in \(global.storeDescription)")
                 return
             }
             let runWidth = min(32, max(3, sessions.map(\.run.count).max() ?? 3)) + 2
