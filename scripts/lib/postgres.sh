@@ -42,6 +42,9 @@ postgres_start() {
   MUSTER_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/muster-pg.XXXXXX")
   export MUSTER_PG_DIR MUSTER_PG_BIN
   trap postgres_stop EXIT
+  # A signal ends the script through `exit`, so the EXIT trap still stops the cluster.
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   mkdir -p "$MUSTER_PG_DIR/socket"
   [ "$(id -u)" -eq 0 ] && chown -R postgres: "$MUSTER_PG_DIR"
   postgres_as_owner "$MUSTER_PG_BIN/initdb" -D "$MUSTER_PG_DIR/data" -A trust -U postgres -E UTF8 >"$MUSTER_PG_DIR/initdb.log" 2>&1 \
