@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MusterStore", targets: ["MusterStore"]),
         .library(name: "MusterRuntime", targets: ["MusterRuntime"]),
         .library(name: "MusterWeb", targets: ["MusterWeb"]),
+        .library(name: "MusterPostgres", targets: ["MusterPostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // posix_spawn + pidfd helpers: C variadics (syscall) and glibc's *_np spawn actions are not importable from Swift.
@@ -34,6 +36,10 @@ let package = Package(
         .target(name: "MusterStore", dependencies: ["MusterCore", .product(name: "GRDB", package: "GRDB.swift")]),
         // The conformance suite every Store implementation must pass (SQLite now, PostgreSQL later).
         .target(name: "MusterStoreConformance", dependencies: ["MusterCore", "MusterStore"]),
+        // PostgresStore: the Store on PostgreSQL, for runs spread over several hosts.
+        .target(name: "MusterPostgres", dependencies: [
+            "MusterStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+        ]),
         // muster.toml (ProjectConfig) is read here, so every front door sees the same profiles, limits and prices.
         .target(name: "MusterRuntime", dependencies: ["MusterCore", "MusterStore", "CMusterSystem", "MusterSystem",
                                                       .product(name: "TOMLKit", package: "TOMLKit")]),
@@ -58,12 +64,13 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "muster", dependencies: [
-            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterSystem", "MusterRehearsal", "MusterMCP", "MusterWeb",
+            "MusterCore", "MusterStore", "MusterRuntime", "MusterTerminal", "MusterSystem", "MusterRehearsal", "MusterMCP", "MusterWeb", "MusterPostgres",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "MusterBench", dependencies: [
-            "MusterCore", "MusterStore", "MusterRuntime",
+            "MusterCore", "MusterStore", "MusterRuntime", "MusterPostgres",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // What tests share: temp folders that clean up after themselves, the async end-to-end harness
@@ -85,6 +92,9 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "MusterPostgresTests", dependencies: [
+            "MusterPostgres", "MusterStore", "MusterStoreConformance", "MusterRuntime",
         ]),
     ]
 )

@@ -6,6 +6,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "muster-bench",
         abstract: "Benchmark helpers for muster's store and planner (driven by scripts/bench).",
-        subcommands: [SeedCommand.self, ClaimWorkerCommand.self, RawClaimWorkerCommand.self, PlanEnqueueCommand.self, ConflictsBenchCommand.self, LimitWorkerCommand.self,
+        subcommands: [SeedCommand.self, ClaimWorkerCommand.self, RawClaimWorkerCommand.self, RawPostgresClaimWorkerCommand.self, PlanEnqueueCommand.self, ConflictsBenchCommand.self, LimitWorkerCommand.self,
                       ServeSeedCommand.self, ServeLatencyCommand.self])
 }

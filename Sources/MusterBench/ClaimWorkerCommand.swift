@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MusterPostgres
 import MusterStore
 
 /// `claim-worker`: claims through the Store API until nothing is left, finishing each batch as succeeded.
@@ -10,7 +11,7 @@ struct ClaimWorkerCommand: AsyncParsableCommand {
     @OptionGroup var options: WorkerOptions
 
     func run() async throws {
-        let store = try SQLiteStore(path: options.store)
+        let store = try await StoreLocator.open(options.store)
         var ids: [String] = []
         let wallStart = Date()
         let start = ContinuousClock.now

@@ -2,7 +2,7 @@ import ArgumentParser
 
 /// The options both claim workers take, so the Store API loop and the raw SQL loop run on equal terms.
 struct WorkerOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The SQLite store file.", valueName: "path")) var store: String
+    @Option(help: ArgumentHelp("The store: a SQLite file or a postgres:// URL.", valueName: "path|url")) var store: String
     @Option(help: "The run to claim from.") var run: String
     @Option(help: "This worker's lease holder name.") var holder: String
     @Option(help: "Tasks per claim.") var batch: Int = 1

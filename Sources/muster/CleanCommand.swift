@@ -14,7 +14,7 @@ struct CleanCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let record = try await store.requireRun(run)
             if record.status == .running, let holder = record.holder, holder.isAliveHere ?? true {
                 throw CLIError.usage("run \(run) is still running (pid \(holder.pid) on \(holder.host)): stop it with `muster cancel \(run)` first")

@@ -21,7 +21,7 @@ struct ConflictsCommand: AsyncParsableCommand {
             if !global.workspace.isGitRepository && global.store == nil {
                 throw CLIError.usage("\(global.workspace.root.path) is not a git repository: conflicts are predicted between task worktrees, which need git")
             }
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let record = try await global.resolveRun(run, in: store)
             let root = URL(fileURLWithPath: record.root)
             guard Workspace.locate(from: root).isGitRepository else {

@@ -14,7 +14,7 @@ struct CostCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let record = try await global.resolveRun(run, in: store)
             let report = CostReport(run: record.id, tasks: try await store.tasks(run: record.id).filter { !$0.spec.isExpander })
             if global.json { Terminal.json(report) } else { print(report.text) }

@@ -23,7 +23,7 @@ struct DashCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let record = try await global.resolveRun(run, in: store)
             let feed = DashboardFeed(store: store, run: record)
             if let benchFrames {

@@ -35,7 +35,7 @@ struct IntegrateCommand: AsyncParsableCommand {
             if !global.workspace.isGitRepository && global.store == nil {
                 throw CLIError.usage("\(global.workspace.root.path) is not a git repository: integration merges task branches, which need git")
             }
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let record = try await store.requireRun(run)
             let options = IntegrationOptions(into: into, dryRun: dryRun, allowCheckedOut: allowCheckedOut)
             let waitSeconds = try wait.map { try LockContext.seconds($0, option: "--wait", allowZero: true) } ?? 0

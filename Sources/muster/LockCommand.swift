@@ -126,8 +126,9 @@ struct LockCommand: AsyncParsableCommand {
             try await guarded {
                 let storePath = global.storePath
                 let statuses: [LockStatus]
-                if FileManager.default.fileExists(atPath: storePath) {
-                    statuses = try await LockContext.manager(storePath: storePath, store: try await LockContext.openStore(storePath)).list()
+                if global.storeIsPostgres || FileManager.default.fileExists(atPath: storePath) {
+                    statuses = try await LockContext.manager(storePath: storePath, store: try await global.openStore(create: false),
+                                                             markers: LockContext.markers(global)).list()
                 } else {
                     statuses = []
                 }
@@ -180,24 +181,23 @@ struct LockContext {
     /// Nil when there is no store yet and `create` is false (then nothing is locked).
     func manager(create: Bool) async throws -> LockManager? {
         let storePath = global.storePath
-        if !create && !FileManager.default.fileExists(atPath: storePath) { return nil }
+        let postgres = global.storeIsPostgres
+        if !create && !postgres && !FileManager.default.fileExists(atPath: storePath) { return nil }
         let workspace = global.workspace
         // Keep a fresh .muster/ out of `git status`; never inside a task's worktree (its store is elsewhere).
         if create && storePath == workspace.defaultStorePath { try workspace.prepare() }
-        return Self.manager(storePath: storePath, store: try await Self.openStore(storePath))
+        return Self.manager(storePath: storePath, store: try await global.openStore(create: create), markers: Self.markers(global))
     }
 
-    /// Opens the store, retrying a few times: processes that open a brand-new store at the same moment
-    /// race in its schema migration (one fails with "table runs already exists"), and `muster lock` is
-    /// exactly what many processes start at once. The retry finds the schema the winner created.
-    /// The store retries its own first-open migration race, so many `muster lock` processes may start at once.
-    static func openStore(_ path: String) async throws -> SQLiteStore {
-        try SQLiteStore(path: path)
+    /// A database has no folder to keep markers beside: theirs go in the repository's .muster/locks/.
+    static func markers(_ global: GlobalOptions) -> URL? {
+        guard global.storeIsPostgres else { return nil }
+        return URL(fileURLWithPath: global.workspace.defaultStorePath).deletingLastPathComponent().appendingPathComponent("locks")
     }
 
     /// Markers live beside the store they mirror: `<repository>/.muster/locks/` for the default store.
-    static func manager(storePath: String, store: SQLiteStore) -> LockManager {
-        let markers = URL(fileURLWithPath: storePath).deletingLastPathComponent().appendingPathComponent("locks")
+    static func manager(storePath: String, store: any Store, markers: URL? = nil) -> LockManager {
+        let markers = markers ?? URL(fileURLWithPath: storePath).deletingLastPathComponent().appendingPathComponent("locks")
         return LockManager(store: store, markerDirectory: markers)
     }
 

@@ -13,7 +13,7 @@ struct LogsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             guard let record = try await store.task(run: run, id: task) else { throw StoreError.unknownTask(run: run, task: task) }
             let workspace = global.workspace
             let path = workspace.taskDirectory(run: run, task: task).appendingPathComponent("output.log").path

@@ -27,7 +27,7 @@ struct MsgCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await guarded {
-                let context = try MsgContext(global: global, run: run)
+                let context = try await MsgContext(global: global, run: run)
                 let message = try await context.messaging {
                     try await context.store.sendMessage(run: context.run, to: to, body: body, from: context.task, now: Date())
                 }
@@ -53,7 +53,7 @@ struct MsgCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await guarded {
-                let context = try MsgContext(global: global, run: run)
+                let context = try await MsgContext(global: global, run: run)
                 let lease = try LockContext.seconds(lease, option: "--lease", allowZero: false)
                 if role != nil && task != nil { throw CLIError.usage("pass --role or --task, not both") }
                 let recipient: String
@@ -90,7 +90,7 @@ struct MsgCommand: AsyncParsableCommand {
             try await guarded {
                 if let token = MessageRecord.parseClaimToken(id) {
                     if holder != nil { throw CLIError.usage("a claim token needs no --holder: it names the delivery itself") }
-                    let store = try global.openStore(create: false)
+                    let store = try await global.openStore(create: false)
                     let acked = try await store.ackMessage(id: token.id, attempt: token.attempt, now: Date())
                     if global.json { Terminal.json(["acked": acked, "id": token.id, "token": id]) }
                     guard acked else {
@@ -103,7 +103,7 @@ struct MsgCommand: AsyncParsableCommand {
                 guard let number = Int64(id), number > 0 else {
                     throw CLIError.usage("\(id) is not a claim token (ID.ATTEMPT, as `muster msg claim` prints) or a message id")
                 }
-                let store = try global.openStore(create: false)
+                let store = try await global.openStore(create: false)
                 let holder = try MsgContext.holder(holder)
                 let acked = try await store.ackMessage(id: number, holder: holder, now: Date())
                 if global.json { Terminal.json(["acked": acked, "id": number, "holder": holder]) }
@@ -125,7 +125,7 @@ struct MsgCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await guarded {
-                let context = try MsgContext(global: global, run: run)
+                let context = try await MsgContext(global: global, run: run)
                 try await context.requireRun()
                 let messages = try await context.store.messages(run: context.run, recipient: to)
                 if global.json { Terminal.json(messages.map(MsgContext.object)); return }
@@ -146,19 +146,19 @@ struct MsgCommand: AsyncParsableCommand {
 
 /// The run a `muster msg` subcommand works on, and the task it runs inside, if any.
 struct MsgContext {
-    let store: SQLiteStore
+    let store: any Store
     let run: String
     /// MUSTER_TASK_ID when running inside a task of this run.
     let task: String?
 
-    init(global: GlobalOptions, run option: String?) throws {
+    init(global: GlobalOptions, run option: String?) async throws {
         let environment = TaskEnvironment()
         guard let run = option ?? environment.run else {
             throw CLIError.usage("not inside a muster run: pass --run RUN (see `muster runs`)")
         }
         self.run = run
         task = environment.task(of: run)
-        store = try global.openStore(create: false)
+        store = try await global.openStore(create: false)
     }
 
     func requireRun() async throws {

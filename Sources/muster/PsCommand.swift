@@ -13,7 +13,7 @@ struct PsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let now = Date()
             let sessions = try await LiveSessions.collect(store: store, now: now)
             if global.json {
@@ -25,7 +25,7 @@ struct PsCommand: AsyncParsableCommand {
                 return
             }
             guard !sessions.isEmpty else {
-                print("nothing running: no orchestrator, worker or task is registered in \(global.storePath)")
+                print("nothing running: no orchestrator, worker or task is registered in \(global.storeDescription)")
                 return
             }
             let runWidth = min(32, max(3, sessions.map(\.run.count).max() ?? 3)) + 2

@@ -23,7 +23,7 @@ struct ResumeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let record = try await store.requireRun(run)
             if record.status == .succeeded {
                 if global.json { Terminal.json(CommandJSON.RunStatus(run: run, status: "succeeded", resumed: false)) } else { print("run \(run) already succeeded; nothing to resume") }
@@ -67,7 +67,7 @@ struct CancelCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let record = try await store.requireRun(run)
             guard !record.status.isFinal else {
                 if global.json { Terminal.json(CommandJSON.RunStatus(run: run, status: record.status.rawValue)) } else { print("run \(run) already \(record.status.rawValue)") }

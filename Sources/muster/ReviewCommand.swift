@@ -15,7 +15,7 @@ struct ReviewCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let runRecord = try await store.requireRun(run)
             guard let record = try await store.task(run: run, id: task) else { throw StoreError.unknownTask(run: run, task: task) }
             guard let git = record.git else {

@@ -57,7 +57,7 @@ struct RunCommand: AsyncParsableCommand {
             let workspace = global.workspace
             let prepared = try await WorkflowRunner.prepare(try request(), workspace: workspace)
             if !global.json { for note in prepared.notes { Terminal.error(note.description) } }
-            let store = try global.openStore(create: true)
+            let store = try await global.openStore(create: true)
             let runID = try await WorkflowRunner.record(prepared, workspace: workspace, store: store)
             var options = WorkflowRunner.options(for: prepared)
             if let speed { options.simulationSpeed = speed }
@@ -81,7 +81,7 @@ struct RunCommand: AsyncParsableCommand {
 
 /// Runs an orchestrator with a live progress line, then prints the outcome; shared by run, resume, cancel.
 enum RunSession {
-    static func execute(run: String, store: SQLiteStore, storePath: String, workspace: Workspace, options: RunOptions,
+    static func execute(run: String, store: any Store, storePath: String, workspace: Workspace, options: RunOptions,
                         json: Bool, quiet: Bool = false, views settings: LiveSettings = LiveSettings()) async throws {
         var options = options
         let live = !json && !quiet && Terminal.stderrIsTerminal

@@ -48,7 +48,7 @@ struct SpawnCommand: AsyncParsableCommand {
         try await guarded {
             let caller = try Spawner.caller(run: run, parent: parent, environment: TaskEnvironment())
             let requests = try self.requests()
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let spawned = try await Spawner.spawn(store: store, run: caller.run, parent: caller.parent, requests: requests)
             if global.json {
                 Terminal.json(spawned.map { ["id": $0.id, "folded": $0.folded] as [String: Any] })

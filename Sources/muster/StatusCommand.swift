@@ -12,7 +12,7 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let record = try await global.resolveRun(run, in: store)
             let tasks = try await store.tasks(run: record.id)
             let counts = try await store.counts(run: record.id)
@@ -53,7 +53,7 @@ struct RunsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await guarded {
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let runs = try await store.runs(limit: limit)
             var objects: [RunListing] = []
             for run in runs {

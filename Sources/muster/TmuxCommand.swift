@@ -25,7 +25,7 @@ struct TmuxCommand: AsyncParsableCommand {
     func run() async throws {
         try await guarded {
             guard panesPerWindow >= 2 else { throw CLIError.usage("--panes-per-window must be at least 2") }
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let record = try await global.resolveRun(run, in: store)
             let tmux = Tmux(socket: socket)
             let session = try TmuxSession.open(record, storePath: global.storePath, tmux: tmux, panesPerWindow: panesPerWindow)

@@ -30,7 +30,7 @@ struct WaitCommand: AsyncParsableCommand {
                 throw CLIError.usage("not inside a muster run: pass --run RUN and the tasks to wait for")
             }
             let deadline = try timeout.map { Date().addingTimeInterval(try LockContext.seconds($0, option: "--timeout", allowZero: false)) }
-            let store = try global.openStore(create: false)
+            let store = try await global.openStore(create: false)
             let outcome = try await TaskWaiter.wait(store: store, run: runID, caller: environment.task(of: runID), tasks: tasks,
                                                     deadline: deadline)
             let targets = outcome.tasks

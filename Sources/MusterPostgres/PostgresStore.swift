@@ -1,0 +1,191 @@
+import Foundation
+import Logging
+import MusterCore
+import MusterStore
+import PostgresNIO
+
+/// The Store on PostgreSQL, for runs spread over several hosts.
+///
+/// Concurrency: claims (tasks, messages) are single statements with `FOR UPDATE SKIP LOCKED`, so
+/// claimers never wait on one another. Everything that changes a run's graph or writes its event
+/// log (finish, spawn, expand, reopen, …) first takes a transaction-scoped advisory lock on the
+/// run: per run, those transactions apply one at a time, as in SQLite, so promotion never misses a
+/// concurrent success and events are numbered in commit order. Limits lock their key the same way.
+///
+/// Time: every method judges leases, buckets and cool-downs by the `now` it is given (the
+/// conformance suite drives time explicitly). Callers on several hosts should pass the database's
+/// clock (`databaseNow()`), so no host's drift moves a lease.
+public final class PostgresStore: Store {
+    public let location: PostgresLocation
+    let client: PostgresClient
+    let runner: Task<Void, Never>
+    let logger: Logger
+
+    /// Connects (a bounded pool of `location.poolSize` connections) and brings the schema up to date.
+    public init(location: PostgresLocation) async throws {
+        self.location = location
+        var logger = Logger(label: "muster.postgres")
+        logger.logLevel = .critical
+        self.logger = logger
+        var configuration: PostgresClient.Configuration
+        if let folder = location.socketFolder {
+            configuration = .init(unixSocketPath: "\(folder)/.s.PGSQL.\(location.port)", username: location.user,
+                                  password: location.password, database: location.database)
+        } else {
+            configuration = .init(host: location.host, port: location.port, username: location.user, password: location.password,
+                                  database: location.database, tls: .disable)
+        }
+        configuration.options.maximumConnections = location.poolSize
+        configuration.options.minimumConnections = 0
+        configuration.options.connectTimeout = .seconds(10)
+        if let schema = location.schema {
+            configuration.options.additionalStartupParameters = [("search_path", schema)]
+        }
+        // Short statements only: a lock held by a stuck peer must not hang a claimer forever.
+        configuration.options.additionalStartupParameters.append(("lock_timeout", "30s"))
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        runner = Task { await client.run() }
+        do {
+            // The pool waits out a server that is down (it retries, for a minute), which is what a
+            // running process wants; opening says at once that nothing answers.
+            try await Self.within(seconds: Self.openTimeout, location: location) { try await Migrations.migrate(self) }
+        } catch {
+            runner.cancel()
+            throw Self.surfaced(error, location: location)
+        }
+    }
+
+    static let openTimeout = 10.0
+
+    static func within(seconds: Double, location: PostgresLocation, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask { try await body(); return true }
+            group.addTask { try await Task.sleep(for: .seconds(seconds)); return false }
+            defer { group.cancelAll() }
+            guard try await group.next() == true else {
+                throw StoreError.unusable(path: location.description, problem: "cannot be reached (no answer within \(Int(seconds)) s)",
+                                          fix: "check that PostgreSQL runs there and accepts connections, or pass another --store")
+            }
+        }
+    }
+
+    public convenience init(url: String) async throws {
+        try await self.init(location: try PostgresLocation(url: url))
+    }
+
+    deinit { runner.cancel() }
+
+    /// Closes the pool; the store cannot be used afterwards.
+    public func close() { runner.cancel() }
+
+    /// The database's clock: what every host should pass as `now`.
+    public func databaseNow() async throws -> Date {
+        let rows = try await autocommit("SELECT extract(epoch FROM clock_timestamp())::float8 AS t")
+        return Date(timeIntervalSince1970: try rows[0].get("t"))
+    }
+
+    // MARK: Running statements
+
+    /// One statement outside any explicit transaction (it commits on its own): one round trip.
+    func autocommit(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
+        try await retrying {
+            try await self.client.query(query, logger: self.logger).collect().map { $0.makeRandomAccess() }
+        }
+    }
+
+    /// `body` in one transaction on one pooled connection; retried whole on a deadlock or a serialization failure.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (SQL) async throws -> T) async throws -> T {
+        try await retrying {
+            try await self.client.withConnection { connection in
+                let sql = SQL(connection: connection, logger: self.logger)
+                try await sql.rows("BEGIN")
+                let value: T
+                do {
+                    value = try await body(sql)
+                } catch {
+                    // The error that ended the transaction, not a wrapper: callers catch SpawnError, StoreError…
+                    _ = try? await sql.rows("ROLLBACK")
+                    throw error
+                }
+                try await sql.rows("COMMIT")
+                return value
+            }
+        }
+    }
+
+    func retrying<T>(_ body: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await body()
+            } catch let error as PSQLError where Self.isTransient(error) && attempt < 20 {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...5) * attempt))
+            } catch {
+                throw Self.surfaced(error, location: location)
+            }
+        }
+    }
+
+    static func sqlState(_ error: Error) -> String? { (error as? PSQLError)?.serverInfo?[.sqlState] }
+
+    /// Deadlock, serialization failure: another transaction won; running again is correct.
+    static func isTransient(_ error: PSQLError) -> Bool {
+        ["40P01", "40001"].contains(error.serverInfo?[.sqlState] ?? "")
+    }
+
+    /// A connection that cannot be made, said in one line; anything the store itself threw passes through.
+    static func surfaced(_ error: Error, location: PostgresLocation) -> Error {
+        guard let error = error as? PSQLError else { return error }
+        if let info = error.serverInfo {
+            let message = info[.message] ?? "failed"
+            switch info[.sqlState] ?? "" {
+            case "3D000", "28000", "28P01", "3F000", "42501":
+                return StoreError.unusable(path: location.description, problem: "refused the connection: \(message)",
+                                           fix: "check the user, password, database and schema in the URL")
+            default:
+                return StoreError.corrupt("PostgreSQL: \(message) (\(info[.sqlState] ?? "?"))")
+            }
+        }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .clientClosedConnection, .poolClosed:
+            return StoreError.unusable(path: location.description, problem: "cannot be reached (\(error.code))",
+                                       fix: "check that PostgreSQL runs there and accepts connections, or pass another --store")
+        default:
+            return error
+        }
+    }
+}
+
+/// A connection inside a transaction: statements and their rows, decoded by column name.
+struct SQL: @unchecked Sendable {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    @discardableResult
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
+        try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }
+    }
+
+    func row(_ query: PostgresQuery) async throws -> PostgresRandomAccessRow? { try await rows(query).first }
+
+    /// Runs a statement ending in `RETURNING 1` (or any RETURNING) and answers how many rows it touched.
+    func count(_ query: PostgresQuery) async throws -> Int { try await rows(query).count }
+
+    /// Serializes this transaction with every other one that changes `run`'s graph or event log.
+    func lockRun(_ run: String) async throws {
+        try await rows("SELECT pg_advisory_xact_lock(hashtextextended(\("muster:run:" + run), 0))")
+    }
+
+    /// Serializes this transaction with every other one on the limit (or lock path) `key`.
+    func lockKey(_ key: String) async throws {
+        try await rows("SELECT pg_advisory_xact_lock(hashtextextended(\("muster:key:" + key), 0))")
+    }
+}
+
+extension PostgresRandomAccessRow {
+    func get<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T {
+        try self[column].decode(T.self)
+    }
+}

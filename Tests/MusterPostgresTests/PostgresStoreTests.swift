@@ -1,0 +1,79 @@
+import Foundation
+import MusterPostgres
+import MusterStore
+import Testing
+
+/// What is PostgreSQL's own: migrations, the clock, opening by URL, refusing bad addresses.
+@Suite(.enabled(if: PostgresTestDatabase.enabled, PostgresTestDatabase.skipReason))
+struct PostgresStoreTests {
+    @Test func migrationsAreRecordedByNameAndAppliedOnce() async throws {
+        try await PostgresTestDatabase.withFreshStore { store, url in
+            let names = try await store.appliedMigrations()
+            #expect(names == ["pg1-runs-tasks-events-workers", "pg2-messages", "pg3-limits", "pg4-finish-function",
+                             "pg5-slot-function"])
+            // A second process opening the same schema applies nothing again and sees the same data.
+            let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+            _ = try await store.startCooldown(key: "k", attempt: 1, now: t0)
+            let again = try await PostgresStore(url: url)
+            defer { again.close() }
+            #expect(try await again.appliedMigrations() == names)
+            #expect(try await again.cooldown(key: "k", now: t0) != nil)
+        }
+    }
+
+    @Test func databaseClockIsNearThisHosts() async throws {
+        try await PostgresTestDatabase.withFreshStore { store, _ in
+            let now = try await store.databaseNow()
+            // Same machine: the two clocks agree to well under a minute (not a timing assertion on muster's speed).
+            #expect(abs(now.timeIntervalSinceNow) < 60)
+        }
+    }
+
+    @Test func storeLocatorOpensPostgresForURLsAndSQLiteForPaths() async throws {
+        let url = try PostgresTestDatabase.freshURL()
+        let store = try await StoreLocator.open(url)
+        #expect(store is PostgresStore)
+        try await (store as? PostgresStore)?.dropSchema()
+        (store as? PostgresStore)?.close()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("muster-locator-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try await StoreLocator.open(dir.appendingPathComponent("muster.db").path) is SQLiteStore)
+    }
+
+    @Test func unreachableServerIsOneClearLine() async throws {
+        // A port nothing listens on (the test cluster's, plus one, is as good as any on loopback).
+        var location = try PostgresLocation(url: try PostgresTestDatabase.requireURL())
+        location.port = location.port == 65535 ? 1 : location.port + 1
+        do {
+            _ = try await PostgresStore(location: location)
+            Issue.record("opened a store where nothing listens")
+        } catch let error as StoreError {
+            #expect("\(error)".contains("cannot be reached"), "\(error)")
+        }
+    }
+}
+
+/// URL parsing needs no server.
+@Suite struct PostgresLocationTests {
+    @Test func parsesUserHostPortDatabaseAndOptions() throws {
+        let location = try PostgresLocation(url: "postgres://muster:secret@db.internal:6543/work?schema=team_a&pool=8")
+        #expect(location.user == "muster" && location.password == "secret" && location.host == "db.internal")
+        #expect(location.port == 6543 && location.database == "work" && location.schema == "team_a" && location.poolSize == 8)
+        #expect(!location.description.contains("secret"), "the password must not be printed")
+        #expect(try PostgresLocation(url: "postgresql://u@h/db").poolSize == PostgresLocation.defaultPoolSize)
+    }
+
+    @Test(arguments: ["postgres://u@h", "postgres://u@h/db?schema=Bad-Name", "postgres://u@h/db?pool=0",
+                      "postgres://u@h/db?sslmode=require", "postgres://u@h/db?colour=blue"])
+    func refusesWhatItCannotUse(_ url: String) throws {
+        #expect(throws: PostgresStoreError.self) { try PostgresLocation(url: url) }
+    }
+
+    @Test func locatorTellsURLsFromPaths() throws {
+        #expect(try StoreLocator.kind(of: "/tmp/x/muster.db") == .sqlite(path: "/tmp/x/muster.db"))
+        guard case .postgres = try StoreLocator.kind(of: "postgres://u@127.0.0.1:5432/db") else {
+            Issue.record("a postgres URL was taken for a path")
+            return
+        }
+    }
+}
