@@ -31,7 +31,7 @@ extension PostgresStore {
             ? TokenUsage(input: try row.get("input_tokens"), output: try row.get("output_tokens"),
                          cacheRead: try row.get("cache_read_tokens"), cacheWrite: try row.get("cache_write_tokens"))
             : nil
-        return TaskRecord(
+        return try TaskRecord(
             run: try row.get("run_id"), id: try row.get("id"), group: try row.get("grp"), position: try row.get("position"),
             idempotencyKey: try row.get("idempotency_key"), specJSON: try row.get("spec"), state: state,
             attempt: try row.get("attempt"), failures: try row.get("failures"),

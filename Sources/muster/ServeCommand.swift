@@ -20,7 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
             let token = token ?? ProcessInfo.processInfo.environment["MUSTER_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
             let options = WebOptions(bind: bind, port: port, token: token, allowControl: allowControl, perTaskMetrics: perTaskMetrics)
             do { try options.validate() } catch { throw CLIError.usage("\(error)") }
-            let server = try WebServer(store: try global.openStore(create: false), options: options)
+            let server = try WebServer(store: try await global.openStore(create: false), options: options)
             let json = global.json
             try await server.run { port in
                 if json { Terminal.json(["url": server.url(port: port), "port": port]) } else {

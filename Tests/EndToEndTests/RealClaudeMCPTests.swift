@@ -1,5 +1,6 @@
 import Foundation
 import MusterRuntime
+import MusterTestKit
 import Testing
 
 /// The real Claude Code CLI as a lead, scripted by the model stub to fan out and join through
@@ -9,9 +10,9 @@ import Testing
     static let children = 20
 
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
-    func aLeadFansOutAndJoinsThroughTheTools() throws {
+    func aLeadFansOutAndJoinsThroughTheTools() async throws {
         _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing: scripts/test installs it")
-        let h = try Harness()
+        let h = try await TestRepository()
         defer { RealAgents.cleanup(h) }
         var steps: [String] = []
         for n in 1...Self.children {
@@ -32,10 +33,10 @@ import Testing
             tasks:
               lead: {prompt: "fan out", owns: ["kids/**", REFUSAL.md], timeout: 15m}
             """)
-        try h.commitAll()
-        let result = try RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
+        try await h.commitAll()
+        let result = try await RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
-        let (run, tasks) = try RealAgents.runJSON(result)
+        let (run, tasks) = try await RealAgents.runJSON(result)
         let lead = try #require(tasks["lead"])
         #expect(lead["state"] as? String == "succeeded", "\(lead["error"] ?? "")")
         let kids = tasks.values.filter { $0["parent"] as? String == "lead" }
@@ -43,7 +44,7 @@ import Testing
         #expect(kids.allSatisfy { $0["state"] as? String == "succeeded" }, "\(kids.map { "\($0["id"] ?? ""): \($0["error"] ?? "")" })")
         for n in 1...Self.children {
             let id = String(format: "kid-%02d", n)
-            #expect(RealAgents.show(h, run: run, task: id, path: "kids/\(id).md") != nil, "\(id) committed nothing on its branch")
+            await #expect(RealAgents.show(h, run: run, task: id, path: "kids/\(id).md") != nil, "\(id) committed nothing on its branch")
         }
         // The final answer carries every child's summary, as `wait` returned them.
         let answer = h.read(".muster/runs/\(run)/tasks/lead/result.md")
@@ -52,7 +53,7 @@ import Testing
             let id = String(format: "kid-%02d", n)
             #expect(answer.contains("\(id) wrote kids/\(id).md"), "\(id)'s summary is not in the lead's answer: \(answer.prefix(400))")
         }
-        let refusal = RealAgents.show(h, run: run, task: "lead", path: "REFUSAL.md") ?? ""
+        let refusal = await RealAgents.show(h, run: run, task: "lead", path: "REFUSAL.md") ?? ""
         #expect(refusal.contains("not inside its parent's owns"), "the refused spawn did not come back as a tool error: \(refusal)")
         let config = h.read(".muster/runs/\(run)/tasks/lead/\(MCPWiring.claudeConfigFile)")
         #expect(config.contains("\"MUSTER_TASK_ID\" : \"lead\""), "\(config)")

@@ -16,13 +16,14 @@ extension RunRecord {
 }
 
 extension TaskRecord {
-    /// `specJSON`: the task's spec as the store keeps it (JSON of `PlannedTask`), decoded on first use.
+    /// `specJSON`: the task's spec as the store keeps it (JSON of `PlannedTask`); one that does not
+    /// decode is `StoreError.corrupt`, as in the SQLite store.
     public init(run: String, id: String, group: String, position: Int, idempotencyKey: String, specJSON: String, state: TaskState,
                 attempt: Int, failures: Int, notBefore: Date?, holder: String?, leaseExpiresAt: Date?, pid: Int32?, pgid: Int32?,
                 host: String?, exitCode: Int32?, error: String?, summary: String?, resultPath: String?, usage: TokenUsage?,
-                costUSD: Double?, startedAt: Date?, finishedAt: Date?, git: TaskGitState?, parent: String?, waiting: Bool) {
+                costUSD: Double?, startedAt: Date?, finishedAt: Date?, git: TaskGitState?, parent: String?, waiting: Bool) throws {
         self.init(run: run, id: id, group: group, position: position, idempotencyKey: idempotencyKey,
-                  specStorage: LazySpec(json: specJSON), state: state, attempt: attempt, failures: failures, notBefore: notBefore,
+                  spec: try StoredSpec.decode(specJSON, task: id), state: state, attempt: attempt, failures: failures, notBefore: notBefore,
                   holder: holder, leaseExpiresAt: leaseExpiresAt, pid: pid, pgid: pgid, host: host, exitCode: exitCode,
                   error: error, summary: summary, resultPath: resultPath, usage: usage, costUSD: costUSD, startedAt: startedAt,
                   finishedAt: finishedAt, git: git, parent: parent, waiting: waiting)
