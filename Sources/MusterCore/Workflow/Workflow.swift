@@ -34,6 +34,8 @@ public struct Workflow: Codable, Sendable, Equatable {
     /// Shared limits and pools by key: the spec's `limits:` and `resources:` merged over `muster.toml`'s
     /// (nil: none). Stored with the run, so `resume` waits on the same ones.
     public var limits: [String: LimitSpec]?
+    /// `integrate:`: the check `muster integrate` runs after each merge (nil: none).
+    public var integrate: IntegrateSpec?
 
     public init(name: String, agent: String = "shell", model: String? = nil, concurrency: Int = 4,
                 onFailure: FailurePolicy = .stop, backoff: Backoff = Backoff(), tasks: [TaskSpec],
