@@ -36,6 +36,8 @@ public struct Workflow: Codable, Sendable, Equatable {
     public var limits: [String: LimitSpec]?
     /// `integrate:`: the check `muster integrate` runs after each merge (nil: none).
     public var integrate: IntegrateSpec?
+    /// `worktree:`: files copied and folders linked into each fresh task worktree, and setup commands (nil: none).
+    public var worktree: WorktreeSpec?
 
     public init(name: String, agent: String = "shell", model: String? = nil, concurrency: Int = 4,
                 onFailure: FailurePolicy = .stop, backoff: Backoff = Backoff(), tasks: [TaskSpec],

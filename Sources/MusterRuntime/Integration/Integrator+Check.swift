@@ -26,7 +26,7 @@ extension Integrator {
             try Self.check(lease)
             try await git.run(["update-ref", "-m", "muster integrate \(report.run): start at base", moveRef, report.startCommit, ""])
         }
-        var queue = CheckQueue(integrator: self, git: git, folder: folder, command: command, moveRef: moveRef, lease: lease,
+        let queue = CheckQueue(integrator: self, git: git, folder: folder, command: command, moveRef: moveRef, lease: lease,
                                identity: moveRef == nil ? [] : try await git.identityArguments(),
                                environment: moveRef == nil ? Self.predictionIdentity : [:],
                                plan: plan.map { CheckQueue.Step(task: $0.task, commit: $0.commit) }, needs: needs)
