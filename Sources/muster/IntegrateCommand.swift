@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MusterCore
 import MusterRuntime
 import MusterStore
 
@@ -16,8 +17,11 @@ struct IntegrateCommand: AsyncParsableCommand {
             second one refuses (exit 2, naming the holder's pid and host) unless --wait gives it time. \
             Integration stops at the first conflict and leaves the branch at the last good merge; resolve that \
             merge on the branch yourself and run it again (merged tasks are skipped). Failed tasks and tasks \
-            with ownership violations are never merged. Exit 1 when a conflict stops (or, with --dry-run, \
-            would stop) integration; 2 for bad input or a busy run.
+            with ownership violations are never merged. With --check (or the spec's `integrate: {check: …}`) \
+            each merge is checked before the branch moves there, in a private folder outside your checkout; a \
+            merge that fails the check is dropped with the tasks that need it, and the rest are merged. Exit 1 \
+            when a conflict stops (or, with --dry-run, would stop) integration or a task was dropped; 2 for bad \
+            input or a busy run.
             """)
 
     @Argument(help: "The run id (see `muster runs`).") var run: String
@@ -25,6 +29,10 @@ struct IntegrateCommand: AsyncParsableCommand {
     var into: String?
     @Flag(help: "Predict the whole sequence with `git merge-tree`; create or move no branch.") var dryRun = false
     @Flag(help: "Allow --into to name the branch checked out in your main worktree (merges there, in place).") var allowCheckedOut = false
+    @Option(help: ArgumentHelp("A shell command that must pass on each merge (run with `sh -c` in a private folder holding the merged files, outside your checkout); a merge that fails it is dropped with the tasks that need it. Default: the spec's `integrate: {check: …}`.", valueName: "command"))
+    var check: String?
+    @Option(help: ArgumentHelp("Merges per check: merge N, check once, bisect on failure (default: the spec's `integrate.batch`, else 1).", valueName: "N"))
+    var checkBatch: Int?
     @Option(help: ArgumentHelp("While another integrate of this run holds it, keep trying this long (e.g. 30s, 5m); default: refuse at once.", valueName: "duration"))
     var wait: String?
     @OptionGroup var global: GlobalOptions
@@ -37,7 +45,18 @@ struct IntegrateCommand: AsyncParsableCommand {
             }
             let store = try await global.openStore(create: false)
             let record = try await store.requireRun(run)
-            let options = IntegrationOptions(into: into, dryRun: dryRun, allowCheckedOut: allowCheckedOut)
+            let command = check ?? record.workflow.integrate?.check
+            if let command, let problem = IntegrateSpec.problem(command) {
+                throw CLIError.usage("--check \(problem): give the command that must pass after each merge, e.g. --check 'swift build'")
+            }
+            let batch = checkBatch ?? record.workflow.integrate?.batch ?? 1
+            guard (1...IntegrateSpec.maxBatch).contains(batch) else {
+                throw CLIError.usage("--check-batch must be between 1 and \(IntegrateSpec.maxBatch), got \(batch)")
+            }
+            if checkBatch != nil && command == nil {
+                throw CLIError.usage("--check-batch needs a check: give --check 'CMD' or `integrate: {check: …}` in the spec")
+            }
+            let options = IntegrationOptions(into: into, dryRun: dryRun, allowCheckedOut: allowCheckedOut, check: command, checkBatch: batch)
             let waitSeconds = try wait.map { try LockContext.seconds($0, option: "--wait", allowZero: true) } ?? 0
             let report: IntegrationReport
             // A dry run moves nothing, so it needs no turn.
@@ -58,7 +77,7 @@ struct IntegrateCommand: AsyncParsableCommand {
             } catch let error as IntegrationError {
                 await lease?.release()
                 switch error {
-                case .leaseLost, .branchMoved: throw CLIError.failed(error.description)
+                case .leaseLost, .branchMoved, .checkFailsAtStart: throw CLIError.failed(error.description)
                 default: throw CLIError.usage(error.description)
                 }
             } catch {
@@ -66,7 +85,7 @@ struct IntegrateCommand: AsyncParsableCommand {
                 throw error
             }
             if global.json { Terminal.json(IntegrationJSON(report)) } else { Self.print(report) }
-            stopped = !report.succeeded
+            stopped = !report.succeeded || !report.dropped.isEmpty
         }
         if stopped { throw ExitCode(ExitCodes.runFailed) }
     }
@@ -98,10 +117,16 @@ struct IntegrateCommand: AsyncParsableCommand {
         for skipped in report.skipped {
             Swift.print("  " + Terminal.paint("skipped ", "33") + "  " + Terminal.padded(skipped.task, width + 2) + skipped.reason)
         }
+        for dropped in report.dropped {
+            Swift.print("  " + Terminal.paint("dropped ", "31") + "  " + Terminal.padded(dropped.task, width + 2) + dropped.reason)
+            if let output = dropped.output, !output.isEmpty {
+                for line in output.split(separator: "\n", omittingEmptySubsequences: false) { Swift.print("      " + Terminal.dim("│ " + line)) }
+            }
+        }
         for excluded in report.excluded {
             Swift.print("  " + Terminal.paint("excluded", "33") + "  " + Terminal.padded(excluded.task, width + 2) + excluded.reason)
         }
-        let count = "\(report.merged.count) merged"
+        let count = "\(report.merged.count) merged" + (report.check == nil ? "" : ", \(report.dropped.count) dropped, \(report.checksRun) checks")
         if let conflict = report.conflict {
             Swift.print(report.dryRun
                 ? "\(report.branch) would stop at \(short(report.endCommit)) (\(count)): merging \(conflict.task) conflicts. Nothing was moved."

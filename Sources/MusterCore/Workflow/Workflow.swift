@@ -34,6 +34,10 @@ public struct Workflow: Codable, Sendable, Equatable {
     /// Shared limits and pools by key: the spec's `limits:` and `resources:` merged over `muster.toml`'s
     /// (nil: none). Stored with the run, so `resume` waits on the same ones.
     public var limits: [String: LimitSpec]?
+    /// `integrate:`: the check `muster integrate` runs after each merge (nil: none).
+    public var integrate: IntegrateSpec?
+    /// `worktree:`: files copied and folders linked into each fresh task worktree, and setup commands (nil: none).
+    public var worktree: WorktreeSpec?
 
     public init(name: String, agent: String = "shell", model: String? = nil, concurrency: Int = 4,
                 onFailure: FailurePolicy = .stop, backoff: Backoff = Backoff(), tasks: [TaskSpec],

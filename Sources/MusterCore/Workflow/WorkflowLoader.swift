@@ -25,7 +25,7 @@ public struct LoadedWorkflow: Sendable {
 /// Reads a workflow spec (YAML) into `Workflow`, reporting every mistake as file:line:column with a fix.
 public enum WorkflowLoader {
     static let workflowKeys = ["name", "agent", "model", "concurrency", "on_failure", "backoff", "isolation", "budget", "tasks", "agents",
-                                "max_depth", "summary_chars", "limits", "resources", "sandbox", "writable"]
+                                "max_depth", "summary_chars", "limits", "resources", "sandbox", "writable", "integrate", "worktree"]
     static let budgetKeys = ["usd", "hard"]
     static let taskKeys = ["prompt", "command", "shell", "agent", "model", "needs", "foreach", "owns", "env",
                            "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation", "join", "uses", "allow_denials", "sandbox", "writable", "mcp"]
@@ -244,6 +244,8 @@ struct NodeReader {
             case "isolation": workflow.isolation = try isolation(value)
             case "sandbox": workflow.sandbox = try sandbox(value)
             case "writable": workflow.writable = try writable(value, path: "writable")
+            case "integrate": workflow.integrate = try integrate(value)
+            case "worktree": workflow.worktree = try worktree(value)
             case "budget":
                 for (bkey, _, bvalue) in try pairs(value, what: "`budget`", allowed: WorkflowLoader.budgetKeys) where bkey == "hard" {
                     guard case .scalar = bvalue, let flag = bvalue.bool else {

@@ -39,11 +39,18 @@ public struct IntegrationOptions: Sendable, Equatable {
     public var dryRun: Bool
     /// Allow merging into a branch checked out in the main worktree (merges happen there, in place).
     public var allowCheckedOut: Bool
+    /// A shell command (`sh -c`) run on the files of each integration commit, in a private folder
+    /// outside the repository; a merge it fails is dropped with its dependents (nil: no check).
+    public var check: String?
+    /// Merges per check (with `check`): a failing batch is bisected down to the merge that breaks it.
+    public var checkBatch: Int
 
-    public init(into: String? = nil, dryRun: Bool = false, allowCheckedOut: Bool = false) {
+    public init(into: String? = nil, dryRun: Bool = false, allowCheckedOut: Bool = false, check: String? = nil, checkBatch: Int = 1) {
         self.into = into
         self.dryRun = dryRun
         self.allowCheckedOut = allowCheckedOut
+        self.check = check
+        self.checkBatch = max(1, checkBatch)
     }
 }
 
@@ -59,6 +66,15 @@ public struct IntegrationReport: Sendable, Codable, Equatable {
     public struct Excluded: Sendable, Codable, Equatable {
         public var task: String
         public var reason: String
+    }
+
+    /// A task the check refused: its merge broke the check (`output`: the check's last lines), or it
+    /// needs one that did (`because`).
+    public struct Dropped: Sendable, Codable, Equatable {
+        public var task: String
+        public var reason: String
+        public var because: String?
+        public var output: String?
     }
 
     public struct Conflict: Sendable, Codable, Equatable {
@@ -91,6 +107,12 @@ public struct IntegrationReport: Sendable, Codable, Equatable {
     public var refused: [Excluded] = []
     /// Tasks whose commit shares no history with the branch: reported, not merged, the rest go on.
     public var skipped: [Excluded] = []
+    /// The check run after each merge (or batch), if any.
+    public var check: String?
+    /// How many times the check ran.
+    public var checksRun = 0
+    /// Tasks the check refused, in the order they were dropped; the branch never contained them.
+    public var dropped: [Dropped] = []
     /// The checkout the merges ran in, with `--allow-checked-out`; nil otherwise (plumbing needs no work folder).
     public var worktree: String?
 
@@ -108,6 +130,10 @@ public enum IntegrationError: Error, CustomStringConvertible, Sendable, Equatabl
     case leaseLost
     /// The branch moved while this integrate ran (not through it): nothing of this integrate's was lost.
     case branchMoved(branch: String, expected: String, found: String)
+    /// `--check` with `--allow-checked-out`: checks run on plumbing merges only, never in the user's checkout.
+    case checkInCheckout
+    /// The check fails before any merge: no task could be told apart from the start.
+    case checkFailsAtStart(commit: String, output: String)
 
     public var description: String {
         switch self {
@@ -128,6 +154,10 @@ public enum IntegrationError: Error, CustomStringConvertible, Sendable, Equatabl
             "this integrate lost its lock on the run (it stalled past its lease and another integrate took over): it stopped; run it again"
         case .branchMoved(let branch, let expected, let found):
             "\(branch) moved while integrating (expected \(expected.prefix(12)), found \(found.prefix(12))): something else updated it; run `muster integrate` again"
+        case .checkInCheckout:
+            "--check does not run with --allow-checked-out: checks run on merges made outside your checkout; drop one of them"
+        case .checkFailsAtStart(let commit, let output):
+            "the check already fails at \(commit.prefix(12)), before any merge: fix it there first (or change the check)\n" + output
         }
     }
 }
@@ -203,6 +233,16 @@ public struct Integrator: Sendable {
         let checkedOutIn = try await checkedOut(branch, git: git)
         if let place = checkedOutIn, !(place.main && options.allowCheckedOut) {
             throw IntegrationError.checkedOut(branch: branch, worktree: place.path, main: place.main)
+        }
+        if let command = options.check {
+            if checkedOutIn != nil { throw IntegrationError.checkInCheckout }
+            report.check = command
+            var needs: [String: Set<String>] = [:]
+            for task in tasks { needs[task.group, default: []].formUnion(task.needs) }
+            try await mergeChecked(plan, into: &report, git: git, command: command, batch: options.checkBatch,
+                                   moveRef: options.dryRun ? nil : "refs/heads/\(branch)", createRef: existingTip == nil && !options.dryRun,
+                                   needs: needs, lease: options.dryRun ? nil : lease)
+            return report
         }
         if options.dryRun {
             try await mergeByPlumbing(plan, into: &report, git: git, moveRef: nil, lease: nil)

@@ -128,6 +128,7 @@ extension Orchestrator.Loop {
                         case .blocked(let files, let merging):
                             let reason = "blocked: merging \(merging) conflicts in \(files.joined(separator: ", "))"
                             return (task.id, .blocked(TaskOutcome(task: task.id, attempt: task.attempt, result: .blocked, error: reason, costUSD: 0)))
+                        case .setupFailed(let message): return (task.id, .failed(message))
                         }
                     } catch {
                         return (task.id, .failed("could not prepare its worktree: \(error)"))

@@ -95,7 +95,7 @@ public final class Orchestrator: Sendable {
         guard let record = try await store.run(runID) else { throw OrchestratorError.unknownRun(runID) }
         let usesGit = record.baseCommit != nil && !record.simulate && workspace.isGitRepository
         var loop = try Loop(orchestrator: self, run: record, epoch: epoch,
-                            worktrees: usesGit ? try await WorktreeManager.make(workspace: workspace) : nil)
+                            worktrees: usesGit ? try await WorktreeManager.make(workspace: workspace, ready: record.workflow.worktree) : nil)
         let ticker = startTicker()
         let signals = SignalWatch(signals: [SIGINT, SIGTERM, SIGHUP]) { [inbox] signal in inbox.continuation.yield(.interrupt(signal)) }
         defer {

@@ -17,6 +17,13 @@ public struct IntegrationJSON: Encodable, Sendable {
 
     public struct Reason: Encodable, Sendable { public var task, reason: String }
 
+    /// A task the merge queue dropped: its merge broke the check (`because` nil) or it needs one that did.
+    public struct Dropped: Encodable, Sendable {
+        public var task, reason: String
+        @Nullable public var because: String?
+        @Nullable public var output: String?
+    }
+
     public var run, branch: String
     public var dryRun, createdBranch, succeeded: Bool
     public var startCommit, endCommit: String
@@ -26,11 +33,14 @@ public struct IntegrationJSON: Encodable, Sendable {
     public var notAttempted: [String]
     public var excluded, refused, skipped: [Reason]
     public var integrated: [String]
+    @Nullable public var check: String?
+    public var checksRun: Int
+    public var dropped: [Dropped]
 
     enum CodingKeys: String, CodingKey {
         case run, branch, dryRun = "dry_run", createdBranch = "created_branch", succeeded, startCommit = "start_commit"
         case endCommit = "end_commit", merged, alreadyIntegrated = "already_integrated", conflict, notAttempted = "not_attempted"
-        case excluded, refused, skipped, integrated
+        case excluded, refused, skipped, integrated, check, checksRun = "checks_run", dropped
     }
 
     public init(_ report: IntegrationReport) {
@@ -50,5 +60,8 @@ public struct IntegrationJSON: Encodable, Sendable {
         refused = reasons(report.refused)
         skipped = reasons(report.skipped)
         integrated = report.merged.map(\.task)
+        check = report.check
+        checksRun = report.checksRun
+        dropped = report.dropped.map { Dropped(task: $0.task, reason: $0.reason, because: $0.because, output: $0.output) }
     }
 }

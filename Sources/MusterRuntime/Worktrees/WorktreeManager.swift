@@ -12,6 +12,8 @@ public struct WorktreeManager: Sendable {
     /// The repository's shared git folder: every task worktree's admin folder lives in its `worktrees/`.
     let commonDirectory: String
     let admin = WorktreeAdmin()
+    /// `worktree:` of the spec: what each fresh worktree gets before its task (nil: nothing).
+    var ready: WorktreeReady?
 
     /// `git worktree add` and `prune` read every worktree's admin folder: two at once can see the
     /// other's half-made folder and fail. They take turns; merges in separate worktrees do not.
@@ -41,13 +43,20 @@ public struct WorktreeManager: Sendable {
         case ready(TaskGitState)
         /// Merging what the task needs conflicted: it must not start.
         case blocked(files: [String], merging: String)
+        /// A `worktree.setup` command failed: the task ends as failed with this message (it names the log).
+        case setupFailed(String)
     }
 
-    public static func make(workspace: Workspace) async throws -> WorktreeManager {
+    public static func make(workspace: Workspace, ready: WorktreeSpec? = nil) async throws -> WorktreeManager {
         let repo = Git(workspace.root)
-        return WorktreeManager(workspace: workspace, repo: repo, identity: try await repo.identityArguments(),
-                               commonDirectory: try await repo.commonDirectory())
+        var manager = WorktreeManager(workspace: workspace, repo: repo, identity: try await repo.identityArguments(),
+                                      commonDirectory: try await repo.commonDirectory())
+        manager.ready = ready.map { WorktreeReady(spec: $0, checkout: workspace.root) }
+        return manager
     }
+
+    /// Paths muster itself placed in every worktree (`worktree.copy`, `worktree.link`): scratch, never committed.
+    var placed: [String] { ready?.spec.placed ?? [] }
 
     public static func branch(run: String, task: String) -> String { "muster/\(run)/\(task)" }
 
@@ -95,6 +104,13 @@ public struct WorktreeManager: Sendable {
                 return .blocked(files: files.isEmpty ? ["(merge failed: \(merge.stderr.prefix(200)))"] : files, merging: need.id)
             }
         }
+        if let ready {
+            do {
+                try await ready.apply(to: dir, log: workspace.taskDirectory(run: run, task: task.id).appendingPathComponent("setup.log"))
+            } catch let failure as WorktreeReady.SetupFailure {
+                return .setupFailed(failure.message)
+            }
+        }
         let start = try await git.revParse("refs/heads/\(branch)")
         return .ready(TaskGitState(worktree: dir.path, branch: branch, baseCommit: start, gitDir: git.gitDirectory))
     }
@@ -106,7 +122,8 @@ public struct WorktreeManager: Sendable {
         // (An unfinished merge needs no abort: the reset below clears its state, after the files are kept.)
         try await git.run(["symbolic-ref", "HEAD", ref])
         if let tip = try await git.resolve(ref) {
-            let commit = WorktreeCommit(git: git, scratch: [])
+            // Files muster copied in (an `.env`) are kept out of the attempt's commit too.
+            let commit = WorktreeCommit(git: git, scratch: placed)
             let tree = try await commit.tree(from: tip)
             var kept = tip
             if tree != (try await git.output(["rev-parse", "\(tip)^{tree}"])) {
@@ -126,7 +143,7 @@ public struct WorktreeManager: Sendable {
     /// changed path (both sides of a rename, deletions too) against its `owns`, comparing with the
     /// start commit muster recorded.
     public func finish(run: String, task: TaskRecord, state: TaskGitState, agent: String, scratch: [String] = []) async throws -> TaskGitState {
-        try await finish(run: run, task: task.id, attempt: task.attempt, owns: task.spec.owns, state: state, agent: agent, scratch: scratch)
+        try await finish(run: run, task: task.id, attempt: task.attempt, owns: task.spec.owns, state: state, agent: agent, scratch: scratch + placed)
     }
 
     func finish(run: String, task id: String, attempt: Int, owns: [String], state: TaskGitState, agent: String,
