@@ -67,6 +67,7 @@ import Testing
         try h.write("live.yml", """
             name: live
             agent: fakeclaude
+            sandbox: none  # the fake agent's files live in the host's /tmp, which a sandbox replaces
             agents:
               fakeclaude: {base: claude, command: ["\(fake.executable.path)"]}
             limits:
@@ -112,6 +113,7 @@ import Testing
             try h.write("\(name).yml", """
                 name: \(name)
                 agent: fakeclaude
+                sandbox: none  # the fake agent's files live in the host's /tmp, which a sandbox replaces
                 agents:
                   fakeclaude: {base: claude, command: ["\(fake.executable.path)"]}
                 tasks:
@@ -158,6 +160,7 @@ import Testing
         try h.write("aider.yml", """
             name: aider
             agent: fakeaider
+            sandbox: none  # the fake agent's files live in the host's /tmp, which a sandbox replaces
             agents:
               fakeaider: {base: aider, command: ["\(fake.executable.path)"]}
             tasks:

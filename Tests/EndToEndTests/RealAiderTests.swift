@@ -16,6 +16,7 @@ import Testing
         try h.write("muster.yml", """
             name: real-aider
             agent: aider
+            sandbox: none  # aider does not yet write inside the bubblewrap sandbox (open: its state under $HOME)
             concurrency: 2
             tasks:
               edit:
@@ -61,6 +62,7 @@ import Testing
         try h.write("muster.yml", """
             name: aider-outside
             agent: aider
+            sandbox: none  # aider does not yet write inside the bubblewrap sandbox (open: its state under $HOME)
             tasks:
               sneak: {prompt: "write it", owns: [owned.md], timeout: 3m}
             """)
