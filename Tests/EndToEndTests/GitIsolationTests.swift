@@ -251,6 +251,7 @@ import Testing
             name: peers
             isolation: none
             concurrency: 6
+            sandbox: none  # the start gate is in the host's /tmp, which a sandbox replaces with a private one
             tasks:
               write:
                 foreach: {items: [\(names.joined(separator: ", "))]}
@@ -275,6 +276,7 @@ import Testing
         try h.write("w.yml", """
             name: forced
             concurrency: 2
+            sandbox: none  # the gate is in the host's /tmp, which a sandbox replaces with a private one
             tasks:
               fast:
                 shell: true
