@@ -117,6 +117,7 @@ import Testing
         try h.write("w.yml", """
             name: twice
             concurrency: \(concurrency)
+            sandbox: none
             tasks:
               work:
                 foreach: {items: [a, b, c, d, e]}

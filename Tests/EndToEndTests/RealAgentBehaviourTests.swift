@@ -95,7 +95,8 @@ import Testing
         #expect(task["model"] as? String == "claude-opus-5-5", "the model the CLI reported")
         #expect(fake.read("retries") == "2\n", "a task on a shared limit caps the CLI's own retries")
         let argv = fake.read("argv.1").split(separator: "\n")
-        #expect(argv.contains("Bash(muster:*)") && !argv.contains("--model"), "\(argv)")
+        let allowed = argv.firstIndex(of: "--allowedTools").map { argv[$0 + 1].split(separator: ",") } ?? []
+        #expect(allowed.contains("Bash(muster:*)") && !argv.contains("--model"), "\(argv)")
         let run = try #require((try await h.muster("runs", "--json").json() as? [[String: Any]])?.first?["run"] as? String)
         let events = h.lines(".muster/runs/\(run)/events.jsonl")
         let live = try #require(events.firstIndex { $0.contains("limit.cooldown") && $0.contains("the CLI is on attempt 1 of 10") })

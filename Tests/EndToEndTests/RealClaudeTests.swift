@@ -174,7 +174,7 @@ import Testing
             name: resumed
             agent: claude
             tasks:
-              gate: {agent: shell, command: ["test", "-f", "\(flag)"], isolation: none, retries: 0}
+              gate: {agent: shell, command: ["test", "-f", "\(flag)"], isolation: none, sandbox: none, retries: 0}
               write: {needs: [gate], prompt: "write it", owns: [written.md], timeout: 3m}
             """)
         try await h.commitAll()

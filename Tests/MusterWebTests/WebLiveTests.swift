@@ -108,7 +108,9 @@ import Testing
             try Tools.keepArtifact(png, name: "board-phone.png")
             try await browser.open(live.base + "/runs/web-run/tasks/" + encoded(WebFixture.evil))
             #expect(try await Tools.eventually { try await browser.evaluate("document.readyState") as? String == "complete" })
-            #expect(try await browser.evaluate("document.querySelectorAll('script').length") as? Int == 1, "no injected script element")
+            let scripts = try await browser.evaluate("document.querySelectorAll('script').length")
+            let page = try await browser.evaluate("document.documentElement.outerHTML.slice(0, 3000)")
+            #expect(scripts as? Int == 1, "no injected script element: \(String(describing: scripts)) in \(String(describing: page))")
             try Tools.keepArtifact(try await browser.screenshot(width: 390, height: 844), name: "task-phone.png")
         } catch {
             await browser.close()

@@ -46,7 +46,10 @@ public struct ClaudeAgent: AgentAdapter {
         // model it reports is the one recorded and priced.
         if let model = task.model, !task.modelIsDefault { argv += ["--model", model] }
         argv += profile.args
-        if !task.uses.isEmpty { environment["CLAUDE_CODE_MAX_RETRIES"] = String(Self.maxRetriesOnALimit) }
+        // A task on a shared limit caps the CLI's own retries, unless its spec set them itself.
+        if !task.uses.isEmpty, task.env["CLAUDE_CODE_MAX_RETRIES"] == nil {
+            environment["CLAUDE_CODE_MAX_RETRIES"] = String(Self.maxRetriesOnALimit)
+        }
         return AgentInvocation(executable: argv[0], arguments: argv, promptOnStdin: true, environment: environment)
     }
 

@@ -47,6 +47,10 @@ public enum MCPWiring {
         return "muster"
     }()
 
+    /// The folder holding `currentMuster` when it is an absolute path, for a task's PATH.
+    public static let currentMusterFolder: String? =
+        currentMuster.hasPrefix("/") ? (currentMuster as NSString).deletingLastPathComponent : nil
+
     /// Whether `task` gets the server: not when the task or its agent's profile says `mcp: false`.
     public static func enabled(for task: PlannedTask, profile: AgentProfile) -> Bool {
         task.mcp && profile.mcp != false

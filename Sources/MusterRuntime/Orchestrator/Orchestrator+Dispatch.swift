@@ -172,6 +172,10 @@ extension Orchestrator.Loop {
         environment["MUSTER_STORE"] = o.storePath
         environment["MUSTER_ROOT"] = o.workspace.root.path
         environment["MUSTER_OUTBOX"] = dir.path
+        // `muster spawn`, `wait`, `msg` inside the task are this very binary, not whichever is on PATH.
+        if let folder = MCPWiring.currentMusterFolder {
+            environment["PATH"] = folder + (environment["PATH"].map { ":" + $0 } ?? "")
+        }
         for (name, value) in spec.env { environment[name] = render(value, task: task) }
         for (name, value) in invocation.environment { environment[name] = value }
         if let overlay = o.options.agentEnvironment, adapter.spendsTokens, !run.simulate {

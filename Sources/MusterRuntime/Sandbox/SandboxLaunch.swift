@@ -112,8 +112,11 @@ public struct SandboxLaunch: Sendable {
         } else if fm.fileExists(atPath: tree + "/.git") {
             sealed.append(tree + "/.git")
         }
+        // The task's PATH folders stay visible too, so a tool the user put under /tmp still runs.
+        let searchPath = (request.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+            .filter { $0.hasPrefix("/") && !["/tmp", "/tmp/"].contains($0) && fm.fileExists(atPath: $0) }
         let visible = [repository, home, (request.executable as NSString).deletingLastPathComponent, request.directory,
-                       (storePath as NSString).deletingLastPathComponent].compactMap { $0 }
+                       (storePath as NSString).deletingLastPathComponent].compactMap { $0 } + searchPath
         let policy = SandboxPolicy(tree: tree, treeWritable: treeWritable, protected: protected, writable: writable,
                                    sealed: sealed, visible: visible, directory: request.directory)
         if let tmp = request.environment["TMPDIR"], SandboxPolicy.isUnderTmp(tmp), tmp != "/tmp" { request.environment["TMPDIR"] = "/tmp" }
