@@ -99,7 +99,8 @@ struct AgentRehearsal {
                               "command": .string("muster msg send --to role:doctor reached"),
                               "description": .string("tell muster")]))), .text("done")], usage: usage)))
         }
-        var yaml = "name: doctor-\(agent)\nagent: \(agent)\nconcurrency: 4\nlimits:\n  doctor: {requests_per_minute: 6000}\ntasks:\n"
+        // Each check stands alone: one failing task must not skip the others.
+        var yaml = "name: doctor-\(agent)\nagent: \(agent)\nconcurrency: 4\non_failure: continue\nlimits:\n  doctor: {requests_per_minute: 6000}\ntasks:\n"
         var keys: [String: String] = [:]
         for task in tasks {
             let key = "doctor-\(agent)-\(task.id)"
