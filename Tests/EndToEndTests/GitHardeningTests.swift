@@ -15,8 +15,10 @@ import Testing
         "name: \(name)\nconcurrency: \(concurrency)\non_failure: continue\nsandbox: none\ntasks:\n" + tasks
     }
 
-    static func runID(_ result: CommandResult) async throws -> String {
-        try #require((try result.json() as? [String: Any])?["run"] as? String, "\(result.stdout) \(result.stderr)")
+    /// `muster run w.yml --json`: what it printed and the run's id.
+    static func runSpec(_ h: TestRepository) async throws -> (result: CommandResult, id: String) {
+        let result = try await h.muster("run", "w.yml", "--json")
+        return (result, try #require((try result.json() as? [String: Any])?["run"] as? String, "\(result.stdout) \(result.stderr)"))
     }
 
     static func tasks(_ h: TestRepository, _ run: String) async throws -> [String: [String: Any]] {
@@ -61,9 +63,8 @@ import Testing
                 retries: 2
             """))
         let before = try await Self.userState(h)
-        let run = try await h.muster("run", "w.yml", "--json")
+        let (run, id) = try await Self.runSpec(h)
         #expect(run.status == 1, "\(run.stderr)")
-        let id = try await Self.runID(run)
         let task = try await #require(try Self.tasks(h, id)["t"])
         #expect(task["state"] as? String == "failed")
         #expect((task["error"] as? String)?.hasPrefix("worktree damaged") == true, "\(task["error"] ?? "-")")
@@ -90,9 +91,8 @@ import Testing
                 retries: 1
             """))
         let before = try await Self.userState(h)
-        let run = try await h.muster("run", "w.yml", "--json")
+        let (run, id) = try await Self.runSpec(h)
         #expect(run.status == 0, "\(run.stderr)")
-        let id = try await Self.runID(run)
         let task = try await #require(try Self.tasks(h, id)["t"])
         #expect(task["state"] as? String == "succeeded" && task["attempt"] as? Int == 2, "\(task)")
         await #expect(try Self.userState(h) == before, "the user's branch, history and work never moved")
@@ -126,9 +126,8 @@ import Testing
                 command: "echo s > sibling.txt"
                 owns: [sibling.txt]
             """))
-        let run = try await h.muster("run", "w.yml", "--json")
+        let (run, id) = try await Self.runSpec(h)
         #expect(run.status == 0, "\(run.stderr)")
-        let id = try await Self.runID(run)
         #expect(FileManager.default.fileExists(atPath: h.path(".git/hooks/post-merge")), "the hostile task did write its hooks")
         #expect(!FileManager.default.fileExists(atPath: marker), "a hook ran during the run: \(h.read(marker))")
         let integrate = try await h.muster("integrate", id, "--json")
@@ -152,8 +151,7 @@ import Testing
                   echo ok > mine.txt
                 owns: [mine.txt]
             """))
-        let run = try await h.muster("run", "w.yml", "--json")
-        let id = try await Self.runID(run)
+        let (_, id) = try await Self.runSpec(h)
         #expect(try await h.git("for-each-ref", "refs/replace/").stdout.isEmpty == false, "the hostile task did replace the base")
         let task = try await #require(try Self.tasks(h, id)["t"])
         #expect(task["state"] as? String == "failed", "\(task)")
@@ -190,9 +188,8 @@ import Testing
                 command: "echo c > c.txt"
                 owns: [c.txt]
             """))
-        let run = try await h.muster("run", "w.yml", "--json")
+        let (run, id) = try await Self.runSpec(h)
         #expect(run.status == 0, "\(run.stderr)")
-        let id = try await Self.runID(run)
         #expect(try await h.git("cat-file", "-e", "muster/\(id)/a:evil.txt").status == 0, "the hostile task did move a's branch")
         let integrate = try await h.muster("integrate", id, "--json")
         #expect(integrate.status == 0, "\(integrate.stderr)")
@@ -223,8 +220,7 @@ import Testing
                 command: "mkdir -p deep && echo z > deep/z.txt"
                 owns: ["deep/**"]
             """))
-        let run = try await h.muster("run", "w.yml", "--json")
-        let id = try await Self.runID(run)
+        let (_, id) = try await Self.runSpec(h)
         #expect(h.read(".git/info/exclude").contains("*"), "the hostile task did write the exclude")
         let tasks = try await Self.tasks(h, id)
         #expect(tasks["y"]?["state"] as? String == "failed")
@@ -245,9 +241,8 @@ import Testing
                 command: "echo {{item}} > f{{item}}.txt"
                 owns: ["f{{item}}.txt"]
             """))
-        let run = try await h.muster("run", "w.yml", "--json")
+        let (run, id) = try await Self.runSpec(h)
         #expect(run.status == 0, "\(run.stderr)")
-        let id = try await Self.runID(run)
         let before = try await Self.userState(h)
         let waits = [false, true, false]
         var started: [(BackgroundProcess, String, String)] = []
