@@ -27,6 +27,22 @@ import Testing
         return Dictionary(uniqueKeysWithValues: list.map { ($0["id"] as! String, $0) })
     }
 
+    /// One shell task `t` owning mine.txt, run after the user's state is taken: what `muster run`
+    /// printed, the run id, the task's status and that state.
+    static func runShellTask(_ h: TestRepository, _ name: String, command: String, retries: Int) async throws
+        -> (result: CommandResult, id: String, task: [String: Any], before: [String]) {
+        try h.write("w.yml", workflow(name, tasks: """
+              t:
+                shell: true
+                command: "\(command)"
+                owns: [mine.txt]
+                retries: \(retries)
+            """))
+        let before = try await userState(h)
+        let (result, id) = try await runSpec(h)
+        return (result, id, try #require(try await tasks(h, id)["t"]), before)
+    }
+
     /// The user's side of the repository: their branch, its history and their uncommitted work.
     static func userState(_ h: TestRepository) async throws -> [String] {
         [try await h.git("rev-parse", "HEAD").stdout, try await h.git("symbolic-ref", "HEAD").stdout,
@@ -55,17 +71,8 @@ import Testing
     func aDamagedWorktreeLinkFailsTheTaskAndLeavesTheUserAlone(_ damage: String) async throws {
         let command = try #require(Self.damages.first { $0.0 == damage }?.1)
         let h = try await Self.userRepository()
-        try h.write("w.yml", Self.workflow("rmgit", tasks: """
-              t:
-                shell: true
-                command: "echo mine > mine.txt && \(command)"
-                owns: [mine.txt]
-                retries: 2
-            """))
-        let before = try await Self.userState(h)
-        let (run, id) = try await Self.runSpec(h)
+        let (run, id, task, before) = try await Self.runShellTask(h, "rmgit", command: "echo mine > mine.txt && \(command)", retries: 2)
         #expect(run.status == 1, "\(run.stderr)")
-        let task = try await #require(try Self.tasks(h, id)["t"])
         #expect(task["state"] as? String == "failed")
         #expect((task["error"] as? String)?.hasPrefix("worktree damaged") == true, "\(task["error"] ?? "-")")
         await #expect(try Self.userState(h) == before, "the user's branch and uncommitted work are untouched")
@@ -83,17 +90,9 @@ import Testing
         let h = try await Self.userRepository()
         let once = FileManager.default.temporaryDirectory.appendingPathComponent("muster-once-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: once) }
-        try h.write("w.yml", Self.workflow("head", tasks: """
-              t:
-                shell: true
-                command: "git symbolic-ref HEAD refs/heads/main && echo mine > mine.txt && if [ -e \(once) ]; then true; else touch \(once); exit 1; fi"
-                owns: [mine.txt]
-                retries: 1
-            """))
-        let before = try await Self.userState(h)
-        let (run, id) = try await Self.runSpec(h)
+        let command = "git symbolic-ref HEAD refs/heads/main && echo mine > mine.txt && if [ -e \(once) ]; then true; else touch \(once); exit 1; fi"
+        let (run, id, task, before) = try await Self.runShellTask(h, "head", command: command, retries: 1)
         #expect(run.status == 0, "\(run.stderr)")
-        let task = try await #require(try Self.tasks(h, id)["t"])
         #expect(task["state"] as? String == "succeeded" && task["attempt"] as? Int == 2, "\(task)")
         await #expect(try Self.userState(h) == before, "the user's branch, history and work never moved")
         #expect(try await h.git("show", "muster/\(id)/t:mine.txt").stdout == "mine\n")
