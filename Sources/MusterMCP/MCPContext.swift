@@ -10,12 +10,20 @@ public struct MCPContext: Sendable {
     public var workspace: Workspace
     public var environment: TaskEnvironment
     public var attempt: Int?
+    /// What goes around a run the `run` tool starts (the model stub, notifications, DONE); nil:
+    /// nothing, and `rehearse` is refused.
+    public var runViews: RunAttacher?
+    /// The runs the `run` tool started in this process.
+    public var runs: BackgroundRuns
 
-    public init(storePath: String, workspace: Workspace, environment: TaskEnvironment, attempt: Int?) {
+    public init(storePath: String, workspace: Workspace, environment: TaskEnvironment, attempt: Int?,
+                runViews: RunAttacher? = nil, runs: BackgroundRuns = BackgroundRuns()) {
         self.storePath = storePath
         self.workspace = workspace
         self.environment = environment
         self.attempt = attempt
+        self.runViews = runViews
+        self.runs = runs
     }
 
     /// The store; refuses to create an empty one (nothing has run here yet).

@@ -46,10 +46,11 @@ public enum MusterMCPServer {
         return server
     }
 
-    /// Serves on stdin/stdout until the client closes stdin.
+    /// Serves on stdin/stdout until the client closes stdin, then waits for the runs `run` started.
     public static func serve(context: MCPContext, version: String) async throws {
         let server = await makeServer(context: context, version: version)
         try await server.start(transport: StdioTransport())
         await server.waitUntilCompleted()
+        await context.runs.waitForAll()
     }
 }

@@ -57,6 +57,12 @@ struct ToolArguments: Sendable {
         return Int(number)
     }
 
+    func flag(_ key: String) throws(RefusedRequest) -> Bool {
+        guard let value = values[key], !value.isNull else { return false }
+        guard let flag = value.boolValue else { throw RefusedRequest("\(tool): `\(key)` must be true or false") }
+        return flag
+    }
+
     /// The arguments as Foundation JSON objects (for parsers shared with files, like spawn.json).
     func foundationObject() throws(RefusedRequest) -> [String: Any] {
         do {

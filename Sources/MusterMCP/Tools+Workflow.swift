@@ -4,8 +4,9 @@ import MusterCore
 import MusterRuntime
 import MusterStore
 
-/// `plan` and `run`: a spec as text or a path, validated and estimated by `muster plan`, started in the
-/// background by `muster run`, so a person's own session can drive workflows.
+/// `plan` and `run`: a spec as text or a path, planned and started by `WorkflowRunner`, the library
+/// `muster plan` and `muster run` call, so a person's own session can drive workflows with no second
+/// copy of spec loading or run start-up and no `muster` binary to find.
 enum WorkflowTools {
     static let specFields: [String: Value] = [
         "path": Schema.text("The workflow spec's path (relative to the repository)."),
@@ -13,7 +14,7 @@ enum WorkflowTools {
         "concurrency": Schema.integer("Worker slots (default: the spec's)."),
     ]
 
-    /// The spec file to hand to the CLI: the path given, or the text written under `.muster/mcp/specs/`.
+    /// The spec file to plan: the path given, or the text written under `.muster/mcp/specs/`.
     static func specFile(_ arguments: ToolArguments, context: MCPContext) throws -> String {
         let path = try arguments.text("path"), text = try arguments.text("spec")
         switch (path, text) {
@@ -32,24 +33,18 @@ enum WorkflowTools {
         }
     }
 
-    static func planned(_ arguments: ToolArguments, context: MCPContext) async throws -> (file: String, plan: Value) {
-        let file = try specFile(arguments, context: context)
-        var argv = ["plan", file, "--json"]
-        if let concurrency = try arguments.integer("concurrency") { argv += ["--concurrency", String(concurrency)] }
-        let finished = try await MusterInvocation.run(argv, directory: context.workspace.root,
-                                                      scratch: context.workspace.stateDirectory.appendingPathComponent("mcp"))
-        guard finished.status == 0 else {
-            throw RefusedRequest(finished.stderr.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "muster: ", with: ""))
-        }
-        let plan = (try? JSONDecoder().decode(Value.self, from: Data(finished.stdout.utf8))) ?? .string(finished.stdout)
-        return (file, plan)
+    /// `muster plan --json`'s report as a tool result.
+    static func report(_ plan: Plan, file: String) throws -> Value {
+        try JSONDecoder().decode(Value.self, from: JSONEncoder().encode(PlanReport(plan, file: file)))
     }
 
     static let plan = MusterTool(
         "plan", "Validate a workflow spec and estimate it: waves, critical path, wall-clock, tokens, cost (as `muster plan --json`).",
         fields: specFields
     ) { arguments, context in
-        try await planned(arguments, context: context).plan
+        let file = try specFile(arguments, context: context)
+        let plan = try WorkflowRunner.plan(file: file, concurrency: try arguments.integer("concurrency"), root: context.workspace.root)
+        return try report(plan, file: file)
     }
 
     static let run = MusterTool(
@@ -61,42 +56,19 @@ enum WorkflowTools {
         fields: specFields.merging(["rehearse": Schema.boolean("Run the agents' real CLIs against muster's model stub (no model is called)."),
                                     "simulate": Schema.boolean("Simulate every task: previews wall-clock and cost, spends nothing.")]) { a, _ in a }
     ) { arguments, context in
-        let (file, plan) = try await planned(arguments, context: context)
-        var argv = ["run", file]
-        if let concurrency = try arguments.integer("concurrency") { argv += ["--concurrency", String(concurrency)] }
-        if case .bool(true)? = arguments.values["rehearse"] { argv.append("--rehearse") }
-        else if let value = arguments.values["rehearse"], value.boolValue == nil { throw RefusedRequest("run: `rehearse` must be true or false") }
-        if case .bool(true)? = arguments.values["simulate"] { argv.append("--simulate") }
-        else if let value = arguments.values["simulate"], value.boolValue == nil { throw RefusedRequest("run: `simulate` must be true or false") }
+        let rehearse = try arguments.flag("rehearse"), simulate = try arguments.flag("simulate")
+        if rehearse && simulate { throw RefusedRequest("run: `rehearse` runs the real agent CLIs and `simulate` none: pick one") }
+        if rehearse && context.runViews == nil { throw RefusedRequest("run: this server cannot rehearse (no model stub was handed to it)") }
+        var request = WorkflowRequest(file: try specFile(arguments, context: context))
+        request.concurrency = try arguments.integer("concurrency")
+        request.simulate = simulate
+        let prepared = try await WorkflowRunner.prepare(request, workspace: context.workspace)
         let store = try context.openStore(creating: true)
-        let before = Set(try await store.runs(limit: 50).map(\.id))
-        let logs = context.workspace.stateDirectory.appendingPathComponent("mcp/runs")
-        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-        let tag = "\(Int(Date().timeIntervalSince1970))-\(UUID().uuidString.prefix(6).lowercased())"
-        let out = logs.appendingPathComponent("\(tag).out"), err = logs.appendingPathComponent("\(tag).err")
-        let exit = ExitBox()
-        _ = try MusterInvocation.start(argv, directory: context.workspace.root, stdout: out, stderr: err) { exit.set($0) }
-        // The run id appears in the store once `muster run` created the run; an early exit is a refusal.
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            if let created = try await store.runs(limit: 50).first(where: { !before.contains($0.id) && $0.specPath == file }) {
-                return ["run": .string(created.id), "spec": .string(file), "log": .string(out.path), "plan": plan]
-            }
-            if let status = exit.value {
-                let text = (try? String(contentsOf: err, encoding: .utf8)) ?? ""
-                throw RefusedRequest("run: muster run exited with status \(status) before starting: "
-                                     + text.trimmingCharacters(in: .whitespacesAndNewlines))
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw RefusedRequest("run: the run did not appear within 60 s; see \(err.path)")
+        let id = try await WorkflowRunner.record(prepared, workspace: context.workspace, store: store)
+        let report = context.workspace.stateDirectory.appendingPathComponent("mcp/runs/\(id).json")
+        try await BackgroundRun(id: id, prepared: prepared, rehearse: rehearse, report: report, context: context).start(store: store)
+        return ["run": .string(id), "spec": .string(request.file), "report": .string(report.path),
+                "notes": .array(prepared.notes.map { .string($0.description) }),
+                "plan": try Self.report(prepared.plan, file: request.file)]
     }
-}
-
-/// A child's exit status, set from its termination handler's thread.
-final class ExitBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var status: Int32?
-    func set(_ value: Int32) { lock.lock(); status = value; lock.unlock() }
-    var value: Int32? { lock.lock(); defer { lock.unlock() }; return status }
 }

@@ -61,7 +61,7 @@ struct LiveSettings: Sendable {
 
 /// The live views started around a run: the notifier (which also writes the DONE sentinel) and
 /// the tmux session, whose dashboard pane keeps the task panes in step.
-final class LiveViews {
+final class LiveViews: Sendable {
     let notifier: RunNotifier
 
     init(notifier: RunNotifier) { self.notifier = notifier }

@@ -258,6 +258,8 @@ import Testing
          "muster.toml:3:10: error: unknown output format `gemini-jsn` for agent `mine` (fix: did you mean `gemini-json`?)"),
         ("bad permissions", "muster.toml", "[agents.claude]\npermissions = \"bypass\"\n",
          "muster.toml:2:15: error: `permissions: bypass` is not a value of claude's --permission-mode"),
+        ("mcp not a boolean in toml", "muster.toml", "[agents.quiet]\nbase = \"claude\"\nmcp = \"no\"\n",
+         "muster.toml:3:7: error: `mcp` of agent `quiet` must be true or false (fix: write `mcp: false` in a spec, `mcp = false` in muster.toml"),
         ("price without output", "muster.toml", "[prices.\"m\"]\ninput = 1\n", "needs both `input` and `output`"),
         ("malformed toml", "muster.toml", "[agents.mine\n", "muster.toml:1:"),
     ]

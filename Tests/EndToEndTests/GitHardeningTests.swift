@@ -15,14 +15,32 @@ import Testing
         "name: \(name)\nconcurrency: \(concurrency)\non_failure: continue\nsandbox: none\ntasks:\n" + tasks
     }
 
-    static func runID(_ result: CommandResult) async throws -> String {
-        try #require((try result.json() as? [String: Any])?["run"] as? String, "\(result.stdout) \(result.stderr)")
+    /// `muster run w.yml --json`: what it printed and the run's id.
+    static func runSpec(_ h: TestRepository) async throws -> (result: CommandResult, id: String) {
+        let result = try await h.muster("run", "w.yml", "--json")
+        return (result, try #require((try result.json() as? [String: Any])?["run"] as? String, "\(result.stdout) \(result.stderr)"))
     }
 
     static func tasks(_ h: TestRepository, _ run: String) async throws -> [String: [String: Any]] {
         let status = try #require(try await h.muster("status", run, "--json").json() as? [String: Any])
         let list = try #require(status["tasks"] as? [[String: Any]])
         return Dictionary(uniqueKeysWithValues: list.map { ($0["id"] as! String, $0) })
+    }
+
+    /// One shell task `t` owning mine.txt, run after the user's state is taken: what `muster run`
+    /// printed, the run id, the task's status and that state.
+    static func runShellTask(_ h: TestRepository, _ name: String, command: String, retries: Int) async throws
+        -> (result: CommandResult, id: String, task: [String: Any], before: [String]) {
+        try h.write("w.yml", workflow(name, tasks: """
+              t:
+                shell: true
+                command: "\(command)"
+                owns: [mine.txt]
+                retries: \(retries)
+            """))
+        let before = try await userState(h)
+        let (result, id) = try await runSpec(h)
+        return (result, id, try #require(try await tasks(h, id)["t"]), before)
     }
 
     /// The user's side of the repository: their branch, its history and their uncommitted work.
@@ -53,18 +71,8 @@ import Testing
     func aDamagedWorktreeLinkFailsTheTaskAndLeavesTheUserAlone(_ damage: String) async throws {
         let command = try #require(Self.damages.first { $0.0 == damage }?.1)
         let h = try await Self.userRepository()
-        try h.write("w.yml", Self.workflow("rmgit", tasks: """
-              t:
-                shell: true
-                command: "echo mine > mine.txt && \(command)"
-                owns: [mine.txt]
-                retries: 2
-            """))
-        let before = try await Self.userState(h)
-        let run = try await h.muster("run", "w.yml", "--json")
+        let (run, id, task, before) = try await Self.runShellTask(h, "rmgit", command: "echo mine > mine.txt && \(command)", retries: 2)
         #expect(run.status == 1, "\(run.stderr)")
-        let id = try await Self.runID(run)
-        let task = try await #require(try Self.tasks(h, id)["t"])
         #expect(task["state"] as? String == "failed")
         #expect((task["error"] as? String)?.hasPrefix("worktree damaged") == true, "\(task["error"] ?? "-")")
         await #expect(try Self.userState(h) == before, "the user's branch and uncommitted work are untouched")
@@ -82,18 +90,9 @@ import Testing
         let h = try await Self.userRepository()
         let once = FileManager.default.temporaryDirectory.appendingPathComponent("muster-once-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: once) }
-        try h.write("w.yml", Self.workflow("head", tasks: """
-              t:
-                shell: true
-                command: "git symbolic-ref HEAD refs/heads/main && echo mine > mine.txt && if [ -e \(once) ]; then true; else touch \(once); exit 1; fi"
-                owns: [mine.txt]
-                retries: 1
-            """))
-        let before = try await Self.userState(h)
-        let run = try await h.muster("run", "w.yml", "--json")
+        let command = "git symbolic-ref HEAD refs/heads/main && echo mine > mine.txt && if [ -e \(once) ]; then true; else touch \(once); exit 1; fi"
+        let (run, id, task, before) = try await Self.runShellTask(h, "head", command: command, retries: 1)
         #expect(run.status == 0, "\(run.stderr)")
-        let id = try await Self.runID(run)
-        let task = try await #require(try Self.tasks(h, id)["t"])
         #expect(task["state"] as? String == "succeeded" && task["attempt"] as? Int == 2, "\(task)")
         await #expect(try Self.userState(h) == before, "the user's branch, history and work never moved")
         #expect(try await h.git("show", "muster/\(id)/t:mine.txt").stdout == "mine\n")
@@ -126,9 +125,8 @@ import Testing
                 command: "echo s > sibling.txt"
                 owns: [sibling.txt]
             """))
-        let run = try await h.muster("run", "w.yml", "--json")
+        let (run, id) = try await Self.runSpec(h)
         #expect(run.status == 0, "\(run.stderr)")
-        let id = try await Self.runID(run)
         #expect(FileManager.default.fileExists(atPath: h.path(".git/hooks/post-merge")), "the hostile task did write its hooks")
         #expect(!FileManager.default.fileExists(atPath: marker), "a hook ran during the run: \(h.read(marker))")
         let integrate = try await h.muster("integrate", id, "--json")
@@ -152,8 +150,7 @@ import Testing
                   echo ok > mine.txt
                 owns: [mine.txt]
             """))
-        let run = try await h.muster("run", "w.yml", "--json")
-        let id = try await Self.runID(run)
+        let (_, id) = try await Self.runSpec(h)
         #expect(try await h.git("for-each-ref", "refs/replace/").stdout.isEmpty == false, "the hostile task did replace the base")
         let task = try await #require(try Self.tasks(h, id)["t"])
         #expect(task["state"] as? String == "failed", "\(task)")
@@ -190,9 +187,8 @@ import Testing
                 command: "echo c > c.txt"
                 owns: [c.txt]
             """))
-        let run = try await h.muster("run", "w.yml", "--json")
+        let (run, id) = try await Self.runSpec(h)
         #expect(run.status == 0, "\(run.stderr)")
-        let id = try await Self.runID(run)
         #expect(try await h.git("cat-file", "-e", "muster/\(id)/a:evil.txt").status == 0, "the hostile task did move a's branch")
         let integrate = try await h.muster("integrate", id, "--json")
         #expect(integrate.status == 0, "\(integrate.stderr)")
@@ -223,8 +219,7 @@ import Testing
                 command: "mkdir -p deep && echo z > deep/z.txt"
                 owns: ["deep/**"]
             """))
-        let run = try await h.muster("run", "w.yml", "--json")
-        let id = try await Self.runID(run)
+        let (_, id) = try await Self.runSpec(h)
         #expect(h.read(".git/info/exclude").contains("*"), "the hostile task did write the exclude")
         let tasks = try await Self.tasks(h, id)
         #expect(tasks["y"]?["state"] as? String == "failed")
@@ -245,9 +240,8 @@ import Testing
                 command: "echo {{item}} > f{{item}}.txt"
                 owns: ["f{{item}}.txt"]
             """))
-        let run = try await h.muster("run", "w.yml", "--json")
+        let (run, id) = try await Self.runSpec(h)
         #expect(run.status == 0, "\(run.stderr)")
-        let id = try await Self.runID(run)
         let before = try await Self.userState(h)
         let waits = [false, true, false]
         var started: [(BackgroundProcess, String, String)] = []

@@ -202,6 +202,36 @@ struct MCPServerTests {
         #expect(done)
         let logs = try await session.call("logs", ["run": .string(run), "task": "hello"])
         #expect((logs.object["output"] as? String)?.contains("hello-from-mcp") == true, "\(logs.text)")
+        // The run went through WorkflowRunner in the server: its end as `muster run --json` prints it, and DONE.
+        let report = try #require(started.object["report"] as? String, "\(started.text)")
+        let reported = try await eventually(timeout: 30) {
+            let data = FileManager.default.contents(atPath: report) ?? Data()
+            return ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["status"] as? String == "succeeded"
+        }
+        #expect(reported, "no end written to \(report)")
+        #expect(FileManager.default.fileExists(atPath: h.path(".muster/runs/\(run)/DONE")))
+        await session.close()
+    }
+
+    @Test("run: rehearse starts the model stub with the run; bad flags are tool errors")
+    func runRehearsesAndChecksItsFlags() async throws {
+        let h = try await TestRepository()
+        defer { try? FileManager.default.removeItem(at: h.root) }
+        try h.write("w.yml", "name: rehearsed\nsandbox: none\ntasks:\n  hello:\n    command: echo hi\n")
+        try await h.commitAll()
+        let session = try await MCPSession(h, run: nil, task: nil)
+        let both = try await session.call("run", ["path": "w.yml", "rehearse": true, "simulate": true])
+        #expect(both.isError && both.text.contains("pick one"), "\(both.text)")
+        let text = try await session.call("run", ["path": "w.yml", "rehearse": "yes"])
+        #expect(text.isError && text.text.contains("`rehearse` must be true or false"), "\(text.text)")
+        #expect(!FileManager.default.fileExists(atPath: h.path(".muster/muster.db")), "a refused run records nothing")
+        let started = try await session.call("run", ["path": "w.yml", "rehearse": true])
+        let run = try #require(started.object["run"] as? String, "\(started.text)")
+        let done = try await eventually(timeout: 60) {
+            try await session.call("status", ["run": .string(run)]).object["status"] as? String == "succeeded"
+        }
+        #expect(done)
+        #expect(h.read(".muster/runs/\(run)/events.jsonl").contains("\"kind\":\"run.rehearsal\""), "the run was not recorded as rehearsed")
         await session.close()
     }
 }

@@ -28,6 +28,12 @@ import Testing
         func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
         func read(_ name: String) -> String { (try? String(contentsOfFile: path(name), encoding: .utf8)) ?? "" }
         func remove() { try? FileManager.default.removeItem(at: folder) }
+
+        /// A spec whose default agent is this fake as profile `agent` on `base`, unsandboxed (its files
+        /// live in the host's /tmp, which a sandbox replaces); `rest` follows (limits, tasks).
+        func spec(_ name: String, agent: String, base: String, _ rest: String) -> String {
+            "name: \(name)\nagent: \(agent)\nsandbox: none\nagents:\n  \(agent): {base: \(base), command: [\"\(executable.path)\"]}\n" + rest
+        }
     }
 
     /// Polls without holding a thread (the store is read through async calls).
@@ -64,19 +70,14 @@ import Testing
             cat "$dir/claude-inside.jsonl"
             """)
         defer { try? FileManager.default.removeItem(at: h.root); fake.remove() }
-        try h.write("live.yml", """
-            name: live
-            agent: fakeclaude
-            sandbox: none  # the fake agent's files live in the host's /tmp, which a sandbox replaces
-            agents:
-              fakeclaude: {base: claude, command: ["\(fake.executable.path)"]}
+        try h.write("live.yml", fake.spec("live", agent: "fakeclaude", base: "claude", """
             limits:
               anthropic: {requests_per_minute: 600}
             tasks:
               lead:
                 prompt: "spawn your workers"
                 uses: [anthropic]
-            """)
+            """))
         try await h.commitAll()
         let process = try h.start(["run", "live.yml"])
         #expect(try await Self.eventually { FileManager.default.fileExists(atPath: fake.path("started")) }, "the fake agent never started")
@@ -111,17 +112,12 @@ import Testing
         let fake = try FakeAgent(script: "cat > /dev/null\ncat \"$dir/claude-outside.jsonl\"\n")
         defer { try? FileManager.default.removeItem(at: h.root); fake.remove() }
         for (name, allow) in [("strict", false), ("lenient", true)] {
-            try h.write("\(name).yml", """
-                name: \(name)
-                agent: fakeclaude
-                sandbox: none  # the fake agent's files live in the host's /tmp, which a sandbox replaces
-                agents:
-                  fakeclaude: {base: claude, command: ["\(fake.executable.path)"]}
+            try h.write("\(name).yml", fake.spec(name, agent: "fakeclaude", base: "claude", """
                 tasks:
                   write:
                     prompt: "write outside"
                     allow_denials: \(allow)
-                """)
+                """))
         }
         try await h.commitAll()
         let strict = try await h.muster("run", "strict.yml")
@@ -158,17 +154,12 @@ import Testing
             cat "$dir/aider-basic.out"
             """)
         defer { try? FileManager.default.removeItem(at: h.root); fake.remove() }
-        try h.write("aider.yml", """
-            name: aider
-            agent: fakeaider
-            sandbox: none  # the fake agent's files live in the host's /tmp, which a sandbox replaces
-            agents:
-              fakeaider: {base: aider, command: ["\(fake.executable.path)"]}
+        try h.write("aider.yml", fake.spec("aider", agent: "fakeaider", base: "aider", """
             tasks:
               edit:
                 prompt: "write src/b.txt"
                 owns: ["src/**"]
-            """)
+            """))
         try await h.commitAll()
         let result = try await h.muster("run", "aider.yml")
         #expect(result.status == 0, "\(result.stderr)")

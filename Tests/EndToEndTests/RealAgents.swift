@@ -56,6 +56,31 @@ enum RealAgents {
         try await Command.run(TestRepository.muster, arguments, in: h.root, environment: env(h, extra))
     }
 
+    /// A fresh repository for a test of a real CLI (`cli`: its path, nil when missing; under CI
+    /// that fails the test). The caller removes it with `cleanup`.
+    static func repository(_ cli: String?, _ name: String) async throws -> TestRepository {
+        _ = try #require(cli, "CI=true but \(name) is missing: scripts/test installs it")
+        return try await TestRepository()
+    }
+
+    /// A rehearsed run as most real-CLI tests start one: `muster.yml` (and the stub's script as
+    /// `stub.yml`) written and committed, then `muster run --rehearse … --json muster.yml`.
+    struct Rehearsed {
+        let result: CommandResult
+        let run: String
+        let tasks: [String: [String: Any]]
+    }
+
+    static func rehearse(_ h: TestRepository, spec: String, stub: String? = nil, env: [String: String] = [:]) async throws -> Rehearsed {
+        if let stub { try h.write("stub.yml", stub) }
+        try h.write("muster.yml", spec)
+        try await h.commitAll()
+        let result = try await muster(h, ["run", "--rehearse"] + (stub == nil ? [] : ["--stub-script", "stub.yml"]) + ["--json", "muster.yml"],
+                                      env: env)
+        let (run, tasks) = try await runJSON(result)
+        return Rehearsed(result: result, run: run, tasks: tasks)
+    }
+
     static func runJSON(_ result: CommandResult) async throws -> (run: String, tasks: [String: [String: Any]]) {
         let object = try #require(try? result.json() as? [String: Any], "no JSON: \(result.stdout) \(result.stderr)")
         let run = try #require(object["run"] as? String)

@@ -11,8 +11,7 @@ import Testing
 
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
     func aLeadFansOutAndJoinsThroughTheTools() async throws {
-        _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing: scripts/test installs it")
-        let h = try await TestRepository()
+        let h = try await RealAgents.repository(RealAgents.claude, "the Claude Code CLI")
         defer { RealAgents.cleanup(h) }
         var steps: [String] = []
         for n in 1...Self.children {
@@ -24,19 +23,16 @@ import Testing
         steps.append("      - write: {path: REFUSAL.md, content: \"{{last_result}}\"}")
         steps.append("      - tool: {name: mcp__muster__wait, input: {timeout_seconds: 600, summary_chars: 200}}")
         steps.append("      - text: \"All children joined. {{last_result}}\"")
-        try h.write("stub.yml", "tasks:\n  lead:\n    steps:\n" + steps.joined(separator: "\n") + "\n")
-        try h.write("muster.yml", """
+        let rehearsed = try await RealAgents.rehearse(h, spec: """
             name: mcp-lead
             agent: claude
             concurrency: 4
             max_depth: 1
             tasks:
               lead: {prompt: "fan out", owns: ["kids/**", REFUSAL.md], timeout: 15m}
-            """)
-        try await h.commitAll()
-        let result = try await RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
-        #expect(result.status == 0, "stderr: \(result.stderr)")
-        let (run, tasks) = try await RealAgents.runJSON(result)
+            """, stub: "tasks:\n  lead:\n    steps:\n" + steps.joined(separator: "\n") + "\n")
+        #expect(rehearsed.result.status == 0, "stderr: \(rehearsed.result.stderr)")
+        let (run, tasks) = (rehearsed.run, rehearsed.tasks)
         let lead = try #require(tasks["lead"])
         #expect(lead["state"] as? String == "succeeded", "\(lead["error"] ?? "")")
         let kids = tasks.values.filter { $0["parent"] as? String == "lead" }

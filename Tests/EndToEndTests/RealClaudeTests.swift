@@ -12,13 +12,9 @@ import Testing
 
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
     func mapReduceInWorktreesCostsWhatTheStubReported() async throws {
-        _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing: scripts/test installs it")
-        let h = try await TestRepository()
+        let h = try await RealAgents.repository(RealAgents.claude, "the Claude Code CLI")
         defer { RealAgents.cleanup(h) }
-        try h.write("stub.yml", """
-            usage: {input: 12345, output: 678, cache_read: 9000, cache_write: 1500}
-            """)
-        try h.write("muster.yml", """
+        let rehearsed = try await RealAgents.rehearse(h, spec: """
             name: real-map-reduce
             agent: claude
             model: claude-opus-4-8     # named, so the price is the table's whatever the CLI's default
@@ -34,11 +30,9 @@ import Testing
                 prompt: "Summarise:\\n{{needs.map.summaries}}"
                 owns: [SUMMARY.md]
                 timeout: 3m
-            """)
-        try await h.commitAll()
-        let result = try await RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
-        #expect(result.status == 0, "stderr: \(result.stderr)")
-        let (run, tasks) = try await RealAgents.runJSON(result)
+            """, stub: "usage: {input: 12345, output: 678, cache_read: 9000, cache_write: 1500}\n")
+        #expect(rehearsed.result.status == 0, "stderr: \(rehearsed.result.stderr)")
+        let (run, tasks) = (rehearsed.run, rehearsed.tasks)
         #expect(tasks.count == 4)
         // The default script: one Write inside the task's owns, then a final answer: two answers of the usage each.
         let expected = Self.opusCost(input: 24690, output: 1356, cacheRead: 18000, cacheWrite: 3000)
@@ -67,23 +61,19 @@ import Testing
 
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
     func aWriteOutsideTheWorktreeIsDenied() async throws {
-        _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
-        let h = try await TestRepository()
+        let h = try await RealAgents.repository(RealAgents.claude, "the Claude Code CLI")
         defer { RealAgents.cleanup(h) }
-        try h.write("stub.yml", """
-            steps:
-              - write: {path: "{{dir}}/../escaped.txt", content: "outside\\n"}
-              - text: "done"
-            """)
-        try h.write("muster.yml", """
+        let rehearsed = try await RealAgents.rehearse(h, spec: """
             name: denied
             agent: claude
             tasks:
               escape: {prompt: "write outside", owns: [inside.txt], timeout: 3m}
+            """, stub: """
+            steps:
+              - write: {path: "{{dir}}/../escaped.txt", content: "outside\\n"}
+              - text: "done"
             """)
-        try await h.commitAll()
-        let result = try await RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
-        let (run, tasks) = try await RealAgents.runJSON(result)
+        let (result, run, tasks) = (rehearsed.result, rehearsed.run, rehearsed.tasks)
         let task = try #require(tasks["escape"])
         // The CLI refused the write; muster must not call the task a success (issue 12: `denied`).
         #expect(!FileManager.default.fileExists(atPath: h.path(".muster/worktrees/\(run)/escaped.txt")))
@@ -95,13 +85,9 @@ import Testing
 
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
     func a429BecomesASharedCooldownAndAFreeRetry() async throws {
-        _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
-        let h = try await TestRepository()
+        let h = try await RealAgents.repository(RealAgents.claude, "the Claude Code CLI")
         defer { RealAgents.cleanup(h) }
-        try h.write("stub.yml", """
-            fail: {status: 429, count: 1, retry_after: 1}
-            """)
-        try h.write("muster.yml", """
+        let rehearsed = try await RealAgents.rehearse(h, spec: """
             name: limited
             agent: claude
             limits:
@@ -114,12 +100,10 @@ import Testing
                 retries: 0
                 timeout: 3m
                 env: {CLAUDE_CODE_MAX_RETRIES: "0"}
-            """)
-        try await h.commitAll()
-        let result = try await RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
-        #expect(result.status == 0, "stderr: \(result.stderr)")
-        let (run, tasks) = try await RealAgents.runJSON(result)
-        let task = try #require(tasks["limited"])
+            """, stub: "fail: {status: 429, count: 1, retry_after: 1}\n")
+        #expect(rehearsed.result.status == 0, "stderr: \(rehearsed.result.stderr)")
+        let run = rehearsed.run
+        let task = try #require(rehearsed.tasks["limited"])
         #expect(task["state"] as? String == "succeeded", "\(task["error"] ?? "")")
         #expect(task["attempt"] as? Int == 2, "one rate-limited attempt, then one that went through")
         #expect(RealAgents.events(h, run: run).contains("limit.cooldown"))
@@ -128,10 +112,9 @@ import Testing
 
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
     func aLeadSpawnsChildrenThroughItsBashTool() async throws {
-        _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
-        let h = try await TestRepository()
+        let h = try await RealAgents.repository(RealAgents.claude, "the Claude Code CLI")
         defer { RealAgents.cleanup(h) }
-        try h.write("stub.yml", """
+        let stub = """
             tasks:
               lead:
                 steps:
@@ -139,19 +122,17 @@ import Testing
                   - tool: {name: Bash, input: {command: "muster spawn --id b --owns kids/b.md --prompt 'write kids/b.md'", description: "spawn b"}}
                   - tool: {name: Bash, input: {command: "muster wait --timeout 4m", description: "wait for them"}}
                   - text: "both children finished"
-            """)
-        try h.write("muster.yml", """
+            """
+        let rehearsed = try await RealAgents.rehearse(h, spec: """
             name: lead
             agent: claude
             concurrency: 3
             max_depth: 1
             tasks:
               lead: {prompt: "fan out", owns: ["kids/**"], timeout: 5m}
-            """)
-        try await h.commitAll()
-        let result = try await RealAgents.muster(h, ["run", "--rehearse", "--stub-script", "stub.yml", "--json", "muster.yml"])
-        #expect(result.status == 0, "stderr: \(result.stderr)")
-        let (run, tasks) = try await RealAgents.runJSON(result)
+            """, stub: stub)
+        #expect(rehearsed.result.status == 0, "stderr: \(rehearsed.result.stderr)")
+        let (run, tasks) = (rehearsed.run, rehearsed.tasks)
         let children = tasks.values.filter { $0["parent"] as? String == "lead" }
         #expect(children.count == 2, "the lead's `muster spawn` calls did not add children (Bash denied?)")
         for child in children {
@@ -166,23 +147,20 @@ import Testing
 
     @Test(.enabled(if: RealAgents.claudeRuns, "the Claude Code CLI is not installed"))
     func aRehearsedRunIsResumedAsARehearsal() async throws {
-        _ = try #require(RealAgents.claude, "CI=true but the Claude Code CLI is missing")
-        let h = try await TestRepository()
+        let h = try await RealAgents.repository(RealAgents.claude, "the Claude Code CLI")
         defer { RealAgents.cleanup(h) }
         let flag = h.root.path + "-go"
-        try h.write("muster.yml", """
+        // Were the resumed run not rehearsed, claude would find no model here (a closed port), and fail.
+        let env = ["ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "ANTHROPIC_API_KEY": "none", "CLAUDE_CODE_MAX_RETRIES": "0"]
+        let first = try await RealAgents.rehearse(h, spec: """
             name: resumed
             agent: claude
             tasks:
               gate: {agent: shell, command: ["test", "-f", "\(flag)"], isolation: none, sandbox: none, retries: 0}
               write: {needs: [gate], prompt: "write it", owns: [written.md], timeout: 3m}
-            """)
-        try await h.commitAll()
-        // Were the resumed run not rehearsed, claude would find no model here (a closed port), and fail.
-        let env = ["ANTHROPIC_BASE_URL": "http://127.0.0.1:9", "ANTHROPIC_API_KEY": "none", "CLAUDE_CODE_MAX_RETRIES": "0"]
-        let first = try await RealAgents.muster(h, ["run", "--rehearse", "--json", "muster.yml"], env: env)
-        #expect(first.status == 1)
-        let (run, _) = try await RealAgents.runJSON(first)
+            """, env: env)
+        #expect(first.result.status == 1)
+        let run = first.run
         FileManager.default.createFile(atPath: flag, contents: Data())
         let resumed = try await RealAgents.muster(h, ["resume", run, "--json"], env: env)
         #expect(resumed.status == 0, "stderr: \(resumed.stderr)")

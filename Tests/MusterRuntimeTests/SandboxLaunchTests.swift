@@ -1,5 +1,6 @@
 import Foundation
 import MusterCore
+import MusterTestKit
 import Testing
 @testable import MusterRuntime
 
@@ -68,5 +69,35 @@ struct SandboxLaunchTests {
         #expect(Set(binds(req.arguments)).isSuperset(of: [tree + "/src/a", tree + "/NOTES.md", tree + "/docs"]), "\(req.arguments)")
         #expect(FileManager.default.fileExists(atPath: tree + "/src/a"))
         #expect(note == "owned; writable: src/a, NOTES.md, docs", "\(note)")
+    }
+
+    @Test("aider stages into an index and object folder of the task's own; the repository's stay read-only; claude gets none")
+    func aiderGitScratch() async throws {
+        let h = try await TestRepository()
+        defer { try? FileManager.default.removeItem(at: h.root) }
+        try h.write("a.txt", "a\n")
+        try await h.commitAll()
+        let repository = h.root.path, worktree = repository + "/.muster/worktrees/r/a"
+        #expect(try await h.git("worktree", "add", "-q", "-b", "muster/r/a", worktree).status == 0)
+        let launch = SandboxLaunch(report: SandboxReport(available: true, path: "/usr/bin/bwrap", version: "bubblewrap 0.8.0", reason: nil),
+                                   repository: repository, storePath: repository + "/.muster/muster.db",
+                                   runDirectory: repository + "/.muster/runs/r", environment: [:])
+        func request() -> LaunchRequest {
+            LaunchRequest(key: "a", executable: "/bin/sh", arguments: ["sh"], environment: [:], directory: worktree,
+                          logPath: "/dev/null", stdoutPath: "/dev/null")
+        }
+        var req = request()
+        _ = try launch.wrap(&req, task: PlannedTask(id: "a", group: "a", agent: "aider"), mode: .worktree, tree: worktree,
+                            inPlace: false, outbox: repository + "/.muster/runs/r/tasks/a")
+        let folder = repository + "/.muster/runs/r/agent-state/git/a"
+        #expect(req.environment["GIT_INDEX_FILE"] == folder + "/index" && FileManager.default.fileExists(atPath: folder + "/index"),
+                "the worktree's index is copied for the agent")
+        #expect(req.environment["GIT_OBJECT_DIRECTORY"] == folder + "/objects")
+        #expect(req.environment["GIT_ALTERNATE_OBJECT_DIRECTORIES"] == repository + "/.git/objects")
+        #expect(binds(req.arguments).contains(folder) && !binds(req.arguments).contains(repository + "/.git/objects"))
+        var claude = request()
+        _ = try launch.wrap(&claude, task: PlannedTask(id: "a", group: "a", agent: "claude"), mode: .worktree, tree: worktree,
+                            inPlace: false, outbox: repository + "/.muster/runs/r/tasks/a")
+        #expect(claude.environment["GIT_INDEX_FILE"] == nil)
     }
 }

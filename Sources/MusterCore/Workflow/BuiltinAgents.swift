@@ -90,6 +90,11 @@ public enum BuiltinAgents {
         }
     }
 
+    /// Agents that stage files with git themselves (aider `git add`s each file it creates): in the
+    /// sandbox their git writes go to an index and object folder of the task's own (see
+    /// `SandboxLaunch.gitScratch`), since the repository's are read-only there.
+    public static func stagesWithGit(_ agent: String) -> Bool { agent == "aider" }
+
     /// Where each built-in agent keeps its own state: writable inside the sandbox. A folder with a
     /// variable is made per run under `.muster/runs/<run>/agent-state/<folder>` and the variable points
     /// the agent there (unless muster's own environment already sets it); one without is under $HOME.
@@ -126,6 +131,8 @@ public struct AgentStateFolder: Sendable, Equatable {
 public enum ProfileValue: Sendable {
     case text(String)
     case list([String])
+    /// A typed boolean (TOML's `true`/`false`); YAML's plain `true`/`false` arrive as text.
+    case flag(Bool)
     /// Anything else (a number, a mapping, …): refused with a message naming the key.
     case other(String)
 }
@@ -135,6 +142,8 @@ public enum ProfileValue: Sendable {
 public enum AgentProfileBuilder {
     public static let keys = ["base", "command", "output", "prompt", "model", "permissions", "allowed_tools", "args", "install",
                               "scratch_files", "writable", "mcp"]
+    /// The keys that take true or false (muster.toml wants a TOML boolean there, not text).
+    public static let flagKeys = ["mcp"]
 
     /// `key`: the field at fault (nil: the profile itself); `atKey`: point at the key rather than its value.
     public typealias Fail = (_ key: String?, _ atKey: Bool, _ message: String, _ fix: String?) -> SpecError
@@ -161,7 +170,15 @@ public enum AgentProfileBuilder {
             switch value {
             case .list(let items): return items
             case .text(let s): return [s]
-            case .other: throw fail(key, false, "`\(key)` of agent `\(name)` must be a list of text", nil)
+            case .flag, .other: throw fail(key, false, "`\(key)` of agent `\(name)` must be a list of text", nil)
+            }
+        }
+        func flag(_ key: String, _ value: ProfileValue, fix: String) throws(SpecError) -> Bool {
+            switch value {
+            case .flag(let flag): return flag
+            case .text(let raw) where ["true", "True", "TRUE"].contains(raw): return true
+            case .text(let raw) where ["false", "False", "FALSE"].contains(raw): return false
+            default: throw fail(key, false, "`\(key)` of agent `\(name)` must be true or false", fix)
             }
         }
         var seen = Set<String>()
@@ -211,10 +228,7 @@ public enum AgentProfileBuilder {
                 }
                 profile.scratchFiles = globs
             case "mcp":
-                guard case .text(let raw) = value, let flag = ["true": true, "false": false][raw] else {
-                    throw fail(key, false, "`mcp` of agent `\(name)` must be true or false", "write `mcp: false` to run it without muster's MCP tools")
-                }
-                profile.mcp = flag
+                profile.mcp = try flag(key, value, fix: "write `mcp: false` in a spec, `mcp = false` in muster.toml (no quotes), to run it without muster's MCP tools")
             case "writable":
                 let paths = try list(key, value)
                 for path in paths {

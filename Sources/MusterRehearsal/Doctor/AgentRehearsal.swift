@@ -99,7 +99,8 @@ struct AgentRehearsal {
                               "command": .string("muster msg send --to role:doctor reached"),
                               "description": .string("tell muster")]))), .text("done")], usage: usage)))
         }
-        // Each check stands alone: one failing task must not skip the others.
+        // on_failure: continue: the `outside` task fails by design (denied, or caught), and must not stop
+        // the run before `limited` has had its free retry.
         var yaml = "name: doctor-\(agent)\nagent: \(agent)\nconcurrency: 4\non_failure: continue\nlimits:\n  doctor: {requests_per_minute: 6000}\ntasks:\n"
         var keys: [String: String] = [:]
         for task in tasks {

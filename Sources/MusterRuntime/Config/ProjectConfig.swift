@@ -75,7 +75,9 @@ public struct ProjectConfig: Sendable {
                     throw fail(["agents", name], atValue: true, "agent `\(name)` must be a table",
                                fix: "write `[agents.\(name)]` with `command = [...]` and `output = \"text\"`, or `base = \"claude\"`")
                 }
-                let fields: [(String, ProfileValue)] = body.keys.sorted().map { key in (key, profileValue(body[key]!)) }
+                let fields: [(String, ProfileValue)] = body.keys.sorted().map { key in
+                    (key, profileValue(body[key]!, flag: AgentProfileBuilder.flagKeys.contains(key)))
+                }
                 let profile = try AgentProfileBuilder.build(name: name, fields: fields, source: fileName) { key, atKey, message, fix in
                     fail(["agents", name] + (key.map { [$0] } ?? []), atValue: !atKey && key != nil, message, fix: fix)
                 }
@@ -113,8 +115,10 @@ public struct ProjectConfig: Sendable {
         return config
     }
 
-    static func profileValue(_ value: any TOMLValueConvertible) -> ProfileValue {
-        if let text = value.string { return .text(text) }
+    /// `flag`: the key takes true or false, so text there (`mcp = "false"`) is the wrong type.
+    static func profileValue(_ value: any TOMLValueConvertible, flag: Bool = false) -> ProfileValue {
+        if value.type == .bool, let bool = value.bool { return .flag(bool) }
+        if let text = value.string { return flag ? .other("text") : .text(text) }
         if let array = value.array {
             var items: [String] = []
             for element in array {

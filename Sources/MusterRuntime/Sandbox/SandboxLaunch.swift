@@ -67,6 +67,7 @@ public struct SandboxLaunch: Sendable {
             try fm.createDirectory(atPath: path, withIntermediateDirectories: true)
             writable.append(path)
         }
+        if !inPlace, let scratch = try gitScratch(&request, task: task, agent: base, tree: tree) { writable.append(scratch) }
         // Extra `writable:` paths of the spec and the profile, checked against the checkout again
         // now that the paths are absolute.
         for entry in task.writable + (profile?.writable ?? []) {
