@@ -107,8 +107,9 @@ struct ServeLatencyCommand: AsyncParsableCommand {
         }
         close(fd)
         latencies.sort()
-        print(String(format: "sse_latency samples=%d median_ms=%.1f p90_ms=%.1f max_ms=%.1f", latencies.count,
-                     latencies[latencies.count / 2] * 1000, latencies[latencies.count * 9 / 10] * 1000, latencies.last! * 1000))
+        let p95 = latencies[min(latencies.count - 1, Int((Double(latencies.count) * 0.95).rounded(.up)) - 1)]
+        print(String(format: "sse_latency samples=%d p50_ms=%.1f p95_ms=%.1f max_ms=%.1f", latencies.count,
+                     latencies[(latencies.count - 1) / 2] * 1000, p95 * 1000, latencies.last! * 1000))
     }
 
     static func lastSequence(_ store: SQLiteStore, run: String, after start: Int64) async throws -> Int64 {

@@ -71,16 +71,19 @@ extension SQLiteStore {
 
     /// Ready: the latest of the run's start, the last finish of each group or task it needs, and its
     /// retry time when that came later and no later than its start (`RecordAggregates.claimLatencies`).
+    /// Finish times are gathered only for names something needs (index lookups), not for every group.
     public func claimLatencies(bounds: [Double]) async throws -> Distribution {
         let empty = Distribution(bounds: bounds)
         let value = "MAX(0, started_at - CASE WHEN not_before > ready_at AND not_before <= started_at THEN not_before ELSE ready_at END)"
         return try await read { db in
             var out = empty
             for row in try Row.fetchAll(db, sql: """
-                WITH finished AS (
+                WITH needed AS (SELECT DISTINCT run_id, need FROM deps), finished AS (
                     SELECT run_id, name, MAX(at) AS at FROM (
-                        SELECT run_id, grp AS name, finished_at AS at FROM tasks WHERE finished_at IS NOT NULL
-                        UNION ALL SELECT run_id, id, finished_at FROM tasks WHERE finished_at IS NOT NULL)
+                        SELECT n.run_id, n.need AS name, t.finished_at AS at FROM needed n
+                            JOIN tasks t ON t.run_id = n.run_id AND t.grp = n.need
+                        UNION ALL SELECT n.run_id, n.need, t.finished_at FROM needed n
+                            JOIN tasks t ON t.run_id = n.run_id AND t.id = n.need)
                     GROUP BY run_id, name
                 ), ready AS (
                     SELECT t.started_at, t.not_before, MAX(r.created_at, COALESCE(MAX(f.at), 0)) AS ready_at
