@@ -46,6 +46,18 @@ struct ServeSeedCommand: AsyncParsableCommand {
     }
 }
 
+/// `serve-touch`: appends one event to a run, so the next `/metrics` scrape reads the tasks again.
+struct ServeTouchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve-touch", abstract: "Append one event to a run.")
+
+    @Option(help: ArgumentHelp("The SQLite store file.", valueName: "path")) var store: String
+    @Option(help: "The run.") var run: String
+
+    func run() async throws {
+        try await SQLiteStore(path: store).appendEvent(NewEvent(run: run, task: nil, kind: "note", message: "bench touch", at: Date()))
+    }
+}
+
 /// `serve-latency`: how long a Store change takes to reach an event-stream client of `muster serve`.
 /// Appends an event, then waits for the board frame whose `id:` (the last sequence the frame
 /// includes) reaches it; the stream is read on a thread of its own.

@@ -62,3 +62,19 @@ import Testing
         }
     }
 }
+
+/// `/metrics` reuses the task aggregates only while nothing changed.
+@Suite struct MetricsRefreshTests {
+    @Test func aScrapeAfterAChangeSeesIt() async throws {
+        let fixture = try await WebFixture()
+        defer { fixture.remove() }
+        let metrics = try fixture.server().metrics
+        let before = try await metrics.render()
+        #expect(before.contains(#"muster_tasks{run="web-run",state="succeeded"} 0"#))
+        _ = try await metrics.render()  // aggregates reused: nothing changed
+        try await fixture.finish("build")
+        let after = try await metrics.render()
+        #expect(after.contains(#"muster_tasks{run="web-run",state="succeeded"} 1"#))
+        #expect(after.contains(#"muster_tokens_total{agent="shell",model="default",type="input"} 100"#))
+    }
+}

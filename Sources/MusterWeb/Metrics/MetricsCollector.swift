@@ -6,7 +6,9 @@ import Prometheus
 /// `/metrics`: the Store read as Prometheus metrics (swift-prometheus text format). Each scrape
 /// builds a fresh registry from the Store's aggregates (counts, sums and bucketed durations computed
 /// by the Store in one query each, never by loading every task), so a value is never older than the
-/// scrape. The event log is read forward from each run's last sequence seen (see `EventTotals`).
+/// scrape. The event log is read forward from each run's last sequence seen (see `EventTotals`);
+/// when no run's log moved and no run changed status, the task aggregates of the previous scrape
+/// (at most `aggregatesMaxAge` old) are used again: several scrapers, or a quiet store, cost no task scan.
 public actor MetricsCollector {
     let store: BoardStore
     /// Per-task series (`muster_task_*{run,task}`): off by default, one series per task is a lot.
@@ -16,6 +18,16 @@ public actor MetricsCollector {
     static let durationBuckets: [Double] = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200]
     static let latencyBuckets: [Double] = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
     private var events: [String: EventTotals] = [:]
+    static let aggregatesMaxAge: Duration = .seconds(5)
+    private var aggregates: (key: [String], at: ContinuousClock.Instant, value: TaskAggregates)?
+
+    /// What a scrape reads of the tasks: one Store query each.
+    struct TaskAggregates: Sendable {
+        var counts: [String: TaskCounts]
+        var durations: [String: Distribution]
+        var latencies: Distribution
+        var usage: [UsageTotal]
+    }
 
     public init(store: BoardStore, perTask: Bool = false) {
         self.store = store
@@ -30,36 +42,6 @@ public actor MetricsCollector {
         let runGauge = Family(registry, "muster_runs", "Runs in the store by status.")
         for (status, n) in runsByStatus { runGauge.gauge(["status": status]).set(to: Double(n)) }
 
-        let shown = index.enumerated().filter { !$0.element.status.isFinal || $0.offset < Self.recentRuns }.map(\.element.id)
-        let counts = try await store.counts(runs: shown)
-        let taskGauge = Family(registry, "muster_tasks", "Tasks of a run by state (running runs and the newest others).")
-        for run in shown {
-            for state in TaskState.allCases {
-                taskGauge.gauge(["run": run, "state": state.rawValue]).set(to: Double(counts[run]?[state] ?? 0))
-            }
-        }
-
-        let durations = HistogramFamily(registry, "muster_task_duration_seconds", "Wall-clock time of finished tasks, by agent.",
-                                        buckets: Self.durationBuckets)
-        for (agent, distribution) in try await store.durations(bounds: Self.durationBuckets) {
-            durations.histogram(["agent": agent]).record(distribution)
-        }
-        HistogramFamily(registry, "muster_claim_latency_seconds",
-                        "From a task being ready (run start, its needs done, its retry time) to its start.",
-                        buckets: Self.latencyBuckets).histogram([:]).record(try await store.claimLatencies(bounds: Self.latencyBuckets))
-
-        let tokenCounter = Family(registry, "muster_tokens_total", "Tokens used by agents, by type (as Claude Code names them), model and agent.")
-        let costCounter = Family(registry, "muster_cost_usd_total", "US dollars spent by agents, by model and agent.")
-        var tokens: [[String: String]: Int] = [:]
-        var cost: [[String: String]: Double] = [:]
-        for total in try await store.usageTotals() {
-            let labels = ["model": total.model ?? "default", "agent": total.agent]
-            for (type, n) in Self.tokenTypes(total.tokens) where n > 0 { tokens[labels.merging(["type": type]) { $1 }, default: 0] += n }
-            cost[labels, default: 0] += total.costUSD
-        }
-        for (labels, n) in tokens { tokenCounter.counter(labels).increment(by: Int64(n)) }
-        for (labels, usd) in cost { costCounter.counter(labels).increment(by: usd) }
-
         var totals = EventTotals()
         for run in index {
             let runEvents = try await readEvents(run)
@@ -69,6 +51,35 @@ public actor MetricsCollector {
             for (key, waits) in runEvents.waits { totals.waits[key, default: Distribution(bounds: EventTotals.waitBuckets)].merge(waits) }
         }
         if events.count > 10_000 { events.removeAll() }
+
+        let shown = index.enumerated().filter { !$0.element.status.isFinal || $0.offset < Self.recentRuns }.map(\.element.id)
+        let tasks = try await taskAggregates(index: index, shown: shown)
+        let taskGauge = Family(registry, "muster_tasks", "Tasks of a run by state (running runs and the newest others).")
+        for run in shown {
+            for state in TaskState.allCases {
+                taskGauge.gauge(["run": run, "state": state.rawValue]).set(to: Double(tasks.counts[run]?[state] ?? 0))
+            }
+        }
+
+        let durations = HistogramFamily(registry, "muster_task_duration_seconds", "Wall-clock time of finished tasks, by agent.",
+                                        buckets: Self.durationBuckets)
+        for (agent, distribution) in tasks.durations { durations.histogram(["agent": agent]).record(distribution) }
+        HistogramFamily(registry, "muster_claim_latency_seconds",
+                        "From a task being ready (run start, its needs done, its retry time) to its start.",
+                        buckets: Self.latencyBuckets).histogram([:]).record(tasks.latencies)
+
+        let tokenCounter = Family(registry, "muster_tokens_total", "Tokens used by agents, by type (as Claude Code names them), model and agent.")
+        let costCounter = Family(registry, "muster_cost_usd_total", "US dollars spent by agents, by model and agent.")
+        var tokens: [[String: String]: Int] = [:]
+        var cost: [[String: String]: Double] = [:]
+        for total in tasks.usage {
+            let labels = ["model": total.model ?? "default", "agent": total.agent]
+            for (type, n) in Self.tokenTypes(total.tokens) where n > 0 { tokens[labels.merging(["type": type]) { $1 }, default: 0] += n }
+            cost[labels, default: 0] += total.costUSD
+        }
+        for (labels, n) in tokens { tokenCounter.counter(labels).increment(by: Int64(n)) }
+        for (labels, usd) in cost { costCounter.counter(labels).increment(by: usd) }
+
         Family(registry, "muster_conflicts_predicted_total", "Merge conflicts predicted across live worktrees.")
             .counter([:]).increment(by: Int64(totals.conflicts))
         Family(registry, "muster_ownership_violations_total", "Finished tasks that changed paths outside their owns.")
@@ -89,6 +100,20 @@ public actor MetricsCollector {
             }
         }
         return registry.emitToString()
+    }
+
+    /// The task aggregates, read again only when a run's event log moved, a run changed status or
+    /// appeared, or the last read is `aggregatesMaxAge` old (changes that write no event).
+    func taskAggregates(index: [RunIndexEntry], shown: [String]) async throws -> TaskAggregates {
+        let key = index.map { "\($0.id)\u{0}\($0.status.rawValue)\u{0}\(events[$0.id]?.cursor ?? -1)" } + shown
+        let now = ContinuousClock.now
+        if let aggregates, aggregates.key == key, now - aggregates.at < Self.aggregatesMaxAge { return aggregates.value }
+        let value = TaskAggregates(counts: try await store.counts(runs: shown),
+                                   durations: try await store.durations(bounds: Self.durationBuckets),
+                                   latencies: try await store.claimLatencies(bounds: Self.latencyBuckets),
+                                   usage: try await store.usageTotals())
+        aggregates = (key, now, value)
+        return value
     }
 
     /// Token types as Claude Code names them (`claude_code.token.usage` `type`).
