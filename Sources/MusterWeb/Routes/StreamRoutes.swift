@@ -118,7 +118,7 @@ struct StreamRoutes {
                 offset += UInt64(text.count)
                 try await write(SSE.frame(event: "log", data: String(decoding: text, as: UTF8.self), id: "\(offset)"))
             }
-            try await Task.sleep(for: hub.interval)
+            try await Task.sleep(for: hub.taskInterval)
         }
     }
 
