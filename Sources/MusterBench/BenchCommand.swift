@@ -7,5 +7,5 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "muster-bench",
         abstract: "Benchmark helpers for muster's store and planner (driven by scripts/bench).",
         subcommands: [SeedCommand.self, ClaimWorkerCommand.self, RawClaimWorkerCommand.self, RawPostgresClaimWorkerCommand.self, PlanEnqueueCommand.self, ConflictsBenchCommand.self, LimitWorkerCommand.self,
-                      ServeSeedCommand.self, ServeLatencyCommand.self])
+                      ServeSeedCommand.self, ServeLatencyCommand.self, ServeTouchCommand.self])
 }

@@ -26,6 +26,19 @@ public protocol StoreReader: Sendable {
     /// Every key whose cool-down is still running at `now` (for views), soonest end first.
     func activeCooldowns(now: Date) async throws -> [Cooldown]
     func workers(run: String?) async throws -> [WorkerRecord]
+
+    // MARK: Aggregates (one query each: views never load every task to count or sum it)
+    /// Every run's id, status and start, newest first, without decoding its workflow.
+    func runIndex() async throws -> [RunIndexEntry]
+    /// `counts(run:)` of several runs in one query; a run without tasks is missing from the answer.
+    func counts(runs: [String]) async throws -> [String: TaskCounts]
+    /// Tokens and cost of every task in the store, by the agent and model its spec names.
+    func usageTotals() async throws -> [UsageTotal]
+    /// Wall-clock time of every finished task in the store that started, by its spec's agent.
+    func durations(bounds: [Double]) async throws -> [String: Distribution]
+    /// For every task in the store that started: from when it was ready (its run's start, the last
+    /// finish of what it needs, its retry time) to its start.
+    func claimLatencies(bounds: [Double]) async throws -> Distribution
 }
 
 extension StoreReader {

@@ -14,6 +14,7 @@ public struct StoreConformance: Sendable {
     public typealias Check = @Sendable (any Store) async throws -> Void
     public static let all: [(name: String, check: Check)] = [
         ("createRunAndReadBack", createRunAndReadBack),
+        ("aggregatesMatchTheRecords", aggregatesMatchTheRecords),
         ("claimIsExclusiveAndBounded", claimIsExclusiveAndBounded),
         ("concurrentClaimsNeverDoubleClaim", concurrentClaimsNeverDoubleClaim),
         ("expiredLeaseIsClaimableWithOrphan", expiredLeaseIsClaimableWithOrphan),

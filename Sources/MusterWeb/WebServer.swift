@@ -9,31 +9,37 @@ public struct WebServer: Sendable {
     public let policy: AccessPolicy
     public let metrics: MetricsCollector
     public let hub: StreamHub
+    let snapshots: BoardSnapshots
 
-    public init(store: BoardStore, options: WebOptions, streamInterval: Duration = .milliseconds(200)) throws {
+    /// `streamInterval`: how often an open event stream looks at its run's shared snapshot (which
+    /// itself looks at the Store at most that often, whatever the number of streams).
+    public init(store: BoardStore, options: WebOptions, streamInterval: Duration = .milliseconds(50)) throws {
         try options.validate()
         self.options = options
         reader = BoardReader(store: store)
         policy = AccessPolicy(token: options.token, allowControl: options.allowControl)
-        metrics = MetricsCollector(store: store, facts: reader.facts, perTask: options.perTaskMetrics)
+        metrics = MetricsCollector(store: store, perTask: options.perTaskMetrics)
         hub = StreamHub(interval: streamInterval)
+        snapshots = BoardSnapshots(reader: reader, control: policy.controlForm, checkEvery: streamInterval)
     }
 
-    init(options: WebOptions, reader: BoardReader, policy: AccessPolicy, metrics: MetricsCollector, hub: StreamHub) {
+    init(options: WebOptions, reader: BoardReader, policy: AccessPolicy, metrics: MetricsCollector, hub: StreamHub,
+         snapshots: BoardSnapshots) {
         self.options = options
         self.reader = reader
         self.policy = policy
         self.metrics = metrics
         self.hub = hub
+        self.snapshots = snapshots
     }
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: AccessMiddleware(policy: policy))
-        PageRoutes(reader: reader, policy: policy).register(on: router)
-        StreamRoutes(reader: reader, policy: policy, hub: hub).register(on: router)
+        PageRoutes(reader: reader, policy: policy, snapshots: snapshots).register(on: router)
+        StreamRoutes(reader: reader, policy: policy, hub: hub, snapshots: snapshots).register(on: router)
         LoginRoutes(policy: policy).register(on: router)
-        if options.allowControl { ControlRoutes(reader: reader, policy: policy).register(on: router) }
+        if options.allowControl { ControlRoutes(reader: reader, policy: policy, snapshots: snapshots).register(on: router) }
         let metrics = metrics
         router.get("/metrics") { _, _ in
             Responses.text(try await metrics.render(), contentType: "text/plain; version=0.0.4; charset=utf-8")

@@ -40,7 +40,8 @@ final class LiveServer: Sendable {
 extension WebServer {
     /// The same reader, policy and streams on other options (a free port for tests).
     init(reusing server: WebServer, options: WebOptions) {
-        self.init(options: options, reader: server.reader, policy: server.policy, metrics: server.metrics, hub: server.hub)
+        self.init(options: options, reader: server.reader, policy: server.policy, metrics: server.metrics, hub: server.hub,
+                  snapshots: server.snapshots)
     }
 }
 

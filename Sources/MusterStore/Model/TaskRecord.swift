@@ -1,5 +1,6 @@
 import Foundation
 import MusterCore
+import Synchronization
 
 public enum TaskState: String, Codable, Sendable, CaseIterable, CodingKeyRepresentable {
     /// Waiting for the groups it needs.
@@ -55,13 +56,26 @@ public struct TaskRecord: Sendable, Equatable {
 
 /// A task spec as the store keeps it (JSON). One that does not decode (a store written by a newer
 /// muster, a damaged file) is `StoreError.corrupt`: never a stand-in task that would run something else.
+/// Decoded specs are kept by their text: a spec never changes once stored, and decoding 1,000 of
+/// them on every read of a run's tasks (a board, a status) cost more than everything else the read does.
 enum StoredSpec {
+    private static let decoded = Mutex<[String: PlannedTask]>([:])
+    /// A bounded cache: past this many specs it starts again.
+    static let kept = 20_000
+
     static func decode(_ json: String, task: String) throws -> PlannedTask {
+        if let hit = decoded.withLock({ $0[json] }) { return hit }
+        let spec: PlannedTask
         do {
-            return try JSONDecoder().decode(PlannedTask.self, from: Data(json.utf8))
+            spec = try JSONDecoder().decode(PlannedTask.self, from: Data(json.utf8))
         } catch {
             throw StoreError.corrupt("the spec of task \(task) does not decode (\(String(describing: error).prefix(300)))")
         }
+        decoded.withLock {
+            if $0.count >= kept { $0.removeAll(keepingCapacity: true) }
+            $0[json] = spec
+        }
+        return spec
     }
 }
 

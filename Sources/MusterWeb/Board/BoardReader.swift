@@ -14,11 +14,9 @@ public final class BoardReader: Sendable {
     public init(store: BoardStore) { self.store = store }
 
     public func runs(limit: Int = 100, now: Date = Date()) async throws -> [RunSummary] {
-        var out: [RunSummary] = []
-        for run in try await store.runs(limit: limit) {
-            out.append(RunSummary(run, counts: try await store.counts(run: run.id), now: now))
-        }
-        return out
+        let runs = try await store.runs(limit: limit)
+        let counts = try await store.counts(runs: runs.map(\.id))
+        return runs.map { RunSummary($0, counts: counts[$0.id] ?? TaskCounts(), now: now) }
     }
 
     /// nil for an unknown run.

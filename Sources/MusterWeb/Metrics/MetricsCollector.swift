@@ -1,88 +1,85 @@
 import Foundation
+import MusterCore
 import MusterStore
 import Prometheus
 
 /// `/metrics`: the Store read as Prometheus metrics (swift-prometheus text format). Each scrape
-/// builds a fresh registry from the Store's current records, so a value is never older than the
-/// scrape; finished runs and the event log are read once and kept (see `RunAggregate`, `EventTotals`).
+/// builds a fresh registry from the Store's aggregates (counts, sums and bucketed durations computed
+/// by the Store in one query each, never by loading every task), so a value is never older than the
+/// scrape. The event log is read forward from each run's last sequence seen (see `EventTotals`);
+/// when no run's log moved and no run changed status, the task aggregates of the previous scrape
+/// (at most `aggregatesMaxAge` old) are used again: several scrapers, or a quiet store, cost no task scan.
 public actor MetricsCollector {
     let store: BoardStore
-    let facts: SpecFacts
     /// Per-task series (`muster_task_*{run,task}`): off by default, one series per task is a lot.
     let perTask: Bool
     /// `muster_tasks{run,…}` covers running runs and this many of the newest others.
     static let recentRuns = 20
-    private var finished: [String: (finishedAt: Date?, aggregate: RunAggregate)] = [:]
+    static let durationBuckets: [Double] = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200]
+    static let latencyBuckets: [Double] = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
     private var events: [String: EventTotals] = [:]
+    static let aggregatesMaxAge: Duration = .seconds(5)
+    private var aggregates: (key: [String], at: ContinuousClock.Instant, value: TaskAggregates)?
+
+    /// What a scrape reads of the tasks: one Store query each.
+    struct TaskAggregates: Sendable {
+        var counts: [String: TaskCounts]
+        var durations: [String: Distribution]
+        var latencies: Distribution
+        var usage: [UsageTotal]
+    }
 
     public init(store: BoardStore, perTask: Bool = false) {
         self.store = store
-        self.perTask = perTask
-        facts = SpecFacts()
-    }
-
-    init(store: BoardStore, facts: SpecFacts, perTask: Bool) {
-        self.store = store
-        self.facts = facts
         self.perTask = perTask
     }
 
     public func render(now: Date = Date()) async throws -> String {
         let registry = PrometheusCollectorRegistry()
-        let runs = try await store.runs(limit: 100_000)
+        let index = try await store.runIndex()
         var runsByStatus: [String: Int] = Dictionary(uniqueKeysWithValues: RunStatus.allCases.map { ($0.rawValue, 0) })
-        let taskGauge = Family(registry, "muster_tasks", "Tasks of a run by state (running runs and the newest others).")
-        let durations = HistogramFamily(registry, "muster_task_duration_seconds", "Wall-clock time of finished tasks, by agent.",
-                                        buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200])
-        let latency = HistogramFamily(registry, "muster_claim_latency_seconds",
-                                      "From a task being ready (run start, its needs done, its retry time) to its start.",
-                                      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300])
-        var tokens: [RunAggregate.TokenKey: Int] = [:]
-        var cost: [RunAggregate.CostKey: Double] = [:]
+        for run in index { runsByStatus[run.status.rawValue, default: 0] += 1 }
+        let runGauge = Family(registry, "muster_runs", "Runs in the store by status.")
+        for (status, n) in runsByStatus { runGauge.gauge(["status": status]).set(to: Double(n)) }
+
         var totals = EventTotals()
-        for (index, run) in runs.enumerated() {
-            runsByStatus[run.status.rawValue, default: 0] += 1
-            let isLive = !run.status.isFinal
-            var tasks: [TaskRecord]?
-            if isLive || index < Self.recentRuns {
-                let counts = try await store.counts(run: run.id)
-                for state in TaskState.allCases {
-                    taskGauge.gauge(["run": run.id, "state": state.rawValue]).set(to: Double(counts[state]))
-                }
-            }
-            let aggregate: RunAggregate
-            if let cached = finished[run.id], run.status.isFinal, cached.finishedAt == run.finishedAt {
-                aggregate = cached.aggregate
-            } else {
-                tasks = try await store.tasks(run: run.id)
-                aggregate = RunAggregate(run: run, tasks: tasks ?? [], facts: facts)
-                if run.status.isFinal { finished[run.id] = (run.finishedAt, aggregate) } else { finished[run.id] = nil }
-            }
-            for (agent, values) in aggregate.durations {
-                let histogram = durations.histogram(["agent": agent])
-                for v in values { histogram.record(v) }
-            }
-            let claims = latency.histogram([:])
-            for v in aggregate.claimLatencies { claims.record(v) }
-            tokens.merge(aggregate.tokens, uniquingKeysWith: +)
-            cost.merge(aggregate.cost, uniquingKeysWith: +)
-            let runEvents = try await readEvents(run.id)
+        for run in index {
+            let runEvents = try await readEvents(run)
             totals.conflicts += runEvents.conflicts
             totals.violations += runEvents.violations
             totals.cooldowns.merge(runEvents.cooldowns, uniquingKeysWith: +)
-            totals.waits.merge(runEvents.waits, uniquingKeysWith: +)
-            if perTask && isLive {
-                let current: [TaskRecord]
-                if let tasks { current = tasks } else { current = try await store.tasks(run: run.id) }
-                perTaskSeries(registry, run: run, tasks: current)
+            for (key, waits) in runEvents.waits { totals.waits[key, default: Distribution(bounds: EventTotals.waitBuckets)].merge(waits) }
+        }
+        if events.count > 10_000 { events.removeAll() }
+
+        let shown = index.enumerated().filter { !$0.element.status.isFinal || $0.offset < Self.recentRuns }.map(\.element.id)
+        let tasks = try await taskAggregates(index: index, shown: shown)
+        let taskGauge = Family(registry, "muster_tasks", "Tasks of a run by state (running runs and the newest others).")
+        for run in shown {
+            for state in TaskState.allCases {
+                taskGauge.gauge(["run": run, "state": state.rawValue]).set(to: Double(tasks.counts[run]?[state] ?? 0))
             }
         }
-        let runGauge = Family(registry, "muster_runs", "Runs in the store by status.")
-        for (status, n) in runsByStatus { runGauge.gauge(["status": status]).set(to: Double(n)) }
+
+        let durations = HistogramFamily(registry, "muster_task_duration_seconds", "Wall-clock time of finished tasks, by agent.",
+                                        buckets: Self.durationBuckets)
+        for (agent, distribution) in tasks.durations { durations.histogram(["agent": agent]).record(distribution) }
+        HistogramFamily(registry, "muster_claim_latency_seconds",
+                        "From a task being ready (run start, its needs done, its retry time) to its start.",
+                        buckets: Self.latencyBuckets).histogram([:]).record(tasks.latencies)
+
         let tokenCounter = Family(registry, "muster_tokens_total", "Tokens used by agents, by type (as Claude Code names them), model and agent.")
-        for (key, n) in tokens { tokenCounter.counter(["type": key.type, "model": key.model, "agent": key.agent]).increment(by: Int64(n)) }
         let costCounter = Family(registry, "muster_cost_usd_total", "US dollars spent by agents, by model and agent.")
-        for (key, usd) in cost { costCounter.counter(["model": key.model, "agent": key.agent]).increment(by: usd) }
+        var tokens: [[String: String]: Int] = [:]
+        var cost: [[String: String]: Double] = [:]
+        for total in tasks.usage {
+            let labels = ["model": total.model ?? "default", "agent": total.agent]
+            for (type, n) in Self.tokenTypes(total.tokens) where n > 0 { tokens[labels.merging(["type": type]) { $1 }, default: 0] += n }
+            cost[labels, default: 0] += total.costUSD
+        }
+        for (labels, n) in tokens { tokenCounter.counter(labels).increment(by: Int64(n)) }
+        for (labels, usd) in cost { costCounter.counter(labels).increment(by: usd) }
+
         Family(registry, "muster_conflicts_predicted_total", "Merge conflicts predicted across live worktrees.")
             .counter([:]).increment(by: Int64(totals.conflicts))
         Family(registry, "muster_ownership_violations_total", "Finished tasks that changed paths outside their owns.")
@@ -90,43 +87,68 @@ public actor MetricsCollector {
         let cooldowns = Family(registry, "muster_limit_cooldowns_total", "Shared cool-downs started after a rate-limit error, by limit key.")
         for (key, n) in totals.cooldowns { cooldowns.counter(["key": key]).increment(by: Int64(n)) }
         let waits = HistogramFamily(registry, "muster_limit_wait_seconds", "How long tasks waited for a shared limit, by key.",
-                                    buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600])
-        for (key, values) in totals.waits {
-            let histogram = waits.histogram(["key": key])
-            for v in values { histogram.record(v) }
-        }
+                                    buckets: EventTotals.waitBuckets)
+        for (key, distribution) in totals.waits { waits.histogram(["key": key]).record(distribution) }
+
         let heartbeat = Family(registry, "muster_worker_heartbeat_age_seconds", "Seconds since each live worker's last heartbeat.")
         for worker in try await store.workers(run: nil) {
             heartbeat.gauge(["worker": worker.id, "host": worker.host]).set(to: max(0, now.timeIntervalSince(worker.heartbeatAt)))
         }
-        if finished.count > 10_000 { finished.removeAll() }
+        if perTask {
+            for run in index where !run.status.isFinal {
+                perTaskSeries(registry, run: run.id, tasks: try await store.tasks(run: run.id))
+            }
+        }
         return registry.emitToString()
     }
 
-    func readEvents(_ run: String) async throws -> EventTotals {
-        var totals = events[run] ?? EventTotals()
+    /// The task aggregates, read again only when a run's event log moved, a run changed status or
+    /// appeared, or the last read is `aggregatesMaxAge` old (changes that write no event).
+    func taskAggregates(index: [RunIndexEntry], shown: [String]) async throws -> TaskAggregates {
+        let key = index.map { "\($0.id)\u{0}\($0.status.rawValue)\u{0}\(events[$0.id]?.cursor ?? -1)" } + shown
+        let now = ContinuousClock.now
+        if let aggregates, aggregates.key == key, now - aggregates.at < Self.aggregatesMaxAge { return aggregates.value }
+        let value = TaskAggregates(counts: try await store.counts(runs: shown),
+                                   durations: try await store.durations(bounds: Self.durationBuckets),
+                                   latencies: try await store.claimLatencies(bounds: Self.latencyBuckets),
+                                   usage: try await store.usageTotals())
+        aggregates = (key, now, value)
+        return value
+    }
+
+    /// Token types as Claude Code names them (`claude_code.token.usage` `type`).
+    static func tokenTypes(_ usage: TokenUsage) -> [(String, Int)] {
+        [("input", usage.input), ("output", usage.output), ("cacheRead", usage.cacheRead), ("cacheCreation", usage.cacheWrite)]
+    }
+
+    /// The run's event totals, read on from the last sequence seen; a run that had finished when last
+    /// read (and still has) is not read again.
+    func readEvents(_ run: RunIndexEntry) async throws -> EventTotals {
+        var totals = events[run.id] ?? EventTotals()
+        if totals.finished && run.status.isFinal { return totals }
         while true {
-            let batch = try await store.events(run: run, after: totals.cursor, limit: 5000)
+            let batch = try await store.events(run: run.id, after: totals.cursor, limit: 5000)
             for event in batch { totals.add(event) }
             guard let last = batch.last else { break }
             totals.cursor = last.sequence
             if batch.count < 5000 { break }
         }
-        events[run] = totals
+        totals.finished = run.status.isFinal
+        events[run.id] = totals
         return totals
     }
 
     /// `--per-task-metrics`: state, cost and tokens of every task of the running runs.
-    func perTaskSeries(_ registry: PrometheusCollectorRegistry, run: RunRecord, tasks: [TaskRecord]) {
+    func perTaskSeries(_ registry: PrometheusCollectorRegistry, run: String, tasks: [TaskRecord]) {
         let state = Family(registry, "muster_task_state", "1 for each task's current state (running runs; --per-task-metrics).")
         let cost = Family(registry, "muster_task_cost_usd", "A task's cost in US dollars (running runs; --per-task-metrics).")
         let tokens = Family(registry, "muster_task_tokens", "A task's tokens by type (running runs; --per-task-metrics).")
         for task in tasks {
-            state.gauge(["run": run.id, "task": task.id, "state": task.state.rawValue]).set(to: 1)
-            if let usd = task.costUSD { cost.gauge(["run": run.id, "task": task.id]).set(to: usd) }
+            state.gauge(["run": run, "task": task.id, "state": task.state.rawValue]).set(to: 1)
+            if let usd = task.costUSD { cost.gauge(["run": run, "task": task.id]).set(to: usd) }
             if let usage = task.usage {
-                for (type, n) in RunAggregate.tokenTypes(usage) {
-                    tokens.gauge(["run": run.id, "task": task.id, "type": type]).set(to: Double(n))
+                for (type, n) in Self.tokenTypes(usage) {
+                    tokens.gauge(["run": run, "task": task.id, "type": type]).set(to: Double(n))
                 }
             }
         }
@@ -159,5 +181,18 @@ struct HistogramFamily {
 
     func histogram(_ labels: [String: String]) -> ValueHistogram {
         family.registry.makeValueHistogram(descriptor: family.descriptor, labels: Family.labels(labels), buckets: buckets)
+    }
+}
+
+extension ValueHistogram {
+    /// Records what the Store bucketed: each bin's mean, as many times as the bin counts. The mean of
+    /// values in a bin lies in that bin, so bucket counts and the sum come out exact.
+    func record(_ distribution: Distribution) {
+        for (i, bin) in distribution.bins.enumerated() where bin.count > 0 {
+            var mean = bin.sum / Double(bin.count)
+            if i < distribution.bounds.count { mean = min(mean, distribution.bounds[i]) }  // rounding never moves it out
+            if i > 0 { mean = max(mean, distribution.bounds[i - 1].nextUp) }
+            for _ in 0..<bin.count { record(mean) }
+        }
     }
 }

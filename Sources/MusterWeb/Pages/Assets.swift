@@ -72,6 +72,7 @@ enum Assets {
     .grid .detail { color: var(--dim); font-size: .85rem; overflow-wrap: anywhere; }
     .child { padding-left: 1.2rem !important; } .child::before { content: "↳ "; color: var(--dim); }
     .d2 { padding-left: 2.2rem !important; } .d3, .d4 { padding-left: 3.2rem !important; }
+    .grid tr.more td { color: var(--dim); font-size: .85rem; font-family: inherit; }
     .warn h2 { color: var(--warn); } .lost { color: var(--bad); }
     .error { color: var(--bad); white-space: pre-wrap; overflow-wrap: anywhere; }
     pre { background: rgba(127,127,127,.08); padding: .6rem; overflow: auto; max-height: 28rem; font-size: .8rem;
@@ -84,7 +85,7 @@ enum Assets {
       .grid .detail { display: block; border-bottom: 0; padding-top: 0; }
       .grid tr { display: grid; grid-template-columns: 1fr auto auto; border-bottom: 1px solid var(--line); }
       .grid td { border-bottom: 0; }
-      .grid td.detail { grid-column: 1 / -1; }
+      .grid td.detail, .grid tr.more td { grid-column: 1 / -1; }
     }
     """#
 }

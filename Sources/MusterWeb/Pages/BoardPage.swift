@@ -2,14 +2,23 @@ import Foundation
 
 /// `/runs/RUN`: the run board. `live` is the part the event stream replaces on every change.
 enum BoardPage {
-    static func render(_ board: RunBoard, control: ControlForm?) -> String {
-        let run = board.run
-        let header = "<h1><span class=\"id\">\(HTML.escape(run.id))</span> <span class=\"name\">\(HTML.escape(run.name))</span></h1>"
-        return HTML.page(title: "muster · \(run.id)", stream: HTML.runURL(run.id) + "/stream", header: header,
-                         body: live(board, control: control))
+    /// At most this many task rows per wave unless the page asks for all (`?all=1`): the rest are
+    /// counted in one line, done tasks first (the table lists running, failed and queued tasks first).
+    static let rowsPerWave = 100
+
+    static func render(_ board: RunBoard, control: ControlForm?, all: Bool = false) -> String {
+        page(board, live: live(board, control: control, all: all), all: all)
     }
 
-    static func live(_ board: RunBoard, control: ControlForm?) -> String {
+    /// The page around an already rendered live fragment (a shared snapshot's).
+    static func page(_ board: RunBoard, live: String, all: Bool = false) -> String {
+        let run = board.run
+        let header = "<h1><span class=\"id\">\(HTML.escape(run.id))</span> <span class=\"name\">\(HTML.escape(run.name))</span></h1>"
+        return HTML.page(title: "muster · \(run.id)", stream: HTML.runURL(run.id) + "/stream" + (all ? "?all=1" : ""), header: header,
+                         body: live)
+    }
+
+    static func live(_ board: RunBoard, control: ControlForm?, all: Bool = false) -> String {
         let run = board.run
         var html = "<section class=\"summary\">"
         let status = run.interrupted ? "interrupted" : run.cancelRequested && run.status == "running" ? "cancelling" : run.status
@@ -36,7 +45,7 @@ enum BoardPage {
         }
         html += "</section>"
         html += attention(board)
-        html += tasks(board)
+        html += tasks(board, limit: all ? nil : rowsPerWave)
         html += workers(board)
         return html
     }
@@ -81,8 +90,9 @@ enum BoardPage {
         return "<a href=\"\(HTML.taskURL(board.run.id, task))\">\(HTML.escape(task))</a>"
     }
 
-    /// Tasks by wave; spawned children listed under their parent.
-    static func tasks(_ board: RunBoard) -> String {
+    /// Tasks by wave; spawned children listed under their parent. Past `limit` rows in a wave, the
+    /// rest are one line of counts by state with a link to the whole table.
+    static func tasks(_ board: RunBoard, limit: Int?) -> String {
         var children: [String: [Int]] = [:]
         var ids = Set<String>()
         for (i, row) in board.tasks.enumerated() {
@@ -95,17 +105,30 @@ enum BoardPage {
         }
         var html = "<section class=\"tasks\"><h2>Tasks</h2>"
         var shown = Set<Int>()
-        func rows(_ indices: [Int], depth: Int) -> String {
-            var out = ""
-            for i in indices where shown.insert(i).inserted {
-                out += row(board, board.tasks[i], depth: depth)
-                if let kids = children[board.tasks[i].id], depth < 8 { out += rows(kids, depth: depth + 1) }
-            }
-            return out
-        }
         for wave in byWave.keys.sorted() {
-            html += "<h3>wave \(wave)</h3><table class=\"grid\"><tbody>"
-            html += rows(byWave[wave] ?? [], depth: 0)
+            var out = ""
+            var count = 0
+            var hidden: [String: Int] = [:]
+            func rows(_ indices: [Int], depth: Int) {
+                for i in indices where shown.insert(i).inserted {
+                    if let limit, count >= limit {
+                        hidden[board.tasks[i].state, default: 0] += 1
+                    } else {
+                        out += row(board, board.tasks[i], depth: depth)
+                        count += 1
+                    }
+                    if let kids = children[board.tasks[i].id], depth < 8 { rows(kids, depth: depth + 1) }
+                }
+            }
+            rows(byWave[wave] ?? [], depth: 0)
+            html += "<h3>wave \(wave)</h3><table class=\"grid\"><tbody>" + out
+            if !hidden.isEmpty {
+                let n = hidden.values.reduce(0, +)
+                let states = hidden.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+                    .map { "\($0.value) \(HTML.escape($0.key))" }.joined(separator: ", ")
+                html += "<tr class=\"more\"><td colspan=\"6\">\(n) more: \(states) · "
+                    + "<a href=\"\(HTML.runURL(board.run.id))?all=1\">show all \(board.tasks.count) tasks</a></td></tr>"
+            }
             html += "</tbody></table>"
         }
         return html + "</section>"

@@ -7,6 +7,7 @@ import MusterStore
 struct ControlRoutes {
     let reader: BoardReader
     let policy: AccessPolicy
+    let snapshots: BoardSnapshots
 
     func register(on router: Router<BasicRequestContext>) {
         router.post("/runs/:run/cancel") { request, context in
@@ -43,6 +44,7 @@ struct ControlRoutes {
         let run = try PageRoutes.id(context, "run")
         guard try await reader.store.run(run) != nil else { return PageRoutes.notFound(request, "run") }
         try await action(run)
+        await snapshots.invalidate(run)  // the page the redirect lands on shows the change
         return Responses.redirect(HTML.runURL(run).replacingOccurrences(of: "&amp;", with: "&"))
     }
 

@@ -5,17 +5,22 @@ import Hummingbird
 struct PageRoutes {
     let reader: BoardReader
     let policy: AccessPolicy
+    let snapshots: BoardSnapshots
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/") { _, _ in Responses.html(RunsPage.render(try await reader.runs())) }
         router.get("/api/runs") { _, _ in try Responses.json(try await reader.runs()) }
+        // The board and its twin come from the run's shared snapshot (see BoardSnapshots).
         router.get("/runs/:run") { request, context in
-            guard let board = try await reader.board(run: try Self.id(context, "run")) else { return Self.notFound(request, "run") }
-            return Responses.html(BoardPage.render(board, control: policy.controlForm))
+            guard let snapshot = try await snapshots.current(try Self.id(context, "run")) else { return Self.notFound(request, "run") }
+            if Self.wantsAll(request) {
+                return Responses.html(BoardPage.render(snapshot.board, control: policy.controlForm, all: true))
+            }
+            return Responses.html(BoardPage.page(snapshot.board, live: snapshot.live))
         }
         router.get("/api/runs/:run") { request, context in
-            guard let board = try await reader.board(run: try Self.id(context, "run")) else { return Self.notFound(request, "run") }
-            return try Responses.json(board)
+            guard let snapshot = try await snapshots.current(try Self.id(context, "run")) else { return Self.notFound(request, "run") }
+            return try Responses.json(snapshot.board)
         }
         router.get("/runs/:run/tasks/:task") { request, context in
             guard let detail = try await reader.task(run: try Self.id(context, "run"), task: try Self.id(context, "task")) else {
@@ -46,6 +51,9 @@ struct PageRoutes {
         }
         return id
     }
+
+    /// `?all=1`: every task row, no group collapsed.
+    static func wantsAll(_ request: Request) -> Bool { request.uri.queryParameters["all"].map { $0 == "1" } ?? false }
 
     static func notFound(_ request: Request, _ what: String) -> Response {
         Responses.error(.notFound, "no such \(what) in this store (see /)", for: request)

@@ -26,10 +26,17 @@ enum SSE {
 /// wait for browsers to leave.
 public final class StreamHub: Sendable {
     private let state = Mutex<(open: Int, stopping: Bool)>((0, false))
-    /// How often a stream looks for new events in the Store.
+    /// How often a board stream looks at its run's shared snapshot (memory; the snapshot reads the
+    /// Store at most that often for every stream together).
     let interval: Duration
+    /// How often a task page's stream reads the Store and the task's log itself (one reader per
+    /// page, so less often).
+    let taskInterval: Duration
 
-    init(interval: Duration = .milliseconds(200)) { self.interval = interval }
+    init(interval: Duration = .milliseconds(50)) {
+        self.interval = interval
+        taskInterval = max(interval, .milliseconds(200))
+    }
 
     public var openStreams: Int { state.withLock { $0.open } }
     var stopping: Bool { Task.isShuttingDownGracefully || state.withLock { $0.stopping } }

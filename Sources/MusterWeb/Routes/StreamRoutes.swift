@@ -2,15 +2,20 @@ import Foundation
 import Hummingbird
 import MusterStore
 
-/// The live pages' event streams. Each stream reads the Store's event log forward from the last
-/// sequence it saw (a cheap query every `hub.interval`) and pushes a fresh server-rendered
-/// fragment when something changed: no polling loop in the page.
+/// The live pages' event streams: a fresh server-rendered fragment is pushed when something
+/// changed, no polling loop in the page. A run board's stream follows the run's shared snapshot
+/// (every `hub.interval`, a look at memory; the snapshot itself looks at the Store's event log at
+/// most that often, for all streams together) and pushes when its version moves. A task page's
+/// stream reads the event log forward from the last sequence it saw and the task's log file.
 struct StreamRoutes {
     let reader: BoardReader
     let policy: AccessPolicy
     let hub: StreamHub
+    let snapshots: BoardSnapshots
     /// Clocks (elapsed, ETA, heartbeat ages) refresh this often without events.
     static let refresh: Duration = .seconds(5)
+    /// A comment line this often keeps proxies from closing a quiet stream.
+    static let keepAlive: Duration = .seconds(15)
     static let logChunk = 64 * 1024
 
     func register(on router: Router<BasicRequestContext>) {
@@ -36,19 +41,23 @@ struct StreamRoutes {
         }
         router.get("/runs/:run/stream") { request, context in
             let run = try PageRoutes.id(context, "run")
-            guard try await reader.store.run(run) != nil else { return PageRoutes.notFound(request, "run") }
+            guard try await snapshots.current(run) != nil else { return PageRoutes.notFound(request, "run") }
+            let all = PageRoutes.wantsAll(request)
             let control = policy.controlForm
             return Response(status: .ok, headers: SSE.headers, body: ResponseBody { writer in
                 try await hub.open {
-                    var cursor: Int64 = -1
+                    var version = -1
                     var sent = ContinuousClock.now
                     while !hub.stopping {
-                        let latest = try await reader.store.events(run: run, after: max(0, cursor), limit: 1000).last?.sequence ?? max(0, cursor)
+                        guard let snapshot = try await snapshots.current(run) else { break }
                         let now = ContinuousClock.now
-                        if latest != cursor || now - sent >= Self.refresh {
-                            guard let board = try await reader.board(run: run) else { break }
-                            try await writer.write(SSE.frame(event: "board", data: BoardPage.live(board, control: control), id: "\(board.cursor)"))
-                            cursor = max(latest, board.cursor)
+                        if snapshot.version != version {
+                            let live = all ? BoardPage.live(snapshot.board, control: control, all: true) : snapshot.live
+                            try await writer.write(SSE.frame(event: "board", data: live, id: "\(snapshot.board.cursor)"))
+                            version = snapshot.version
+                            sent = now
+                        } else if now - sent >= Self.keepAlive {
+                            try await writer.write(SSE.keepAlive)
                             sent = now
                         }
                         try await Task.sleep(for: hub.interval)
@@ -109,7 +118,7 @@ struct StreamRoutes {
                 offset += UInt64(text.count)
                 try await write(SSE.frame(event: "log", data: String(decoding: text, as: UTF8.self), id: "\(offset)"))
             }
-            try await Task.sleep(for: hub.interval)
+            try await Task.sleep(for: hub.taskInterval)
         }
     }
 
