@@ -31,8 +31,9 @@ actor WorktreeAdmin {
         await take()
         defer { give() }
         var lastError = ""
+        // Usually the branch is new: make it with the worktree, and look for it only when that fails.
+        var existed = false
         for attempt in 0..<5 {
-            let existed = try await repo.branchExists(branch)
             let arguments = existed ? ["worktree", "add", "--quiet", "--no-checkout", dir.path, branch]
                                     : ["worktree", "add", "--quiet", "--no-checkout", "-b", branch, dir.path, base]
             let result = try await repo.run(arguments, allowFailure: true)
@@ -41,6 +42,10 @@ actor WorktreeAdmin {
                 return existed
             }
             lastError = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !existed, try await repo.branchExists(branch) {
+                existed = true
+                if !FileManager.default.fileExists(atPath: dir.appendingPathComponent(".git").path) { continue }
+            }
             // A half-made worktree (a crash, or another process's git pruning mid-way): clear it, retry.
             if !FileManager.default.fileExists(atPath: dir.appendingPathComponent(".git").path) {
                 try? FileManager.default.removeItem(at: dir)

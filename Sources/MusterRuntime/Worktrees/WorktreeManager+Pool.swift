@@ -5,7 +5,8 @@ import MusterStore
 extension WorktreeManager {
     /// A new worktree on `branch`: the admin step takes turns, the checkout runs beside others'.
     func create(at dir: URL, run: String, task: TaskRecord, branch: String, base: String) async throws -> Git {
-        let existed = try await admin.register(try await repo.withoutDrivers(), at: dir, branch: branch, base: base)
+        // No file is written by `--no-checkout`, so no filter can run: the repository's git as it is.
+        let existed = try await admin.register(repo, at: dir, branch: branch, base: base)
         let git = try await self.git(worktree: dir.path, expected: nil)
         if let beforeCheckout { await beforeCheckout() }
         // The files, written through this worktree's own index: no lock shared with other checkouts.

@@ -105,7 +105,8 @@ public struct WorktreeManager: Sendable {
                 return .setupFailed(failure.message)
             }
         }
-        let start = try await git.revParse("refs/heads/\(branch)")
+        // Nothing merged: the branch is at the base (made there, or reset there for a new attempt).
+        let start = needed.contains { $0.git?.headCommit != nil } ? try await git.revParse("refs/heads/\(branch)") : base
         return .ready(TaskGitState(worktree: dir.path, branch: branch, baseCommit: start, gitDir: git.gitDirectory))
     }
 
