@@ -76,6 +76,11 @@ struct ConflictsBenchCommand: AsyncParsableCommand {
         } else if naiveFound != found {
             failures.append("muster and naive disagree: only muster \(found.subtracting(naiveFound).sorted()), only naive \(naiveFound.subtracting(found).sorted())")
         }
+        // Against merge-tree on every pair: muster's precision and recall (a sample gives recall only).
+        let agreed = found.intersection(naiveFound).count
+        let recall = naiveFound.isEmpty ? 1.0 : Double(agreed) / Double(naiveFound.count)
+        let precision = sampled ? "n/a (sampled)" : String(format: "%.3f", found.isEmpty ? 1.0 : Double(agreed) / Double(found.count))
+        print("against all-pairs  precision \(precision)  recall \(String(format: "%.3f", recall))   (\(found.count) predicted, \(naiveFound.count) by merge-tree)")
         if let expect {
             let expected = Set(try String(contentsOfFile: expect, encoding: .utf8).split(separator: "\n").map(String.init))
             if expected != found {

@@ -18,6 +18,12 @@ enum CommandJSON {
         }
     }
 
+    struct CleanPool: Encodable {
+        var removedWorktrees: Int
+        var bytes: Int64
+        enum CodingKeys: String, CodingKey { case removedWorktrees = "removed_pooled_worktrees", bytes }
+    }
+
     struct Logs: Encodable {
         var run, task, state, path, output: String
     }

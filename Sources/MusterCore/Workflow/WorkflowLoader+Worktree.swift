@@ -24,6 +24,7 @@ extension NodeReader {
             switch key {
             case "copy": spec.copy = entries
             case "link": spec.link = entries
+            case "inputs": spec.inputs = entries
             default: spec.setup = entries
             }
         }

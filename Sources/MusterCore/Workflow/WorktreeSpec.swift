@@ -2,18 +2,22 @@
 /// - `copy`: untracked files of the user's checkout (`.env`, `config/local.*`) copied in; never committed.
 /// - `link`: shared folders (`node_modules`, `.venv`) as a symlink to the checkout's; never committed.
 /// - `setup`: shell commands run in each fresh worktree before the task; one failing ends it as `setup failed`.
+/// - `inputs`: the files setup depends on (`package-lock.json`): a pooled worktree skips setup while
+///   they and the commands are unchanged (without it: while the base tree and the copies are).
 public struct WorktreeSpec: Codable, Sendable, Equatable {
     public var copy: [String]?
     public var link: [String]?
     public var setup: [String]?
+    public var inputs: [String]?
 
-    public init(copy: [String]? = nil, link: [String]? = nil, setup: [String]? = nil) {
+    public init(copy: [String]? = nil, link: [String]? = nil, setup: [String]? = nil, inputs: [String]? = nil) {
         self.copy = copy
         self.link = link
         self.setup = setup
+        self.inputs = inputs
     }
 
-    public static let keys = ["copy", "link", "setup"]
+    public static let keys = ["copy", "link", "setup", "inputs"]
 
     /// The paths muster puts into a worktree that are never committed nor counted against `owns`.
     public var placed: [String] { (copy ?? []) + (link ?? []) }

@@ -23,7 +23,7 @@ import TOMLKit
 /// ```
 public struct ProjectConfig: Sendable {
     public static let fileName = "muster.toml"
-    static let topKeys = ["agents", "prices", "limits", "resources"]
+    static let topKeys = ["agents", "prices", "limits", "resources", "worktree"]
     static let priceKeys = ["input", "output", "cache_write", "cache_read"]
 
     /// nil when the repository has no muster.toml.
@@ -34,6 +34,10 @@ public struct ProjectConfig: Sendable {
     public var overriddenModels: [String] = []
     /// `[limits.*]` and `[resources]`: under every workflow's own (the spec wins key by key).
     public var limits: [String: LimitSpec] = [:]
+    /// `[worktree]`: parallelism and the pool (see `ProjectConfig+Worktree.swift`).
+    public var worktree = WorktreeSettings()
+    /// `[worktree]`'s copy/link/setup/inputs: under each workflow's own `worktree:`.
+    public var worktreeDefaults: WorktreeSpec?
 
     public init(path: String? = nil) { self.path = path }
 
@@ -85,6 +89,10 @@ public struct ProjectConfig: Sendable {
             }
         }
         config.limits = try limits(table) { path, atValue, message, fix in fail(path, atValue: atValue, message, fix: fix) }
+        // [worktree]: its own block (ProjectConfig+Worktree.swift).
+        (config.worktree, config.worktreeDefaults) = try worktreeTable(table) { path, atValue, message, fix in
+            fail(path, atValue: atValue, message, fix: fix)
+        }
         if let prices = table["prices"] {
             guard let pricesTable = prices.table else { throw fail(["prices"], atValue: true, "`prices` must be a table of models") }
             for model in pricesTable.keys.sorted() {

@@ -37,6 +37,8 @@ extension Orchestrator.Loop {
         }
         let outcomes = try await settleLimits(ended, tasks: tasks)
         try await apply(outcomes)
+        // Finished well: its worktree goes to the pool (when on) for the next tasks (`WorktreeManager+Pool`).
+        for outcome in outcomes where outcome.result == .succeeded { if let git = outcome.git { _ = await worktrees?.release(git) } }
         for outcome in outcomes where outcome.git.map({ !$0.violations.isEmpty }) == true {
             try await o.store.appendEvent(NewEvent(run: run.id, task: outcome.task, kind: "ownership.violation",
                                                    message: outcome.git!.violations.joined(separator: ", "), at: Date()))

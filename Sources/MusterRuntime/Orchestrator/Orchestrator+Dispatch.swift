@@ -135,8 +135,8 @@ extension Orchestrator.Loop {
                     }
                 }
             }
-            // Git serialises on its own locks; a few at once keeps both cores busy without thrashing.
-            for _ in 0..<4 { next(&group) }
+            // `[worktree] parallelism` at once: only their metadata step takes turns (`WorktreeAdmin`).
+            for _ in 0..<worktrees.parallelism { next(&group) }
             for await (id, placement) in group {
                 placements[id] = placement
                 next(&group)

@@ -60,7 +60,8 @@ public enum WorkflowRunner {
     public static func plan(file: String, concurrency: Int?, root: URL, overlaps: Planner.OverlapPolicy = .serialize) throws -> Plan {
         if let concurrency, concurrency < 1 { throw RunRefusal("--concurrency must be at least 1, got \(concurrency)") }
         let config = try ProjectConfig.load(root: root)
-        let loaded = try WorkflowLoader.load(path: file, profiles: config.profiles, limits: config.limits)
+        var loaded = try WorkflowLoader.load(path: file, profiles: config.profiles, limits: config.limits)
+        loaded.workflow.worktree = config.worktreeSpec(under: loaded.workflow.worktree)  // muster.toml's [worktree] under the spec's
         return try Planner.plan(loaded, root: root, concurrency: concurrency, prices: config.prices, overlaps: overlaps)
     }
 

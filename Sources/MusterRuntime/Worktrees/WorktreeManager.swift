@@ -11,33 +11,19 @@ public struct WorktreeManager: Sendable {
     let identity: [String]
     /// The repository's shared git folder: every task worktree's admin folder lives in its `worktrees/`.
     let commonDirectory: String
+    /// Takes turns for the metadata steps (`git worktree add --no-checkout`, `move`); checkouts run side by side.
     let admin = WorktreeAdmin()
     /// `worktree:` of the spec: what each fresh worktree gets before its task (nil: nothing).
     var ready: WorktreeReady?
+    /// muster.toml's `[worktree]`.
+    public internal(set) var settings = WorktreeSettings()
+    /// Finished worktrees kept for the next tasks (nil: the pool is off).
+    var pool: WorktreePool?
+    /// Called before each new worktree's checkout (tests use it to see several run at once).
+    var beforeCheckout: (@Sendable () async -> Void)?
 
-    /// `git worktree add` and `prune` read every worktree's admin folder: two at once can see the
-    /// other's half-made folder and fail. They take turns; merges in separate worktrees do not.
-    actor WorktreeAdmin {
-        /// Creates the worktree on `branch` (made from `base` if it does not exist yet). Returns
-        /// whether the branch already existed: its earlier work must then be kept, not overwritten.
-        func create(_ repo: Git, at dir: URL, branch: String, base: String) async throws -> Bool {
-            var lastError = ""
-            for _ in 0..<3 {
-                let existed = try await repo.branchExists(branch)
-                let arguments = existed ? ["worktree", "add", "--quiet", dir.path, branch]
-                                        : ["worktree", "add", "--quiet", "-b", branch, dir.path, base]
-                let result = try await repo.run(arguments, allowFailure: true)
-                if result.succeeded { return existed }
-                lastError = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-                // A half-made worktree (a crash, or another git command pruning mid-way): clear it, retry.
-                if !FileManager.default.fileExists(atPath: dir.appendingPathComponent(".git").path) {
-                    try? FileManager.default.removeItem(at: dir)
-                }
-                try await repo.run(["worktree", "prune"], allowFailure: true)
-            }
-            throw GitError(command: "worktree add", message: lastError)
-        }
-    }
+    /// How many worktrees a dispatch prepares at once.
+    public var parallelism: Int { settings.parallelism }
 
     public enum Preparation: Sendable {
         case ready(TaskGitState)
@@ -47,13 +33,19 @@ public struct WorktreeManager: Sendable {
         case setupFailed(String)
     }
 
-    public static func make(workspace: Workspace, ready: WorktreeSpec? = nil) async throws -> WorktreeManager {
+    public static func make(workspace: Workspace, ready: WorktreeSpec? = nil, settings: WorktreeSettings? = nil) async throws -> WorktreeManager {
         let repo = Git(workspace.root)
         var manager = WorktreeManager(workspace: workspace, repo: repo, identity: try await repo.identityArguments(),
                                       commonDirectory: try await repo.commonDirectory())
         manager.ready = ready.map { WorktreeReady(spec: $0, checkout: workspace.root) }
+        // muster.toml was checked when the run was planned; read again here for its `[worktree]`.
+        manager.settings = settings ?? (try? ProjectConfig.load(root: workspace.root))?.worktree ?? WorktreeSettings()
+        if manager.settings.pool > 0 { manager.pool = WorktreePool(workspace: workspace, settings: manager.settings) }
         return manager
     }
+
+    /// `git worktree add` calls this manager made (a worktree from the pool needs none).
+    public var worktreesAdded: Int { get async { await admin.added } }
 
     /// Paths muster itself placed in every worktree (`worktree.copy`, `worktree.link`): scratch, never committed.
     var placed: [String] { ready?.spec.placed ?? [] }
@@ -80,17 +72,18 @@ public struct WorktreeManager: Sendable {
         var entry = stat()
         let linked = lstat(dir.appendingPathComponent(".git").path, &entry) == 0
         let git: Git
+        var reused: WorktreePool.SetupRecord?
         if linked || (recorded != nil && FileManager.default.fileExists(atPath: dir.path)) {
             // An earlier attempt's worktree (a missing `.git` there is damage, not a half-made worktree).
             git = try await self.git(worktree: dir.path, expected: recorded)
             try await keepEarlierAttempt(git, run: run, task: task, base: base, branch: branch)
         } else {
             try FileManager.default.createDirectory(at: dir.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let existed = try await admin.create(try await repo.withoutDrivers(), at: dir, branch: branch, base: base)
-            git = try await self.git(worktree: dir.path, expected: nil)
-            if existed {
-                // The branch outlived its worktree (cleaned, or a crash mid-creation): resume it, never overwrite it.
-                try await keepEarlierAttempt(git, run: run, task: task, base: base, branch: branch)
+            if pool != nil, try await !repo.branchExists(branch), let pooled = await fromPool(at: dir, branch: branch, base: base) {
+                git = pooled.git
+                reused = pooled.setup
+            } else {
+                git = try await create(at: dir, run: run, task: task, branch: branch, base: base)
             }
         }
         for need in needed {
@@ -106,12 +99,14 @@ public struct WorktreeManager: Sendable {
         }
         if let ready {
             do {
-                try await ready.apply(to: dir, log: workspace.taskDirectory(run: run, task: task.id).appendingPathComponent("setup.log"))
+                try await makeReady(ready, git: git, at: dir, reused: reused,
+                                    log: workspace.taskDirectory(run: run, task: task.id).appendingPathComponent("setup.log"))
             } catch let failure as WorktreeReady.SetupFailure {
                 return .setupFailed(failure.message)
             }
         }
-        let start = try await git.revParse("refs/heads/\(branch)")
+        // Nothing merged: the branch is at the base (made there, or reset there for a new attempt).
+        let start = needed.contains { $0.git?.headCommit != nil } ? try await git.revParse("refs/heads/\(branch)") : base
         return .ready(TaskGitState(worktree: dir.path, branch: branch, baseCommit: start, gitDir: git.gitDirectory))
     }
 

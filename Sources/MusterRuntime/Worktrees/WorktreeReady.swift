@@ -18,6 +18,12 @@ struct WorktreeReady: Sendable {
 
     /// Copies, links, then runs setup in `worktree`, its log written to `log`. Throws `SetupFailure` when a command fails.
     func apply(to worktree: URL, log: URL) async throws {
+        try place(in: worktree)
+        try await runSetup(in: worktree, log: log)
+    }
+
+    /// Copies and links (`copy:`, `link:`) into `worktree`.
+    func place(in worktree: URL) throws {
         let checkoutReal = Self.real(checkout.path)
         let worktreeReal = Self.real(worktree.path)
         for pattern in spec.copy ?? [] {
@@ -38,6 +44,10 @@ struct WorktreeReady: Sendable {
                 try FileManager.default.createSymbolicLink(atPath: destination, withDestinationPath: source)
             }
         }
+    }
+
+    /// Runs `setup:` in `worktree`, its log written to `log`. Throws `SetupFailure` when a command fails.
+    func runSetup(in worktree: URL, log: URL) async throws {
         guard let setup = spec.setup, !setup.isEmpty else { return }
         try? FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
         var text = ""

@@ -1,0 +1,96 @@
+import Foundation
+import MusterStore
+
+/// Making new task worktrees (many at once) and recycling finished ones through the pool.
+extension WorktreeManager {
+    /// A new worktree on `branch`: the admin step takes turns, the checkout runs beside others'.
+    func create(at dir: URL, run: String, task: TaskRecord, branch: String, base: String) async throws -> Git {
+        // No file is written by `--no-checkout`, so no filter can run: the repository's git as it is.
+        let existed = try await admin.register(repo, at: dir, branch: branch, base: base)
+        let git = try await self.git(worktree: dir.path, expected: nil)
+        if let beforeCheckout { await beforeCheckout() }
+        // The files, written through this worktree's own index: no lock shared with other checkouts.
+        try await GitRetry.run(git, ["reset", "--hard", "--quiet"])
+        if existed {
+            // The branch outlived its worktree (cleaned, or a crash mid-creation): resume it, never overwrite it.
+            try await keepEarlierAttempt(git, run: run, task: task, base: base, branch: branch)
+        }
+        return git
+    }
+
+    /// A pooled worktree moved to `dir` and made fresh on a new `branch` at `base`, with what its
+    /// setup made when the setup commands are the same (the caller checks the inputs); nil when the
+    /// pool has none that can be trusted.
+    func fromPool(at dir: URL, branch: String, base: String) async -> (git: Git, setup: WorktreePool.SetupRecord?)? {
+        guard let pool else { return nil }
+        let commands = ready?.spec.setup ?? []
+        let all = pool.entries
+        let sameSetup: (WorktreePool.Entry) -> Bool = { !commands.isEmpty && $0.setup?.commands == commands }
+        for entry in all.filter(sameSetup) + all.filter({ !sameSetup($0) }) where pool.claim(entry) {
+            let source = pool.folder.appendingPathComponent(entry.name).path
+            var at = source
+            do {
+                // Its `.git` must still be the link git made for it, and its admin folder name it back.
+                _ = try WorktreeLink.gitDirectory(of: source, commonDirectory: commonDirectory, expected: entry.gitDir)
+                try await admin.move(repo, from: source, to: dir.path)
+                at = dir.path
+                let git = try await self.git(worktree: dir.path, expected: entry.gitDir)
+                let kept = sameSetup(entry) ? entry.setup : nil
+                try await WorktreePool.recycle(git, branch: branch, base: base, keep: kept?.products ?? [])
+                return (git, kept)
+            } catch {
+                // Damaged, or it would not come clean: never reused, removed (with the branch made for it).
+                await admin.remove(repo, at)
+                _ = try? await repo.run(["update-ref", "-d", "refs/heads/\(branch)", base], allowFailure: true)
+            }
+        }
+        return nil
+    }
+
+    /// Copies, links and runs setup in a task's worktree; with a pool, skips setup when the worktree
+    /// came from the pool with the same commands and inputs, and records what setup made.
+    func makeReady(_ ready: WorktreeReady, git: Git, at dir: URL, reused: WorktreePool.SetupRecord?, log: URL) async throws {
+        guard let pool, let commands = ready.spec.setup, !commands.isEmpty else {
+            try await ready.apply(to: dir, log: log)
+            return
+        }
+        try ready.place(in: dir)
+        let key = try await SetupCache.key(git, spec: ready.spec, ready: ready, base: "HEAD", worktree: dir)
+        if let reused, reused.key == key {
+            pool.remember(reused, for: dir.path)
+            try? FileManager.default.createDirectory(at: log.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try? PlainFile.write("setup skipped: this worktree came from the pool with the same setup commands and inputs\n", to: log.path)
+            return
+        }
+        if let reused, !reused.products.isEmpty {
+            // Made from other inputs: gone before setup runs again.
+            try await git.run(["clean", "-ffdqx"])
+            try ready.place(in: dir)
+        }
+        let before = try await WorktreePool.untracked(git)
+        try await ready.runSetup(in: dir, log: log)
+        let after = try await WorktreePool.untracked(git)
+        pool.remember(.init(commands: commands, key: key, products: after.subtracting(before).sorted()), for: dir.path)
+    }
+
+    /// Keeps a finished task's worktree in the pool when there is room (by count and disk); true when
+    /// it went there. A worktree whose `.git` link cannot be trusted stays where it is.
+    public func release(_ state: TaskGitState) async -> Bool {
+        guard let pool, let worktree = state.worktree, let gitDir = state.gitDir else { return false }
+        let record = pool.setupRecord(for: worktree)
+        guard let git = try? await self.git(worktree: worktree, expected: gitDir) else { return false }
+        let bytes = pool.settings.poolDiskBytes == nil ? nil : await WorktreePool.diskUse(worktree)
+        guard pool.reserve(bytes: bytes) else { return false }
+        defer { pool.unreserve() }
+        do {
+            // Detached: the task's branch is then checked out nowhere (free to merge, delete, check out).
+            try await git.run(["update-ref", "--no-deref", "HEAD", state.headCommit ?? state.baseCommit])
+            let name = "p-" + UUID().uuidString.prefix(13).lowercased().replacingOccurrences(of: "-", with: "")
+            try await admin.move(repo, from: worktree, to: pool.folder.appendingPathComponent(name).path)
+            try pool.write(.init(name: name, gitDir: gitDir, setup: record, bytes: bytes, pooledAt: Date()))
+            return true
+        } catch {
+            return false
+        }
+    }
+}
