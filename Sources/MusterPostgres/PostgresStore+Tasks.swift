@@ -138,6 +138,7 @@ extension PostgresStore {
                 let usage = outcome.usage ?? TokenUsage()
                 let finishedAt: Double? = state.isFinal ? t : nil
                 let exitCode = outcome.exitCode.map(Int.init)
+                let facts = try outcome.agentFacts.map { try JSONCoding.encodeString($0) }
                 guard let row = try await sql.row("""
                     UPDATE tasks SET state = \(state.rawValue), not_before = \(notBefore), failures = failures + \(failed),
                         holder = NULL, lease_expires_at = NULL, exit_code = \(exitCode), error = \(outcome.error),
@@ -146,7 +147,7 @@ extension PostgresStore {
                         output_tokens = output_tokens + \(usage.output), cache_read_tokens = cache_read_tokens + \(usage.cacheRead),
                         cache_write_tokens = cache_write_tokens + \(usage.cacheWrite),
                         cost_usd = CASE WHEN \(outcome.costUSD)::float8 IS NULL THEN NULL ELSE COALESCE(cost_usd, 0) + \(outcome.costUSD ?? 0) END,
-                        finished_at = \(finishedAt), git = COALESCE(\(git), git), waiting = false
+                        finished_at = \(finishedAt), git = COALESCE(\(git), git), waiting = false, agent_facts = \(facts)
                     WHERE run_id = \(run) AND id = \(outcome.task) AND holder = \(holder) AND attempt = \(outcome.attempt)
                       AND state = 'running'
                     RETURNING grp, origin, depth
@@ -223,11 +224,12 @@ extension PostgresStore {
         var exit_code: Int?, error: String?, summary: String?, result_path: String?
         var has_usage: Bool, input: Int, output: Int, cache_read: Int, cache_write: Int
         var cost: Double?, finished_at: Double?, git: String?, kind: String, message: String
+        var agent_facts: String?  // read from migration pg6 on
     }
 
     /// Successes, retries and cancellations in one round trip (`muster_finish`, one implicit transaction).
     func finishInOneTrip(run: String, holder: String, _ outcomes: [TaskOutcome], gits: [String?], at t: Double) async throws -> FinishReport {
-        let rows = zip(outcomes, gits).map { outcome, git in
+        let rows = try zip(outcomes, gits).map { outcome, git in
             let effect = Self.effect(of: outcome)
             let usage = outcome.usage ?? TokenUsage()
             return FinishRow(task: outcome.task, attempt: outcome.attempt, state: effect.state.rawValue, not_before: effect.notBefore,
@@ -235,7 +237,7 @@ extension PostgresStore {
                              summary: outcome.summary, result_path: outcome.resultPath, has_usage: outcome.usage != nil,
                              input: usage.input, output: usage.output, cache_read: usage.cacheRead, cache_write: usage.cacheWrite,
                              cost: outcome.costUSD, finished_at: effect.state.isFinal ? t : nil, git: git, kind: effect.kind,
-                             message: effect.message)
+                             message: effect.message, agent_facts: try outcome.agentFacts.map { try JSONCoding.encodeString($0) })
         }
         let json = try JSONCoding.encodeString(rows)
         var report = FinishReport()
