@@ -118,7 +118,7 @@ extension PostgresStore {
                        now: Date) async throws -> FinishReport {
         let t = now.timeIntervalSince1970
         let gits = try outcomes.map { try $0.git.map { try JSONCoding.encodeString($0) } }
-        if started.isEmpty, !outcomes.isEmpty, outcomes.allSatisfy({ !Self.skipsDependents($0.result) }) {
+        if started.isEmpty, !outcomes.isEmpty, outcomes.allSatisfy({ !OutcomeEffect($0).skipsDependents }) {
             return try await finishInOneTrip(run: run, holder: holder, outcomes, gits: gits, at: t)
         }
         return try await transaction { sql in
@@ -131,23 +131,22 @@ extension PostgresStore {
                 return report
             }
             try await Self.record(sql, run: run, holder: holder, started, now: now)
-            var succeededGroups = Set<String>(), failedGroups = Set<String>(), failedTasks = Set<String>()
-            var finishedLineages = Set<String>()
+            var tally = FinishTally()
             for (outcome, git) in zip(outcomes, gits) {
-                let (state, notBefore, failed, kind, message) = Self.effect(of: outcome)
+                let effect = OutcomeEffect(outcome)
                 let usage = outcome.usage ?? TokenUsage()
-                let finishedAt: Double? = state.isFinal ? t : nil
                 let exitCode = outcome.exitCode.map(Int.init)
                 let facts = try outcome.agentFacts.map { try JSONCoding.encodeString($0) }
                 guard let row = try await sql.row("""
-                    UPDATE tasks SET state = \(state.rawValue), not_before = \(notBefore), failures = failures + \(failed),
-                        holder = NULL, lease_expires_at = NULL, exit_code = \(exitCode), error = \(outcome.error),
-                        summary = COALESCE(\(outcome.summary), summary), result_path = COALESCE(\(outcome.resultPath), result_path),
+                    UPDATE tasks SET state = \(effect.state.rawValue), not_before = \(effect.notBefore),
+                        failures = failures + \(effect.failed), holder = NULL, lease_expires_at = NULL, exit_code = \(exitCode),
+                        error = \(outcome.error), summary = COALESCE(\(outcome.summary), summary),
+                        result_path = COALESCE(\(outcome.resultPath), result_path),
                         has_usage = \(outcome.usage != nil), input_tokens = input_tokens + \(usage.input),
                         output_tokens = output_tokens + \(usage.output), cache_read_tokens = cache_read_tokens + \(usage.cacheRead),
                         cache_write_tokens = cache_write_tokens + \(usage.cacheWrite),
                         cost_usd = CASE WHEN \(outcome.costUSD)::float8 IS NULL THEN NULL ELSE COALESCE(cost_usd, 0) + \(outcome.costUSD ?? 0) END,
-                        finished_at = \(finishedAt), git = COALESCE(\(git), git), waiting = false, agent_facts = \(facts)
+                        finished_at = \(effect.finishedAt(t)), git = COALESCE(\(git), git), waiting = false, agent_facts = \(facts)
                     WHERE run_id = \(run) AND id = \(outcome.task) AND holder = \(holder) AND attempt = \(outcome.attempt)
                       AND state = 'running'
                     RETURNING grp, origin, depth
@@ -155,66 +154,20 @@ extension PostgresStore {
                     report.rejected.append(outcome.task)
                     continue
                 }
-                let group: String = try row.get("grp")
-                if state.isFinal, try row.get("depth", as: Int.self) > 0, let origin = try row.get("origin", as: String?.self) {
-                    finishedLineages.insert(origin)
-                }
+                tally.note(task: outcome.task, group: try row.get("grp"), origin: try row.get("origin"), depth: try row.get("depth"),
+                           effect: effect)
                 report.applied.append(outcome.task)
-                switch state {
-                case .succeeded:
-                    succeededGroups.insert(group)
-                    succeededGroups.insert(outcome.task)  // task-level dependents name the task
-                case .failed, .blocked:
-                    failedGroups.insert(group)
-                    failedTasks.insert(outcome.task)
-                default: break
-                }
-                try await Self.event(sql, run: run, task: outcome.task, kind: kind, message: message, at: now)
+                try await Self.event(sql, run: run, task: outcome.task, kind: effect.eventKind, message: effect.eventMessage, at: now)
             }
-            if !failedGroups.isEmpty {
-                report.skipped = try await Self.skipDependents(sql, run: run, groups: failedGroups, tasks: failedTasks, at: now)
+            if tally.skips {
+                report.skipped = try await Self.skipDependents(sql, run: run, groups: tally.failedGroups, tasks: tally.failedTasks, at: now)
             }
-            if !succeededGroups.isEmpty { report.released = try await Self.promote(sql, run: run, scope: .dependentsOf(succeededGroups)) }
+            if !tally.succeeded.isEmpty { report.released = try await Self.promote(sql, run: run, scope: .dependentsOf(tally.succeeded)) }
             // A spawned task that ended may be the last one a `join` task was waiting for.
-            if !finishedLineages.isEmpty {
-                report.released += try await Self.promote(sql, run: run, scope: .dependentsOf(finishedLineages))
+            if !tally.finishedLineages.isEmpty {
+                report.released += try await Self.promote(sql, run: run, scope: .dependentsOf(tally.finishedLineages))
             }
             return report
-        }
-    }
-
-    /// What an outcome does to its task: the state it enters, when it may run again, whether it
-    /// spends a retry, and the event that says so.
-    static func effect(of outcome: TaskOutcome) -> (state: TaskState, notBefore: Double, failed: Int, kind: String, message: String) {
-        let state: TaskState
-        var notBefore = 0.0
-        var failed = 0
-        switch outcome.result {
-        case .succeeded: state = .succeeded
-        case .failed(let retryAt?):
-            state = .ready
-            notBefore = retryAt.timeIntervalSince1970
-            failed = outcome.countsAsFailure ? 1 : 0
-        case .failed(nil):
-            state = .failed
-            failed = 1
-        case .cancelled: state = .cancelled
-        case .blocked: state = .blocked
-        }
-        let kind = state == .ready ? "task.retry" : "task.\(state.rawValue)"
-        var message = outcome.error ?? outcome.summary.map { String($0.prefix(200)) } ?? state.rawValue
-        if state == .ready {
-            message = outcome.countsAsFailure ? "attempt \(outcome.attempt) failed: \(outcome.error ?? "?"); retrying"
-                : "attempt \(outcome.attempt): \(outcome.error ?? "?"); retrying without spending a retry"
-        }
-        return (state, notBefore, failed, kind, message)
-    }
-
-    /// A failure for good (or a blocked task) skips its dependents, transitively: the Swift transaction does that.
-    static func skipsDependents(_ result: TaskOutcome.Result) -> Bool {
-        switch result {
-        case .failed(nil), .blocked: true
-        case .succeeded, .failed, .cancelled: false
         }
     }
 
@@ -230,14 +183,14 @@ extension PostgresStore {
     /// Successes, retries and cancellations in one round trip (`muster_finish`, one implicit transaction).
     func finishInOneTrip(run: String, holder: String, _ outcomes: [TaskOutcome], gits: [String?], at t: Double) async throws -> FinishReport {
         let rows = try zip(outcomes, gits).map { outcome, git in
-            let effect = Self.effect(of: outcome)
+            let effect = OutcomeEffect(outcome)
             let usage = outcome.usage ?? TokenUsage()
             return FinishRow(task: outcome.task, attempt: outcome.attempt, state: effect.state.rawValue, not_before: effect.notBefore,
                              failed: effect.failed, exit_code: outcome.exitCode.map(Int.init), error: outcome.error,
                              summary: outcome.summary, result_path: outcome.resultPath, has_usage: outcome.usage != nil,
                              input: usage.input, output: usage.output, cache_read: usage.cacheRead, cache_write: usage.cacheWrite,
-                             cost: outcome.costUSD, finished_at: effect.state.isFinal ? t : nil, git: git, kind: effect.kind,
-                             message: effect.message, agent_facts: try outcome.agentFacts.map { try JSONCoding.encodeString($0) })
+                             cost: outcome.costUSD, finished_at: effect.finishedAt(t), git: git, kind: effect.eventKind,
+                             message: effect.eventMessage, agent_facts: try outcome.agentFacts.map { try JSONCoding.encodeString($0) })
         }
         let json = try JSONCoding.encodeString(rows)
         var report = FinishReport()
