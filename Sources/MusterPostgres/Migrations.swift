@@ -335,6 +335,7 @@ enum Migrations {
             $fn$
             """,
         ]),
+        ("pg7-notify-changes", notifyChanges),
     ]
 
     static func migrate(_ store: PostgresStore) async throws {

@@ -20,6 +20,7 @@ public final class PostgresStore: Store {
     let client: PostgresClient
     let runner: Task<Void, Never>
     let logger: Logger
+    let changes = ChangeFeed()
 
     /// Connects (a bounded pool of `location.poolSize` connections) and brings the schema up to date.
     public init(location: PostgresLocation) async throws {
@@ -74,10 +75,16 @@ public final class PostgresStore: Store {
         try await self.init(location: try PostgresLocation(url: url))
     }
 
-    deinit { runner.cancel() }
+    deinit {
+        changes.stop()
+        runner.cancel()
+    }
 
     /// Closes the pool; the store cannot be used afterwards.
-    public func close() { runner.cancel() }
+    public func close() {
+        changes.stop()
+        runner.cancel()
+    }
 
     /// The database's clock: what every host should pass as `now`.
     public func databaseNow() async throws -> Date {
