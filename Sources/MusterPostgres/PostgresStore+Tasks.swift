@@ -35,34 +35,13 @@ extension PostgresStore {
         return counts
     }
 
-    /// One statement, one round trip: the run's fence (no other holder, no cancel request), then
+    /// One prepared statement (`ClaimStatement`), one round trip: the run's fence (no other holder, no cancel request), then
     /// lapsed leases of other holders (oldest work, handed over with the process group to stop),
     /// then ready tasks, each set locked with `SKIP LOCKED` so concurrent claimers never wait or collide.
     public func claim(run: String, holder: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask] {
         guard limit > 0 else { return [] }
         let t = now.timeIntervalSince1970
-        let rows = try await autocommit("""
-            WITH fence AS (
-                SELECT id FROM runs WHERE id = \(run) AND NOT cancel_requested AND (holder IS NULL OR holder = \(holder))
-                FOR KEY SHARE
-            ), lapsed AS (
-                SELECT t.run_id, t.id, t.position, t.pid AS old_pid, t.pgid AS old_pgid, t.host AS old_host FROM tasks t
-                WHERE t.run_id IN (SELECT id FROM fence) AND t.state = 'running' AND t.lease_expires_at < \(t)
-                  AND t.holder IS DISTINCT FROM \(holder)
-                ORDER BY t.position LIMIT \(limit) FOR UPDATE OF t SKIP LOCKED
-            ), fresh AS (
-                SELECT t.run_id, t.id, t.position, NULL::bigint AS old_pid, NULL::bigint AS old_pgid, NULL::text AS old_host FROM tasks t
-                WHERE t.run_id IN (SELECT id FROM fence) AND t.state = 'ready' AND t.not_before <= \(t)
-                ORDER BY t.position LIMIT \(limit) FOR UPDATE OF t SKIP LOCKED
-            ), chosen AS (
-                SELECT * FROM (SELECT *, true AS retaken FROM lapsed UNION ALL SELECT *, false AS retaken FROM fresh) c
-                ORDER BY retaken DESC, position LIMIT \(limit)
-            )
-            UPDATE tasks SET state = 'running', holder = \(holder), lease_expires_at = \(t + leaseSeconds),
-                attempt = tasks.attempt + 1, started_at = \(t), pid = NULL, pgid = NULL, host = NULL
-            FROM chosen WHERE tasks.run_id = chosen.run_id AND tasks.id = chosen.id
-            RETURNING tasks.*, chosen.retaken, chosen.old_pid, chosen.old_pgid, chosen.old_host
-            """)
+        let rows = try await autocommit(ClaimStatement(run: run, holder: holder, t: t, limit: limit, leaseUntil: t + leaseSeconds))
         var claimed: [(retaken: Bool, task: ClaimedTask)] = []
         for row in rows {
             let task = try Self.taskRecord(row)
@@ -194,7 +173,7 @@ extension PostgresStore {
         }
         let json = try JSONCoding.encodeString(rows)
         var report = FinishReport()
-        for row in try await autocommit("SELECT * FROM muster_finish(\(run), \(holder), \(t), \(json)::jsonb)") {
+        for row in try await autocommit(FinishStatement(run: run, holder: holder, t: t, outcomes: json)) {
             if let task = try row.get("o_task", as: String?.self) {
                 if try row.get("o_applied", as: Bool.self) { report.applied.append(task) } else { report.rejected.append(task) }
             } else {
