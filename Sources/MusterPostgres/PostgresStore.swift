@@ -36,11 +36,14 @@ public final class PostgresStore: Store {
             configuration = .init(host: location.host, port: location.port, username: location.user, password: location.password,
                                   database: location.database, tls: .disable)
         }
+        // The pool's bound: this store never holds more connections than `pool` (its LISTEN included).
         configuration.options.maximumConnections = location.poolSize
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = .seconds(10)
+        // Named, so `pg_stat_activity` shows which connections are muster's (and which schema's).
+        configuration.options.additionalStartupParameters = [("application_name", location.applicationName)]
         if let schema = location.schema {
-            configuration.options.additionalStartupParameters = [("search_path", schema)]
+            configuration.options.additionalStartupParameters.append(("search_path", schema))
         }
         // Short statements only: a lock held by a stuck peer must not hang a claimer forever.
         configuration.options.additionalStartupParameters.append(("lock_timeout", "30s"))
