@@ -5,6 +5,9 @@ import PostgresNIO
 /// The hot path's two statements (claim, finish), prepared once per pooled connection: the server
 /// parses and plans them once, and each call is one round trip with its bindings. Columns are
 /// listed, not `tasks.*`, so a column a later migration adds does not change a cached plan's rows.
+/// The claim names its run as a constant (the fence is a one-time EXISTS), so PostgreSQL walks the
+/// partial index of ready tasks in position order and stops at the limit: a join on the fence made
+/// it read and sort every ready task of the run on every claim.
 extension PostgresStore {
     struct ClaimStatement: PostgresPreparedStatement {
         static let name = "muster_claim_v1"
@@ -14,12 +17,12 @@ extension PostgresStore {
                 FOR KEY SHARE
             ), lapsed AS (
                 SELECT t.run_id, t.id, t.position, t.pid AS old_pid, t.pgid AS old_pgid, t.host AS old_host FROM tasks t
-                WHERE t.run_id IN (SELECT id FROM fence) AND t.state = 'running' AND t.lease_expires_at < $3::float8
+                WHERE t.run_id = $1::text AND EXISTS (SELECT 1 FROM fence) AND t.state = 'running' AND t.lease_expires_at < $3::float8
                   AND t.holder IS DISTINCT FROM $2::text
                 ORDER BY t.position LIMIT $4::bigint FOR UPDATE OF t SKIP LOCKED
             ), fresh AS (
                 SELECT t.run_id, t.id, t.position, NULL::bigint AS old_pid, NULL::bigint AS old_pgid, NULL::text AS old_host FROM tasks t
-                WHERE t.run_id IN (SELECT id FROM fence) AND t.state = 'ready' AND t.not_before <= $3::float8
+                WHERE t.run_id = $1::text AND EXISTS (SELECT 1 FROM fence) AND t.state = 'ready' AND t.not_before <= $3::float8
                 ORDER BY t.position LIMIT $4::bigint FOR UPDATE OF t SKIP LOCKED
             ), chosen AS (
                 SELECT * FROM (SELECT *, true AS retaken FROM lapsed UNION ALL SELECT *, false AS retaken FROM fresh) c
