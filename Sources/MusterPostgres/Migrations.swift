@@ -336,6 +336,7 @@ enum Migrations {
             """,
         ]),
         ("pg7-notify-changes", notifyChanges),
+        ("pg8-set-based-finish", setBasedFinish),
     ]
 
     static func migrate(_ store: PostgresStore) async throws {
