@@ -262,6 +262,81 @@ enum Migrations {
             $fn$
             """,
         ]),
+        // What the agent reported of a task's attempt (AgentFacts as JSON, as SQLite's v7-agent-facts),
+        // and `muster_finish` writing it (an absent key stores NULL, as the Swift transaction does).
+        ("pg6-agent-facts", [
+            "ALTER TABLE tasks ADD COLUMN agent_facts TEXT",
+            """
+            CREATE OR REPLACE FUNCTION muster_finish(p_run TEXT, p_holder TEXT, p_t DOUBLE PRECISION, p_outcomes JSONB)
+            RETURNS TABLE (o_task TEXT, o_applied BOOLEAN, o_released BIGINT)
+            LANGUAGE plpgsql AS $fn$
+            DECLARE
+                v_owner TEXT;
+                o JSONB;
+                v_grp TEXT;
+                v_origin TEXT;
+                v_depth BIGINT;
+                v_groups TEXT[] := '{}';
+                v_n BIGINT;
+            BEGIN
+                PERFORM pg_advisory_xact_lock(hashtextextended('muster:run:' || p_run, 0));
+                SELECT holder INTO v_owner FROM runs WHERE id = p_run FOR KEY SHARE;
+                IF v_owner IS NOT NULL AND v_owner <> p_holder THEN
+                    RETURN QUERY SELECT e->>'task', false, 0::bigint FROM jsonb_array_elements(p_outcomes) AS e;
+                    RETURN;
+                END IF;
+                FOR o IN SELECT value FROM jsonb_array_elements(p_outcomes) LOOP
+                    UPDATE tasks SET state = o->>'state', not_before = (o->>'not_before')::float8,
+                        failures = failures + (o->>'failed')::bigint, holder = NULL, lease_expires_at = NULL,
+                        exit_code = (o->>'exit_code')::bigint, error = o->>'error',
+                        summary = COALESCE(o->>'summary', summary), result_path = COALESCE(o->>'result_path', result_path),
+                        has_usage = (o->>'has_usage')::boolean, input_tokens = input_tokens + (o->>'input')::bigint,
+                        output_tokens = output_tokens + (o->>'output')::bigint,
+                        cache_read_tokens = cache_read_tokens + (o->>'cache_read')::bigint,
+                        cache_write_tokens = cache_write_tokens + (o->>'cache_write')::bigint,
+                        cost_usd = CASE WHEN o->>'cost' IS NULL THEN NULL ELSE COALESCE(cost_usd, 0) + (o->>'cost')::float8 END,
+                        finished_at = (o->>'finished_at')::float8, git = COALESCE(o->>'git', git), waiting = false,
+                        agent_facts = o->>'agent_facts'
+                    WHERE run_id = p_run AND id = o->>'task' AND holder = p_holder AND attempt = (o->>'attempt')::bigint
+                      AND state = 'running'
+                    RETURNING grp, origin, depth INTO v_grp, v_origin, v_depth;
+                    IF NOT FOUND THEN
+                        o_task := o->>'task'; o_applied := false; o_released := 0;
+                        RETURN NEXT;
+                        CONTINUE;
+                    END IF;
+                    INSERT INTO events (run_id, task_id, kind, message, at) VALUES (p_run, o->>'task', o->>'kind', o->>'message', p_t);
+                    IF o->>'state' = 'succeeded' THEN
+                        v_groups := v_groups || v_grp || (o->>'task');
+                    END IF;
+                    IF o->>'state' IN ('succeeded', 'failed', 'skipped', 'cancelled', 'blocked') AND v_depth > 0 AND v_origin IS NOT NULL THEN
+                        v_groups := v_groups || v_origin;
+                    END IF;
+                    o_task := o->>'task'; o_applied := true; o_released := 0;
+                    RETURN NEXT;
+                END LOOP;
+                IF cardinality(v_groups) > 0 THEN
+                    UPDATE tasks SET state = 'ready' WHERE run_id = p_run AND state = 'pending' AND NOT EXISTS (
+                        SELECT 1 FROM deps d JOIN tasks t ON t.run_id = d.run_id AND t.grp = d.need
+                        WHERE d.run_id = p_run AND d.task_id = tasks.id AND d.on_task IS NULL AND t.state <> 'succeeded')
+                    AND NOT EXISTS (
+                        SELECT 1 FROM deps d JOIN tasks t ON t.run_id = d.run_id AND t.id = d.on_task
+                        WHERE d.run_id = p_run AND d.task_id = tasks.id AND d.on_task IS NOT NULL AND t.state <> 'succeeded')
+                    AND (NOT tasks.joins OR NOT EXISTS (
+                        SELECT 1 FROM deps d JOIN tasks t ON t.run_id = d.run_id AND t.origin = d.need AND t.depth > 0
+                        WHERE d.run_id = p_run AND d.task_id = tasks.id AND d.on_task IS NULL
+                          AND t.state IN ('pending', 'ready', 'running')))
+                    AND tasks.id IN (SELECT d.task_id FROM deps d WHERE d.run_id = p_run AND d.need = ANY(v_groups));
+                    GET DIAGNOSTICS v_n = ROW_COUNT;
+                    o_task := NULL; o_applied := NULL; o_released := v_n;
+                    RETURN NEXT;
+                END IF;
+            END
+            $fn$
+            """,
+        ]),
+        ("pg7-notify-changes", notifyChanges),
+        ("pg8-set-based-finish", setBasedFinish),
     ]
 
     static func migrate(_ store: PostgresStore) async throws {

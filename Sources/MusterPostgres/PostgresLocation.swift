@@ -3,8 +3,8 @@ import Foundation
 /// Where a PostgreSQL store lives, parsed from `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?OPTIONS]`.
 ///
 /// Options: `schema=NAME` (the store's tables live in that schema, created if missing; default
-/// `public`), `pool=N` (most connections this process opens, default 4), `host=/socket/folder`
-/// (a Unix socket instead of TCP), `sslmode=disable` (the only mode for now).
+/// `public`), `pool=N` (most connections the store opens, 1 to 64; else `MUSTER_PG_POOL`, else 4),
+/// `host=/socket/folder` (a Unix socket instead of TCP), `sslmode=disable` (the only mode for now).
 public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     public var user: String
     public var password: String?
@@ -22,6 +22,11 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     }
 
     public init(url text: String) throws {
+        try self.init(url: text, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// `environment`: where `PGUSER`, `PGPASSWORD` and `MUSTER_PG_POOL` are read (the process's by default).
+    public init(url text: String, environment: [String: String]) throws {
         guard Self.isPostgresURL(text), let url = URLComponents(string: text) else {
             throw PostgresStoreError.badURL(Self.redacted(text), "write it as postgres://USER@HOST:PORT/DATABASE")
         }
@@ -30,8 +35,8 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         guard !database.isEmpty, !database.contains("/") else {
             throw PostgresStoreError.badURL(Self.redacted(text), "name the database after the host: postgres://USER@HOST:PORT/DATABASE")
         }
-        user = url.user.flatMap { $0.removingPercentEncoding } ?? ProcessInfo.processInfo.environment["PGUSER"] ?? "postgres"
-        password = url.password?.removingPercentEncoding ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
+        user = url.user.flatMap { $0.removingPercentEncoding } ?? environment["PGUSER"] ?? "postgres"
+        password = url.password?.removingPercentEncoding ?? environment["PGPASSWORD"]
         host = url.host.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
         port = url.port ?? 5432
         self.database = database
@@ -45,6 +50,11 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         if let pool = options["pool"] {
             guard let size = Int(pool), (1...64).contains(size) else {
                 throw PostgresStoreError.badURL(Self.redacted(text), "pool=\(pool) must be a whole number from 1 to 64")
+            }
+            poolSize = size
+        } else if let pool = environment["MUSTER_PG_POOL"], !pool.isEmpty {
+            guard let size = Int(pool), (1...64).contains(size) else {
+                throw PostgresStoreError.badURL(Self.redacted(text), "MUSTER_PG_POOL=\(pool) must be a whole number from 1 to 64")
             }
             poolSize = size
         } else {
@@ -61,6 +71,9 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The URL without its password, for messages and logs.
+    /// How the store's connections show in `pg_stat_activity` (`application_name`).
+    public var applicationName: String { String(("muster" + (schema.map { "/" + $0 } ?? "")).prefix(63)) }
+
     public var description: String {
         var text = "postgres://\(user)@\(host):\(port)/\(database)"
         var options: [String] = []

@@ -31,7 +31,8 @@ extension PostgresStore {
             ? TokenUsage(input: try row.get("input_tokens"), output: try row.get("output_tokens"),
                          cacheRead: try row.get("cache_read_tokens"), cacheWrite: try row.get("cache_write_tokens"))
             : nil
-        return try TaskRecord(
+        let facts: String? = try row.get("agent_facts")
+        var record = try TaskRecord(
             run: try row.get("run_id"), id: try row.get("id"), group: try row.get("grp"), position: try row.get("position"),
             idempotencyKey: try row.get("idempotency_key"), specJSON: try row.get("spec"), state: state,
             attempt: try row.get("attempt"), failures: try row.get("failures"),
@@ -43,6 +44,8 @@ extension PostgresStore {
             startedAt: date(try row.get("started_at")), finishedAt: date(try row.get("finished_at")),
             git: try git.map { try JSONCoding.decode(TaskGitState.self, from: $0) }, parent: try row.get("parent"),
             waiting: try row.get("waiting"))
+        record.agentFacts = facts.flatMap { try? JSONCoding.decode(AgentFacts.self, from: $0) }
+        return record
     }
 
     static func int32(_ row: PostgresRandomAccessRow, _ column: String) throws -> Int32? {

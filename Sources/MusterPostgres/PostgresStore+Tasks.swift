@@ -35,34 +35,13 @@ extension PostgresStore {
         return counts
     }
 
-    /// One statement, one round trip: the run's fence (no other holder, no cancel request), then
+    /// One prepared statement (`ClaimStatement`), one round trip: the run's fence (no other holder, no cancel request), then
     /// lapsed leases of other holders (oldest work, handed over with the process group to stop),
     /// then ready tasks, each set locked with `SKIP LOCKED` so concurrent claimers never wait or collide.
     public func claim(run: String, holder: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask] {
         guard limit > 0 else { return [] }
         let t = now.timeIntervalSince1970
-        let rows = try await autocommit("""
-            WITH fence AS (
-                SELECT id FROM runs WHERE id = \(run) AND NOT cancel_requested AND (holder IS NULL OR holder = \(holder))
-                FOR KEY SHARE
-            ), lapsed AS (
-                SELECT t.run_id, t.id, t.position, t.pid AS old_pid, t.pgid AS old_pgid, t.host AS old_host FROM tasks t
-                WHERE t.run_id IN (SELECT id FROM fence) AND t.state = 'running' AND t.lease_expires_at < \(t)
-                  AND t.holder IS DISTINCT FROM \(holder)
-                ORDER BY t.position LIMIT \(limit) FOR UPDATE OF t SKIP LOCKED
-            ), fresh AS (
-                SELECT t.run_id, t.id, t.position, NULL::bigint AS old_pid, NULL::bigint AS old_pgid, NULL::text AS old_host FROM tasks t
-                WHERE t.run_id IN (SELECT id FROM fence) AND t.state = 'ready' AND t.not_before <= \(t)
-                ORDER BY t.position LIMIT \(limit) FOR UPDATE OF t SKIP LOCKED
-            ), chosen AS (
-                SELECT * FROM (SELECT *, true AS retaken FROM lapsed UNION ALL SELECT *, false AS retaken FROM fresh) c
-                ORDER BY retaken DESC, position LIMIT \(limit)
-            )
-            UPDATE tasks SET state = 'running', holder = \(holder), lease_expires_at = \(t + leaseSeconds),
-                attempt = tasks.attempt + 1, started_at = \(t), pid = NULL, pgid = NULL, host = NULL
-            FROM chosen WHERE tasks.run_id = chosen.run_id AND tasks.id = chosen.id
-            RETURNING tasks.*, chosen.retaken, chosen.old_pid, chosen.old_pgid, chosen.old_host
-            """)
+        let rows = try await autocommit(ClaimStatement(run: run, holder: holder, t: t, limit: limit, leaseUntil: t + leaseSeconds))
         var claimed: [(retaken: Bool, task: ClaimedTask)] = []
         for row in rows {
             let task = try Self.taskRecord(row)
@@ -118,7 +97,7 @@ extension PostgresStore {
                        now: Date) async throws -> FinishReport {
         let t = now.timeIntervalSince1970
         let gits = try outcomes.map { try $0.git.map { try JSONCoding.encodeString($0) } }
-        if started.isEmpty, !outcomes.isEmpty, outcomes.allSatisfy({ !Self.skipsDependents($0.result) }) {
+        if started.isEmpty, !outcomes.isEmpty, outcomes.allSatisfy({ !OutcomeEffect($0).skipsDependents }) {
             return try await finishInOneTrip(run: run, holder: holder, outcomes, gits: gits, at: t)
         }
         return try await transaction { sql in
@@ -131,22 +110,22 @@ extension PostgresStore {
                 return report
             }
             try await Self.record(sql, run: run, holder: holder, started, now: now)
-            var succeededGroups = Set<String>(), failedGroups = Set<String>(), failedTasks = Set<String>()
-            var finishedLineages = Set<String>()
+            var tally = FinishTally()
             for (outcome, git) in zip(outcomes, gits) {
-                let (state, notBefore, failed, kind, message) = Self.effect(of: outcome)
+                let effect = OutcomeEffect(outcome)
                 let usage = outcome.usage ?? TokenUsage()
-                let finishedAt: Double? = state.isFinal ? t : nil
                 let exitCode = outcome.exitCode.map(Int.init)
+                let facts = try outcome.agentFacts.map { try JSONCoding.encodeString($0) }
                 guard let row = try await sql.row("""
-                    UPDATE tasks SET state = \(state.rawValue), not_before = \(notBefore), failures = failures + \(failed),
-                        holder = NULL, lease_expires_at = NULL, exit_code = \(exitCode), error = \(outcome.error),
-                        summary = COALESCE(\(outcome.summary), summary), result_path = COALESCE(\(outcome.resultPath), result_path),
+                    UPDATE tasks SET state = \(effect.state.rawValue), not_before = \(effect.notBefore),
+                        failures = failures + \(effect.failed), holder = NULL, lease_expires_at = NULL, exit_code = \(exitCode),
+                        error = \(outcome.error), summary = COALESCE(\(outcome.summary), summary),
+                        result_path = COALESCE(\(outcome.resultPath), result_path),
                         has_usage = \(outcome.usage != nil), input_tokens = input_tokens + \(usage.input),
                         output_tokens = output_tokens + \(usage.output), cache_read_tokens = cache_read_tokens + \(usage.cacheRead),
                         cache_write_tokens = cache_write_tokens + \(usage.cacheWrite),
                         cost_usd = CASE WHEN \(outcome.costUSD)::float8 IS NULL THEN NULL ELSE COALESCE(cost_usd, 0) + \(outcome.costUSD ?? 0) END,
-                        finished_at = \(finishedAt), git = COALESCE(\(git), git), waiting = false
+                        finished_at = \(effect.finishedAt(t)), git = COALESCE(\(git), git), waiting = false, agent_facts = \(facts)
                     WHERE run_id = \(run) AND id = \(outcome.task) AND holder = \(holder) AND attempt = \(outcome.attempt)
                       AND state = 'running'
                     RETURNING grp, origin, depth
@@ -154,66 +133,20 @@ extension PostgresStore {
                     report.rejected.append(outcome.task)
                     continue
                 }
-                let group: String = try row.get("grp")
-                if state.isFinal, try row.get("depth", as: Int.self) > 0, let origin = try row.get("origin", as: String?.self) {
-                    finishedLineages.insert(origin)
-                }
+                tally.note(task: outcome.task, group: try row.get("grp"), origin: try row.get("origin"), depth: try row.get("depth"),
+                           effect: effect)
                 report.applied.append(outcome.task)
-                switch state {
-                case .succeeded:
-                    succeededGroups.insert(group)
-                    succeededGroups.insert(outcome.task)  // task-level dependents name the task
-                case .failed, .blocked:
-                    failedGroups.insert(group)
-                    failedTasks.insert(outcome.task)
-                default: break
-                }
-                try await Self.event(sql, run: run, task: outcome.task, kind: kind, message: message, at: now)
+                try await Self.event(sql, run: run, task: outcome.task, kind: effect.eventKind, message: effect.eventMessage, at: now)
             }
-            if !failedGroups.isEmpty {
-                report.skipped = try await Self.skipDependents(sql, run: run, groups: failedGroups, tasks: failedTasks, at: now)
+            if tally.skips {
+                report.skipped = try await Self.skipDependents(sql, run: run, groups: tally.failedGroups, tasks: tally.failedTasks, at: now)
             }
-            if !succeededGroups.isEmpty { report.released = try await Self.promote(sql, run: run, scope: .dependentsOf(succeededGroups)) }
+            if !tally.succeeded.isEmpty { report.released = try await Self.promote(sql, run: run, scope: .dependentsOf(tally.succeeded)) }
             // A spawned task that ended may be the last one a `join` task was waiting for.
-            if !finishedLineages.isEmpty {
-                report.released += try await Self.promote(sql, run: run, scope: .dependentsOf(finishedLineages))
+            if !tally.finishedLineages.isEmpty {
+                report.released += try await Self.promote(sql, run: run, scope: .dependentsOf(tally.finishedLineages))
             }
             return report
-        }
-    }
-
-    /// What an outcome does to its task: the state it enters, when it may run again, whether it
-    /// spends a retry, and the event that says so.
-    static func effect(of outcome: TaskOutcome) -> (state: TaskState, notBefore: Double, failed: Int, kind: String, message: String) {
-        let state: TaskState
-        var notBefore = 0.0
-        var failed = 0
-        switch outcome.result {
-        case .succeeded: state = .succeeded
-        case .failed(let retryAt?):
-            state = .ready
-            notBefore = retryAt.timeIntervalSince1970
-            failed = outcome.countsAsFailure ? 1 : 0
-        case .failed(nil):
-            state = .failed
-            failed = 1
-        case .cancelled: state = .cancelled
-        case .blocked: state = .blocked
-        }
-        let kind = state == .ready ? "task.retry" : "task.\(state.rawValue)"
-        var message = outcome.error ?? outcome.summary.map { String($0.prefix(200)) } ?? state.rawValue
-        if state == .ready {
-            message = outcome.countsAsFailure ? "attempt \(outcome.attempt) failed: \(outcome.error ?? "?"); retrying"
-                : "attempt \(outcome.attempt): \(outcome.error ?? "?"); retrying without spending a retry"
-        }
-        return (state, notBefore, failed, kind, message)
-    }
-
-    /// A failure for good (or a blocked task) skips its dependents, transitively: the Swift transaction does that.
-    static func skipsDependents(_ result: TaskOutcome.Result) -> Bool {
-        switch result {
-        case .failed(nil), .blocked: true
-        case .succeeded, .failed, .cancelled: false
         }
     }
 
@@ -223,23 +156,24 @@ extension PostgresStore {
         var exit_code: Int?, error: String?, summary: String?, result_path: String?
         var has_usage: Bool, input: Int, output: Int, cache_read: Int, cache_write: Int
         var cost: Double?, finished_at: Double?, git: String?, kind: String, message: String
+        var agent_facts: String?  // read from migration pg6 on
     }
 
     /// Successes, retries and cancellations in one round trip (`muster_finish`, one implicit transaction).
     func finishInOneTrip(run: String, holder: String, _ outcomes: [TaskOutcome], gits: [String?], at t: Double) async throws -> FinishReport {
-        let rows = zip(outcomes, gits).map { outcome, git in
-            let effect = Self.effect(of: outcome)
+        let rows = try zip(outcomes, gits).map { outcome, git in
+            let effect = OutcomeEffect(outcome)
             let usage = outcome.usage ?? TokenUsage()
             return FinishRow(task: outcome.task, attempt: outcome.attempt, state: effect.state.rawValue, not_before: effect.notBefore,
                              failed: effect.failed, exit_code: outcome.exitCode.map(Int.init), error: outcome.error,
                              summary: outcome.summary, result_path: outcome.resultPath, has_usage: outcome.usage != nil,
                              input: usage.input, output: usage.output, cache_read: usage.cacheRead, cache_write: usage.cacheWrite,
-                             cost: outcome.costUSD, finished_at: effect.state.isFinal ? t : nil, git: git, kind: effect.kind,
-                             message: effect.message)
+                             cost: outcome.costUSD, finished_at: effect.finishedAt(t), git: git, kind: effect.eventKind,
+                             message: effect.eventMessage, agent_facts: try outcome.agentFacts.map { try JSONCoding.encodeString($0) })
         }
         let json = try JSONCoding.encodeString(rows)
         var report = FinishReport()
-        for row in try await autocommit("SELECT * FROM muster_finish(\(run), \(holder), \(t), \(json)::jsonb)") {
+        for row in try await autocommit(FinishStatement(run: run, holder: holder, t: t, outcomes: json)) {
             if let task = try row.get("o_task", as: String?.self) {
                 if try row.get("o_applied", as: Bool.self) { report.applied.append(task) } else { report.rejected.append(task) }
             } else {

@@ -20,6 +20,7 @@ public final class PostgresStore: Store {
     let client: PostgresClient
     let runner: Task<Void, Never>
     let logger: Logger
+    let changes = ChangeFeed()
 
     /// Connects (a bounded pool of `location.poolSize` connections) and brings the schema up to date.
     public init(location: PostgresLocation) async throws {
@@ -35,11 +36,14 @@ public final class PostgresStore: Store {
             configuration = .init(host: location.host, port: location.port, username: location.user, password: location.password,
                                   database: location.database, tls: .disable)
         }
+        // The pool's bound: this store never holds more connections than `pool` (its LISTEN included).
         configuration.options.maximumConnections = location.poolSize
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = .seconds(10)
+        // Named, so `pg_stat_activity` shows which connections are muster's (and which schema's).
+        configuration.options.additionalStartupParameters = [("application_name", location.applicationName)]
         if let schema = location.schema {
-            configuration.options.additionalStartupParameters = [("search_path", schema)]
+            configuration.options.additionalStartupParameters.append(("search_path", schema))
         }
         // Short statements only: a lock held by a stuck peer must not hang a claimer forever.
         configuration.options.additionalStartupParameters.append(("lock_timeout", "30s"))
@@ -74,10 +78,16 @@ public final class PostgresStore: Store {
         try await self.init(location: try PostgresLocation(url: url))
     }
 
-    deinit { runner.cancel() }
+    deinit {
+        changes.stop()
+        runner.cancel()
+    }
 
     /// Closes the pool; the store cannot be used afterwards.
-    public func close() { runner.cancel() }
+    public func close() {
+        changes.stop()
+        runner.cancel()
+    }
 
     /// The database's clock: what every host should pass as `now`.
     public func databaseNow() async throws -> Date {

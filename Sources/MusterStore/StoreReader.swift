@@ -39,9 +39,21 @@ public protocol StoreReader: Sendable {
     /// For every task in the store that started: from when it was ready (its run's start, the last
     /// finish of what it needs, its retry time) to its start.
     func claimLatencies(bounds: [Double]) async throws -> Distribution
+
+    // MARK: Changes
+    /// A wake-up for waiting on `run` (any run when nil): signalled when the store learns of a change
+    /// (an event appended: a task finished, became ready, was spawned; a cancel request). Take it
+    /// before reading, then `wait(upTo:)` between reads instead of sleeping: a store that cannot tell
+    /// of changes (SQLite) never signals, so the wait is the poll it replaces.
+    func watch(run: String?) async throws -> ChangeSignal
+    /// True when `watch` signals changes (PostgreSQL's LISTEN/NOTIFY): callers may then wait longer between reads.
+    var signalsChanges: Bool { get }
 }
 
 extension StoreReader {
+    public func watch(run: String?) async throws -> ChangeSignal { ChangeSignal() }
+    public var signalsChanges: Bool { false }
+
     /// The run named `id`; `StoreError.unknownRun` (the one "no run named …" message) when there is none.
     public func requireRun(_ id: String) async throws -> RunRecord {
         guard let run = try await run(id) else { throw StoreError.unknownRun(id) }

@@ -37,6 +37,7 @@ public struct StoreConformance: Sendable {
         ("locksAreExclusiveExpireAndCanBeTakenOver", locksAreExclusiveExpireAndCanBeTakenOver),
         ("gitStateIsKeptAndBlockedSkipsDependents", gitStateIsKeptAndBlockedSkipsDependents),
         ("taskLevelOrderingWaitsForOneTask", taskLevelOrderingWaitsForOneTask),
+        ("agentFactsSurviveEveryFinish", agentFactsSurviveEveryFinish),
     ]
 
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)

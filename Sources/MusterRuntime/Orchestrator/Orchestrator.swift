@@ -102,6 +102,8 @@ public final class Orchestrator: Sendable {
             ticker.cancel()
             signals.cancel()
         }
+        let watcher = try await startWatcher()
+        defer { watcher?.cancel() }
         try await store.registerWorker(WorkerRecord(id: identity.id, run: runID, role: "orchestrator", host: identity.host,
                                                     pid: identity.pid, startedAt: Date(), heartbeatAt: Date()))
         do {

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import MusterCore
 
-/// Run-time spawning: the rules live here, in one transaction, so no caller can skip them.
+/// Run-time spawning: `SpawnRules` decides, here in one transaction, so no caller can skip the rules.
 extension SQLiteStore {
     public func spawn(run: String, parent: String, children: [PlannedTask], now: Date) async throws -> [SpawnedTask] {
         guard !children.isEmpty else { return [] }
@@ -12,65 +12,40 @@ extension SQLiteStore {
                 """, arguments: [run, parent]) else {
                 throw SpawnError.unknownParent(run: run, task: parent)
             }
-            let state: String = parentRow["state"]
-            guard state == TaskState.running.rawValue else { throw SpawnError.parentNotRunning(task: parent, state: state) }
+            let spawner = SpawnParent(
+                id: parent, state: parentRow["state"], spec: try JSONCoding.decode(PlannedTask.self, from: parentRow["spec"]),
+                depth: parentRow["depth"], origin: parentRow["origin"], ancestors: try Self.lineage(db, run: run, from: parent),
+                children: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks WHERE run_id = ? AND parent = ?",
+                                           arguments: [run, parent]) ?? 0)
+            try SpawnRules.checkParent(spawner)
             guard let workflowJSON = try String.fetchOne(db, sql: "SELECT workflow FROM runs WHERE id = ?", arguments: [run]) else {
                 throw StoreError.unknownRun(run)
             }
-            let maxDepth = try JSONCoding.decode(Workflow.self, from: workflowJSON).spawnDepthLimit
-            let parentSpec = try JSONCoding.decode(PlannedTask.self, from: parentRow["spec"])
-            let parentOwns = try parentSpec.owns.map { pattern throws in try Glob(pattern) }
-            let depth = (parentRow["depth"] as Int) + 1
-            let origin: String = parentRow["origin"]
-            let ancestors = try Self.lineage(db, run: run, from: parent)
-            let lookup = try db.cachedStatement(sql: "SELECT idempotency_key, state FROM tasks WHERE run_id = ? AND id = ?")
+            // What the rules read: the tasks the request names or could generate, and its children's keys.
+            let named = Set(children.flatMap { $0.after + ($0.id.isEmpty ? [] : [$0.id]) }).sorted()
+            let prefix = SpawnRules.generatedPrefix(parent)
+            var states: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT id, state FROM tasks WHERE run_id = ? AND (id IN (SELECT value FROM json_each(?)) OR substr(id, 1, ?) = ?)
+                """, arguments: [run, try JSONCoding.encodeString(named), prefix.count, prefix]) {
+                states[row["id"]] = row["state"]
+            }
+            let wanted = children.map { SpawnRules.key(run: run, parent: parent, child: $0) }
+            var keys: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT idempotency_key, id FROM tasks WHERE idempotency_key IN (SELECT value FROM json_each(?))
+                """, arguments: [try JSONCoding.encodeString(wanted)]) {
+                keys[row["idempotency_key"]] = row["id"]
+            }
+            let steps = try SpawnRules.plan(run: run, parent: spawner, children: children,
+                                            maxDepth: try JSONCoding.decode(Workflow.self, from: workflowJSON).spawnDepthLimit,
+                                            states: states, keys: keys)
             var position = (try Int.fetchOne(db, sql: "SELECT MAX(position) FROM tasks WHERE run_id = ?", arguments: [run]) ?? 0) + 1
-            var siblings = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM tasks WHERE run_id = ? AND parent = ?",
-                                            arguments: [run, parent]) ?? 0
-            var results: [SpawnedTask] = []
-            for var child in children {
-                let shown = child.id.isEmpty ? "of \(parent)" : child.id
-                guard depth <= maxDepth else { throw SpawnError.tooDeep(child: shown, depth: depth, maxDepth: maxDepth) }
-                var owns: [String] = []
-                for pattern in child.owns {
-                    let glob: Glob
-                    do { glob = try Glob(pattern) } catch let error as GlobError { throw SpawnError.invalid("child \(shown): \(error.description)") }
-                    guard Glob.covers(parentOwns, glob) else {
-                        throw SpawnError.ownsNotSubset(child: shown, glob: pattern, parentOwns: parentSpec.owns)
-                    }
-                    owns.append(glob.pattern)
-                }
-                child.owns = owns
-                let key = IdempotencyKey.child(run: run, parent: parent, task: child)
-                if let existing = try String.fetchOne(db, sql: "SELECT id FROM tasks WHERE idempotency_key = ?", arguments: [key]) {
-                    results.append(SpawnedTask(id: existing, folded: true))
-                    continue
-                }
-                var failedNeed: String?
-                for need in child.after {
-                    guard let row = try Row.fetchOne(lookup, arguments: [run, need]) else {
-                        throw SpawnError.unknownNeed(child: shown, need: need)
-                    }
-                    if ancestors.contains(need) { throw SpawnError.needsAncestor(child: shown, need: need) }
-                    if let needState = TaskState(rawValue: row[1]), needState.isFinal, needState != .succeeded { failedNeed = need }
-                }
-                if child.id.isEmpty {
-                    repeat {
-                        siblings += 1
-                        child.id = "\(parent).\(siblings)"
-                    } while try Row.fetchOne(lookup, arguments: [run, child.id]) != nil
-                } else if try Row.fetchOne(lookup, arguments: [run, child.id]) != nil {
-                    throw SpawnError.idTaken(child.id)
-                }
-                child.group = child.id
-                child.needs = []
-                child.parent = parent
-                child.depth = depth
-                child.join = false
+            for case .add(let child, let key, let failedNeed) in steps {
                 try Self.insert(db, run: run, tasks: [child], specs: [try JSONCoding.encodeString(child)], firstPosition: position,
-                                origin: origin, keys: [key])
+                                origin: spawner.origin, keys: [key])
                 position += 1
-                try Self.event(db, run: run, task: child.id, kind: "task.spawned", message: "by \(parent) at depth \(depth)", at: now)
+                try Self.event(db, run: run, task: child.id, kind: "task.spawned", message: "by \(parent) at depth \(child.depth)", at: now)
                 if let failedNeed {
                     try db.execute(sql: """
                         UPDATE tasks SET state = 'skipped', finished_at = ?, error = ? WHERE run_id = ? AND id = ?
@@ -79,9 +54,8 @@ extension SQLiteStore {
                 } else if !child.after.isEmpty {
                     _ = try Self.promote(db, run: run, scope: .tasks([child.id]))
                 }
-                results.append(SpawnedTask(id: child.id, folded: false))
             }
-            return results
+            return steps.map(\.result)
         }
     }
 
