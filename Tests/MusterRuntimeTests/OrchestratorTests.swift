@@ -2,6 +2,7 @@ import Foundation
 import MusterCore
 import MusterStore
 import MusterTestKit
+import Synchronization
 import Testing
 @testable import MusterRuntime
 
@@ -187,6 +188,32 @@ import Testing
         // Stopped by SIGTERM (128 + 15), not run to completion.
         #expect(tasks["slow"]?.exitCode == 143)
         #expect(tasks["quiet"]?.exitCode == 143)
+    }
+
+    /// The run's records take their time from `RunOptions.clock`, never from an inline `Date()`:
+    /// a clock set in 2040 shows in every start, finish and task event.
+    @Test func recordsTakeTheInjectedClock() async throws {
+        let f = try Fixture()
+        let base = Date(timeIntervalSince1970: 2_208_988_800)
+        let ticks = Mutex(0)
+        let (outcome, tasks) = try await f.run("""
+            name: clocked
+            tasks:
+              a:
+                command: ["echo", "a"]
+              b:
+                needs: [a]
+                command: ["echo", "b"]
+            """) { options in
+                // A millisecond a reading: it moves forward, so leases and back-offs still make sense.
+                options.clock = { base.addingTimeInterval(Double(ticks.withLock { $0 += 1; return $0 }) / 1000) }
+            }
+        #expect(outcome.status == .succeeded)
+        for task in tasks.values {
+            #expect(task.startedAt.map { $0 >= base } == true && task.finishedAt.map { $0 >= base } == true, "\(task.id)")
+        }
+        let events = try await f.store.events(run: outcome.run, after: 0, limit: 1000).filter { $0.task != nil }
+        #expect(!events.isEmpty && events.allSatisfy { $0.at >= base }, "\(events.map { "\($0.kind) \($0.at)" })")
     }
 
     @Test func dynamicFanOutFromAPrintedList() async throws {
