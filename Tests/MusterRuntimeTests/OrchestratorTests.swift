@@ -159,9 +159,8 @@ import Testing
         #expect(tasks["grandchild"]?.state == .skipped)
     }
 
-    // The tasks would run 30 s: the check sees the stop, not a task that simply finished. Nothing
-    // here times the stop (no test in the suite blocks a concurrency thread, so this in-process
-    // orchestrator is scheduled promptly).
+    // The stopped tasks run until they are stopped (`sleep infinity`): the check sees the stop, and
+    // no margin of seconds stands in for it. Nothing here times the stop.
     @Test func timeoutAndStallStopTheTask() async throws {
         let f = try Fixture()
         let (outcome, tasks) = try await f.run("""
@@ -170,11 +169,11 @@ import Testing
             on_failure: continue
             tasks:
               slow:
-                command: ["sleep", "30"]
+                command: ["sleep", "infinity"]
                 timeout: 300ms
               quiet:
                 shell: true
-                command: "echo started; sleep 30"
+                command: "echo started; exec sleep infinity"
                 stall_timeout: 400ms
               chatty:
                 shell: true
@@ -284,20 +283,21 @@ import Testing
             tasks:
               w:
                 foreach: {items: [1, 2, 3, 4]}
-                command: ["sleep", "30"]
+                command: ["sleep", "infinity"]
             """
         let store = f.store
+        // Cancels once two tasks run (the tasks run until stopped: only the cancel ends them).
         let canceller = Task {
-            while true {
-                if let run = try await store.runs(limit: 1).first, try await store.counts(run: run.id)[.running] == 2 {
-                    try await store.requestCancel(run.id, now: Date())
-                    return
-                }
-                try await Task.sleep(for: .milliseconds(50))
+            let seen = try await eventually(timeout: 120) {
+                guard let run = try await store.runs(limit: 1).first else { return false }
+                return try await store.counts(run: run.id)[.running] == 2
             }
+            // Cancelled even when it was not seen, so a failing test ends instead of hanging.
+            if let run = try await store.runs(limit: 1).first { try await store.requestCancel(run.id, now: Date()) }
+            return seen
         }
         let (outcome, tasks) = try await f.run(yaml)
-        try await canceller.value
+        #expect(try await canceller.value, "two tasks never ran at once")
         #expect(outcome.status == .cancelled)
         #expect(tasks.values.allSatisfy { $0.state == .cancelled })
         #expect(tasks.values.filter { $0.attempt == 1 }.allSatisfy { $0.exitCode == 143 }, "running ones were stopped by SIGTERM")
