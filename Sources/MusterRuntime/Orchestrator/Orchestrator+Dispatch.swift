@@ -95,7 +95,7 @@ extension Orchestrator.Loop {
 
     /// The scheduler's `.expand`.
     mutating func expand(_ id: String) async throws {
-        guard let task = claimed[id] else { return }
+        guard let task = claimed.removeValue(forKey: id) else { return }
         let error = try await expansionError(task)
         try await tell(.expanded(task: id, error: error))
     }
