@@ -74,5 +74,18 @@ enum CommandJSON {
         enum CodingKeys: String, CodingKey { case url, port, anthropicBaseURL = "anthropic_base_url", openaiAPIBase = "openai_api_base" }
     }
 
+    /// `muster integrate` while another integration holds the run's merge lock.
+    struct IntegrateBusy: Encodable {
+        var run: String
+        var busy = true
+        var integrated: [String] = []
+        var heldBy: LockReport
+        init(run: String, heldBy: LockReport) {
+            self.run = run
+            self.heldBy = heldBy
+        }
+        enum CodingKeys: String, CodingKey { case run, busy, integrated, heldBy = "held_by" }
+    }
+
     static func date(_ date: Date?) -> String? { date.map { $0.formatted(.iso8601) } }
 }

@@ -65,7 +65,7 @@ struct IntegrateCommand: AsyncParsableCommand {
                 lease = dryRun ? nil : try await IntegrationLease.acquire(store: store, run: run, wait: waitSeconds)
             } catch let busy as IntegrationBusy {
                 if global.json {
-                    Terminal.json(["run": run, "busy": true, "integrated": [String](), "held_by": LockJSON.object(busy.holder, liveness: busy.liveness)])
+                    Terminal.json(CommandJSON.IntegrateBusy(run: run, heldBy: LockReport(busy.holder, liveness: busy.liveness)))
                 }
                 throw CLIError.usage(busy.description)
             }

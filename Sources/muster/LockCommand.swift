@@ -35,11 +35,7 @@ struct LockCommand: AsyncParsableCommand {
                 switch outcome {
                 case .acquired(let record, let takeover, let renewed):
                     if global.json {
-                        var object = LockJSON.object(record)
-                        object["acquired"] = true
-                        object["renewed"] = renewed
-                        object["took_over"] = takeover.map { ["holder": $0.previous.holder, "reason": $0.reason] } as Any? ?? NSNull()
-                        Terminal.json(object)
+                        Terminal.json(LockAcquireReport.acquired(record, takeover: takeover, renewed: renewed))
                         return
                     }
                     if let takeover {
@@ -48,7 +44,7 @@ struct LockCommand: AsyncParsableCommand {
                     print("\(renewed ? "renewed" : "locked") \(Terminal.bold(record.path)) for \(record.holder) until \(LockJSON.clock(record.expiresAt)) (ttl \(Duration.seconds(ttl).humanized))")
                 case .held(let current, let liveness):
                     if global.json {
-                        Terminal.json(["acquired": false, "path": context.path, "held_by": LockJSON.object(current, liveness: liveness)])
+                        Terminal.json(LockAcquireReport.held(context.path, by: current, liveness: liveness))
                     }
                     let waited = wait > 0 ? " after waiting \(Duration.seconds(wait).humanized)" : ""
                     let hint = wait > 0 ? "" : "; wait for it with --wait 30s"
@@ -71,12 +67,12 @@ struct LockCommand: AsyncParsableCommand {
                 guard let manager = try await context.manager(create: false) else { throw CLIError.failed("\(context.path) is not locked") }
                 switch try await manager.release(context.path, holder: context.identity.holder) {
                 case .released:
-                    if global.json { Terminal.json(["released": true, "path": context.path, "holder": context.identity.holder]) }
+                    if global.json { Terminal.json(LockReleaseReport(released: true, path: context.path, holder: context.identity.holder)) }
                     else { print("released \(Terminal.bold(context.path))") }
                 case .notHeld(let current):
                     if global.json {
-                        Terminal.json(["released": false, "path": context.path, "holder": context.identity.holder,
-                                       "held_by": current.map { LockJSON.object($0) } as Any? ?? NSNull()])
+                        Terminal.json(LockReleaseReport(released: false, path: context.path, holder: context.identity.holder,
+                                                        heldBy: Nullable(wrappedValue: current.map { LockReport($0) })))
                     }
                     guard let current else { throw CLIError.failed("\(context.path) is not locked") }
                     throw CLIError.failed("\(context.path) is held by \(LockJSON.describe(current)), not by \(context.identity.holder)")
@@ -104,9 +100,7 @@ struct LockCommand: AsyncParsableCommand {
                 switch outcome {
                 case .acquired(let record, _, _):
                     if global.json {
-                        var object = LockJSON.object(record)
-                        object["renewed"] = true
-                        Terminal.json(object)
+                        Terminal.json(LockReport(record, renewed: true))
                     } else {
                         print("renewed \(Terminal.bold(record.path)) for \(record.holder) until \(LockJSON.clock(record.expiresAt))")
                     }
@@ -134,11 +128,7 @@ struct LockCommand: AsyncParsableCommand {
                 }
                 if global.json && statuses.isEmpty { print("[]"); return }
                 if global.json {
-                    Terminal.json(statuses.map { status in
-                        var object = LockJSON.object(status.record, liveness: status.liveness)
-                        object["expired"] = status.expired
-                        return object
-                    })
+                    Terminal.json(statuses.map { LockReport($0.record, liveness: $0.liveness, expired: $0.expired) })
                     return
                 }
                 if statuses.isEmpty { print("no locks"); return }
@@ -210,22 +200,6 @@ struct LockContext {
 }
 
 enum LockJSON {
-    static func object(_ record: LockRecord, liveness: HolderLiveness? = nil) -> [String: Any] {
-        var object: [String: Any] = [
-            "path": record.path, "holder": record.holder, "host": record.host, "pid": Int(record.pid),
-            "run": record.run as Any? ?? NSNull(), "task": record.task as Any? ?? NSNull(),
-            "acquired": LockManager.iso(record.acquiredAt), "expires": LockManager.iso(record.expiresAt),
-        ]
-        if let liveness {
-            switch liveness {
-            case .alive: object["holder_alive"] = true
-            case .dead(let why): object["holder_alive"] = false; object["holder_dead_reason"] = why
-            case .unknown: object["holder_alive"] = NSNull()
-            }
-        }
-        return object
-    }
-
     static func describe(_ record: LockRecord) -> String {
         "\(record.holder) (pid \(record.pid) on \(record.host)) until \(clock(record.expiresAt))"
     }

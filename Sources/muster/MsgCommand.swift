@@ -31,7 +31,7 @@ struct MsgCommand: AsyncParsableCommand {
                 let message = try await context.messaging {
                     try await context.store.sendMessage(run: context.run, to: to, body: body, from: context.task, now: Date())
                 }
-                if global.json { Terminal.json(MsgContext.object(message)) } else { print("\(message.id)") }
+                if global.json { Terminal.json(MessageReport(message)) } else { print("\(message.id)") }
             }
         }
     }
@@ -74,7 +74,7 @@ struct MsgCommand: AsyncParsableCommand {
                     Terminal.error("muster: no message waiting for \(recipient) in run \(context.run)")
                     throw ExitCode(ExitCodes.runFailed)
                 }
-                if global.json { Terminal.json(MsgContext.object(message)) } else { print("\(message.claimToken) \(message.body)") }
+                if global.json { Terminal.json(MessageReport(message)) } else { print("\(message.claimToken) \(message.body)") }
             }
         }
     }
@@ -92,7 +92,7 @@ struct MsgCommand: AsyncParsableCommand {
                     if holder != nil { throw CLIError.usage("a claim token needs no --holder: it names the delivery itself") }
                     let store = try await global.openStore(create: false)
                     let acked = try await store.ackMessage(id: token.id, attempt: token.attempt, now: Date())
-                    if global.json { Terminal.json(["acked": acked, "id": token.id, "token": id]) }
+                    if global.json { Terminal.json(MessageAckReport(acked: acked, id: token.id, token: id)) }
                     guard acked else {
                         throw CLIError.failed("claim token \(id) is not current: message \(token.id) was already acknowledged, or its lease "
                                               + "ran out and it was delivered again (claim it again)")
@@ -106,7 +106,7 @@ struct MsgCommand: AsyncParsableCommand {
                 let store = try await global.openStore(create: false)
                 let holder = try MsgContext.holder(holder)
                 let acked = try await store.ackMessage(id: number, holder: holder, now: Date())
-                if global.json { Terminal.json(["acked": acked, "id": number, "holder": holder]) }
+                if global.json { Terminal.json(MessageAckReport(acked: acked, id: number, holder: holder)) }
                 guard acked else {
                     throw CLIError.failed("message \(number) is not held by \(holder): it was never claimed by it, its lease ran out "
                                           + "and it went to another claimer, or it was already acknowledged")
@@ -128,7 +128,7 @@ struct MsgCommand: AsyncParsableCommand {
                 let context = try await MsgContext(global: global, run: run)
                 try await context.requireRun()
                 let messages = try await context.store.messages(run: context.run, recipient: to)
-                if global.json { Terminal.json(messages.map(MsgContext.object)); return }
+                if global.json { Terminal.json(messages.map(MessageReport.init)); return }
                 if messages.isEmpty { print("no messages"); return }
                 let width = min(30, max(9, messages.map(\.recipient.count).max() ?? 9))
                 print(Terminal.dim(Terminal.padded("ID", 8) + Terminal.padded("STATE", 9) + Terminal.padded("TRIES", 7)
@@ -175,15 +175,5 @@ struct MsgContext {
         do { return try LockIdentity.current(override: override).holder } catch let error as LockError {
             throw CLIError.usage(error.description)
         }
-    }
-
-    static func object(_ message: MessageRecord) -> [String: Any] {
-        [
-            "id": message.id, "token": message.claimToken, "run": message.run, "to": message.recipient, "from": message.sender as Any? ?? NSNull(),
-            "body": message.body, "state": message.state.rawValue, "attempt": message.attempt,
-            "holder": message.holder as Any? ?? NSNull(),
-            "lease_expires": message.leaseExpiresAt.map(LockManager.iso) as Any? ?? NSNull(),
-            "created": LockManager.iso(message.createdAt),
-        ]
     }
 }

@@ -51,7 +51,7 @@ struct SpawnCommand: AsyncParsableCommand {
             let store = try await global.openStore(create: false)
             let spawned = try await Spawner.spawn(store: store, run: caller.run, parent: caller.parent, requests: requests)
             if global.json {
-                Terminal.json(spawned.map { ["id": $0.id, "folded": $0.folded] as [String: Any] })
+                Terminal.json(spawned.map { SpawnReport(id: $0.id, folded: $0.folded) })
                 return
             }
             for child in spawned {

@@ -46,10 +46,7 @@ struct WaitCommand: AsyncParsableCommand {
 
     func report(_ targets: [TaskRecord]) {
         if global.json {
-            Terminal.json(targets.map { task -> [String: Any] in
-                ["id": task.id, "state": task.state.rawValue, "summary": task.summary as Any? ?? NSNull(),
-                 "result_path": task.resultPath as Any? ?? NSNull(), "error": task.error as Any? ?? NSNull()]
-            })
+            Terminal.json(targets.map(WaitReport.init))
             return
         }
         if targets.isEmpty { print("nothing to wait for: no tasks spawned"); return }

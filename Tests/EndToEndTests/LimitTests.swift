@@ -116,13 +116,11 @@ import Testing
         // Wait for the second cool-down (the store is created by run a).
         let path = h.path(".muster/muster.db")
         var second: Cooldown?
-        for _ in 0..<600 where second == nil {
-            if FileManager.default.fileExists(atPath: path), let store = try? SQLiteStore(path: path),
-               let active = try? await store.cooldown(key: "api", now: Date()), active.attempt >= 2 {
-                second = active
-            } else {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+        _ = try await eventually(timeout: 60) {
+            guard FileManager.default.fileExists(atPath: path), let store = try? SQLiteStore(path: path),
+                  let active = try? await store.cooldown(key: "api", now: Date()), active.attempt >= 2 else { return false }
+            second = active
+            return true
         }
         let during = try #require(second, "run a never started its second cool-down")
         let b = try h.start(["run", "b.yml"])

@@ -38,12 +38,7 @@ import Testing
 
     /// Polls without holding a thread (the store is read through async calls).
     static func eventually(_ seconds: Double = 60, _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return try await condition()
+        try await MusterTestKit.eventually(timeout: seconds, condition)
     }
 
     static func task(_ h: TestRepository, run: String? = nil) async throws -> [String: Any] {

@@ -166,7 +166,7 @@ struct SandboxTests {
             Self.cleanUp(marker)
             try? FileManager.default.removeItem(at: h.root)
         }
-        let then = ending == "success" ? "echo started" : "sleep 120"
+        let then = ending == "success" ? "echo started" : "exec sleep infinity"
         let script = Self.daemonScript(marker, clearEnvironment: true, then: then).split(separator: "\n").map { "      " + $0 }.joined(separator: "\n")
         try h.write("daemon.yml", """
             name: daemon

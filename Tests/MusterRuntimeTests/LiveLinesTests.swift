@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import MusterTestKit
 import Testing
 @testable import MusterRuntime
 
@@ -55,12 +56,11 @@ import Testing
             environment: ["PATH": "/usr/bin:/bin"], directory: dir.path, logPath: dir.appendingPathComponent("log").path,
             stdoutPath: dir.appendingPathComponent("out").path,
             onLine: { line, fromStdout, _ in seen.withLock { $0.append((fromStdout ? "out:" : "err:") + String(decoding: line, as: UTF8.self)) } }))
-        let deadline = ContinuousClock.now + .seconds(60)
-        while seen.withLock({ $0.count }) < 2 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        _ = try await eventually(timeout: 60) { seen.withLock { $0.count } >= 2 }
         #expect(Set(seen.withLock { $0 }) == ["out:one", "err:two"])
         #expect(!exited.withLock { $0 }, "seen while the process still runs")
         FileManager.default.createFile(atPath: dir.appendingPathComponent("release").path, contents: nil)
-        while !exited.withLock({ $0 }) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(try await eventually(timeout: 60) { exited.withLock { $0 } }, "the process ended once released")
         #expect(seen.withLock { $0.last } == "out:three", "the last line without a newline is flushed at the end")
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import MusterCore
 import MusterStore
 import MusterTestKit
+import Synchronization
 import Testing
 @testable import MusterRuntime
 
@@ -158,9 +159,8 @@ import Testing
         #expect(tasks["grandchild"]?.state == .skipped)
     }
 
-    // The tasks would run 30 s: the check sees the stop, not a task that simply finished. Nothing
-    // here times the stop (no test in the suite blocks a concurrency thread, so this in-process
-    // orchestrator is scheduled promptly).
+    // The stopped tasks run until they are stopped (`sleep infinity`): the check sees the stop, and
+    // no margin of seconds stands in for it. Nothing here times the stop.
     @Test func timeoutAndStallStopTheTask() async throws {
         let f = try Fixture()
         let (outcome, tasks) = try await f.run("""
@@ -169,11 +169,11 @@ import Testing
             on_failure: continue
             tasks:
               slow:
-                command: ["sleep", "30"]
+                command: ["sleep", "infinity"]
                 timeout: 300ms
               quiet:
                 shell: true
-                command: "echo started; sleep 30"
+                command: "echo started; exec sleep infinity"
                 stall_timeout: 400ms
               chatty:
                 shell: true
@@ -187,6 +187,32 @@ import Testing
         // Stopped by SIGTERM (128 + 15), not run to completion.
         #expect(tasks["slow"]?.exitCode == 143)
         #expect(tasks["quiet"]?.exitCode == 143)
+    }
+
+    /// The run's records take their time from `RunOptions.clock`, never from an inline `Date()`:
+    /// a clock set in 2040 shows in every start, finish and task event.
+    @Test func recordsTakeTheInjectedClock() async throws {
+        let f = try Fixture()
+        let base = Date(timeIntervalSince1970: 2_208_988_800)
+        let ticks = Mutex(0)
+        let (outcome, tasks) = try await f.run("""
+            name: clocked
+            tasks:
+              a:
+                command: ["echo", "a"]
+              b:
+                needs: [a]
+                command: ["echo", "b"]
+            """) { options in
+                // A millisecond a reading: it moves forward, so leases and back-offs still make sense.
+                options.clock = { base.addingTimeInterval(Double(ticks.withLock { $0 += 1; return $0 }) / 1000) }
+            }
+        #expect(outcome.status == .succeeded)
+        for task in tasks.values {
+            #expect(task.startedAt.map { $0 >= base } == true && task.finishedAt.map { $0 >= base } == true, "\(task.id)")
+        }
+        let events = try await f.store.events(run: outcome.run, after: 0, limit: 1000).filter { $0.task != nil }
+        #expect(!events.isEmpty && events.allSatisfy { $0.at >= base }, "\(events.map { "\($0.kind) \($0.at)" })")
     }
 
     @Test func dynamicFanOutFromAPrintedList() async throws {
@@ -257,20 +283,21 @@ import Testing
             tasks:
               w:
                 foreach: {items: [1, 2, 3, 4]}
-                command: ["sleep", "30"]
+                command: ["sleep", "infinity"]
             """
         let store = f.store
+        // Cancels once two tasks run (the tasks run until stopped: only the cancel ends them).
         let canceller = Task {
-            while true {
-                if let run = try await store.runs(limit: 1).first, try await store.counts(run: run.id)[.running] == 2 {
-                    try await store.requestCancel(run.id, now: Date())
-                    return
-                }
-                try await Task.sleep(for: .milliseconds(50))
+            let seen = try await eventually(timeout: 120) {
+                guard let run = try await store.runs(limit: 1).first else { return false }
+                return try await store.counts(run: run.id)[.running] == 2
             }
+            // Cancelled even when it was not seen, so a failing test ends instead of hanging.
+            if let run = try await store.runs(limit: 1).first { try await store.requestCancel(run.id, now: Date()) }
+            return seen
         }
         let (outcome, tasks) = try await f.run(yaml)
-        try await canceller.value
+        #expect(try await canceller.value, "two tasks never ran at once")
         #expect(outcome.status == .cancelled)
         #expect(tasks.values.allSatisfy { $0.state == .cancelled })
         #expect(tasks.values.filter { $0.attempt == 1 }.allSatisfy { $0.exitCode == 143 }, "running ones were stopped by SIGTERM")

@@ -34,7 +34,7 @@ import Testing
         _ = s.handle(.blockedInWait(1), now: clock.now)
         #expect(s.handle(.dispatch, now: clock.now) == [.claim(1)])
         clock.advance(1)
-        _ = s.handle(.exited(task: "a"), now: clock.now)
+        _ = s.handle(.exited(tasks: ["a"]), now: clock.now)
         _ = s.handle(.blockedInWait(0), now: clock.now)
         #expect(s.handle(.dispatch, now: clock.now) == [.claim(1)])
     }
@@ -55,7 +55,7 @@ import Testing
         #expect(s.handle(.tick(lastOutput: ["t": clock.now]), now: clock.now) == [.signal(task: "t", .kill)])
         clock.advance(10)
         #expect(s.handle(.tick(lastOutput: ["t": clock.now]), now: clock.now) == [])
-        _ = s.handle(.exited(task: "t"), now: clock.now)
+        _ = s.handle(.exited(tasks: ["t"]), now: clock.now)
         #expect(s.idle)
     }
 

@@ -10,10 +10,13 @@ final class ConflictWatch: Sendable {
     let predictor: ConflictPredictor
     let store: any Store
     let run: String
+    /// The run's wall clock (`RunOptions.clock`), for the events' times.
+    let clock: @Sendable () -> Date
     private let state = Mutex<(running: Bool, reported: Set<String>)>((false, []))
 
-    init(repository: String, store: any Store, run: String) {
+    init(repository: String, store: any Store, run: String, clock: @escaping @Sendable () -> Date = { Date() }) {
         predictor = ConflictPredictor(repository: repository)
+        self.clock = clock
         self.store = store
         self.run = run
     }
@@ -37,7 +40,7 @@ final class ConflictWatch: Sendable {
                 let files = pair.files.prefix(10).joined(separator: ", ")
                 try? await store.appendEvent(NewEvent(
                     run: run, task: pair.first, kind: "conflict.predicted",
-                    message: "\(pair.first) and \(pair.second) will conflict in \(files)", at: Date()))
+                    message: "\(pair.first) and \(pair.second) will conflict in \(files)", at: clock()))
             }
         }
     }

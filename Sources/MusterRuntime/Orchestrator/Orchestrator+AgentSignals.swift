@@ -43,7 +43,7 @@ extension Orchestrator.Loop {
     /// The scheduler's `.startCooldown`: the cool-down on each `limits:` key the task uses (pools are not rate-limited).
     func startLiveCooldown(_ id: String, detail: String, attempt: Int) async throws {
         guard let task = running[id]?.task else { return }
-        let now = Date()
+        let now = clock()
         for key in task.spec.uses where gate.limits[key]?.isResource == false {
             let cooldown = try await gate.limiter.backOff(key: gate.storeKey(key), attempt: attempt)
             let message = "\(key): task \(task.id) is being rate-limited (\(detail)); cool-down #\(cooldown.attempt) until "
@@ -84,13 +84,5 @@ extension Orchestrator.Loop {
         let issue = TaskIssue.denied(what)
         outcome = failure(task, error: issue.text, retryable: issue.retryable, exitCode: outcome.exitCode)
         return issue
-    }
-
-    /// `task.denied` events, for views and notifications that follow the log.
-    func recordDenials(_ outcomes: [TaskOutcome]) async throws {
-        for outcome in outcomes where outcome.agentFacts?.denied == true && outcome.result == .failed(retryAt: nil) {
-            let list = outcome.agentFacts!.denials.prefix(10).map(\.shown).joined(separator: ", ")
-            try await o.store.appendEvent(NewEvent(run: run.id, task: outcome.task, kind: "task.denied", message: list, at: Date()))
-        }
     }
 }

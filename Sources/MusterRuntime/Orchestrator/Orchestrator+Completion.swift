@@ -4,51 +4,51 @@ import MusterStore
 
 /// A finished task: its agent's report, its git changes, its outcome, and the Store's transaction.
 extension Orchestrator.Loop {
+    /// Exits read from the inbox: the scheduler answers with one `.settle` for all of them.
     mutating func complete(_ exits: [ProcessExit]) async throws {
-        var finished: [(Running, ProcessExit)] = []
+        var ids: [String] = []
         for exit in exits {
-            guard var entry = running.removeValue(forKey: exit.key) else { continue }
-            entry.stop = scheduler.stopReason(of: exit.key)
-            try await tell(.exited(task: exit.key))
+            guard let entry = running.removeValue(forKey: exit.key) else { continue }
+            exiting[exit.key] = (entry, exit)
+            ids.append(exit.key)
+        }
+        try await tell(.exited(tasks: ids))
+    }
+
+    /// The scheduler's `.settle`: each exited task's outcome (its agent's report, its git changes
+    /// committed and checked against `owns`), side by side, then the limits it used; reports `.settled`.
+    mutating func settle(_ exits: [RunScheduler.Exit]) async throws {
+        var finished: [(Running, ProcessExit)] = []
+        for item in exits {
+            guard let (ended, exit) = exiting.removeValue(forKey: item.task) else { continue }
+            var entry = ended
+            entry.stop = item.stop
             finished.append((entry, exit))
         }
         let loop = self
         let tasks = Dictionary(finished.map { ($0.0.task.id, $0.0.task) }, uniquingKeysWith: { a, _ in a })
-        guard worktrees != nil else {
+        let ended: [Ended]
+        if worktrees == nil {
             // Nothing to commit or compare: no git work to run side by side.
-            var ended: [Ended] = []
-            for (entry, exit) in finished { ended.append(await loop.outcome(entry, exit, after: nil)) }
-            let outcomes = try await settleLimits(ended, tasks: tasks)
-            try await apply(outcomes)
-            try await recordDenials(outcomes)
-            return
-        }
-        // One snapshot serves every in-place task that finished in this batch.
-        var snapshot: String?
-        if let worktrees, finished.contains(where: { $0.0.snapshot != nil }) {
-            snapshot = try? await worktrees.snapshot(scratch: o.workspace.runDirectory(run.id))
-        }
-        let after = snapshot
-        let ended = await withTaskGroup(of: Ended.self) { group in
-            for (entry, exit) in finished { group.addTask { await loop.outcome(entry, exit, after: after) } }
-            var all: [Ended] = []
-            for await outcome in group { all.append(outcome) }
-            return all
+            var list: [Ended] = []
+            for (entry, exit) in finished { list.append(await loop.outcome(entry, exit, after: nil)) }
+            ended = list
+        } else {
+            // One snapshot serves every in-place task that finished in this batch.
+            var snapshot: String?
+            if let worktrees, finished.contains(where: { $0.0.snapshot != nil }) {
+                snapshot = try? await worktrees.snapshot(scratch: o.workspace.runDirectory(run.id))
+            }
+            let after = snapshot
+            ended = await withTaskGroup(of: Ended.self) { group in
+                for (entry, exit) in finished { group.addTask { await loop.outcome(entry, exit, after: after) } }
+                var all: [Ended] = []
+                for await outcome in group { all.append(outcome) }
+                return all
+            }
         }
         let outcomes = try await settleLimits(ended, tasks: tasks)
-        try await apply(outcomes)
-        // Finished well: its worktree goes to the pool (when on) for the next tasks (`WorktreeManager+Pool`).
-        for outcome in outcomes where outcome.result == .succeeded { if let git = outcome.git { _ = await worktrees?.release(git) } }
-        for outcome in outcomes where outcome.git.map({ !$0.violations.isEmpty }) == true {
-            try await o.store.appendEvent(NewEvent(run: run.id, task: outcome.task, kind: "ownership.violation",
-                                                   message: outcome.git!.violations.joined(separator: ", "), at: Date()))
-        }
-        try await recordDenials(outcomes)
-        for item in ended {
-            guard case .warning(.unchanged)? = item.issue else { continue }
-            try await o.store.appendEvent(NewEvent(run: run.id, task: item.outcome.task, kind: "task.unchanged",
-                                                   message: item.outcome.error ?? "", at: Date()))
-        }
+        try await tell(.settled(zip(outcomes, ended).map { RunScheduler.Settled(outcome: $0, issue: $1.issue) }))
     }
 
     /// Commits the task's changes on its branch (or diffs the repository for in-place tasks) and
@@ -183,11 +183,11 @@ extension Orchestrator.Loop {
         do {
             let limits = Set((workflow.limits ?? [:]).keys)
             let children = try SpawnFile.read(path: file.path).map { try $0.plannedTask(parent: task.spec, limits: limits, agents: run.agents) }
-            let spawned = try await o.store.spawn(run: run.id, parent: task.id, children: children, now: Date())
+            let spawned = try await o.store.spawn(run: run.id, parent: task.id, children: children, now: clock())
             let folded = spawned.filter(\.folded).count
             try? await o.store.appendEvent(NewEvent(run: run.id, task: task.id, kind: "spawn.outbox",
                                                     message: "\(spawned.count - folded) children spawned, \(folded) folded into existing ones",
-                                                    at: Date()))
+                                                    at: clock()))
             return nil
         } catch let error as SpawnRequestError {
             message = error.description
@@ -196,20 +196,30 @@ extension Orchestrator.Loop {
         } catch {
             message = "spawn.json: \(error)"
         }
-        try? await o.store.appendEvent(NewEvent(run: run.id, task: task.id, kind: "spawn.refused", message: message, at: Date()))
+        try? await o.store.appendEvent(NewEvent(run: run.id, task: task.id, kind: "spawn.refused", message: message, at: clock()))
         return message
     }
 
+    /// The scheduler's `.finish`: the outcomes go to the Store in one transaction (with the starts
+    /// not yet recorded); reports `.outcomesApplied`.
     mutating func apply(_ outcomes: [TaskOutcome]) async throws {
         guard !outcomes.isEmpty else { return }
-        // A task that ended (or never started) gives back its concurrency slots.
-        for outcome in outcomes { await gate.release(outcome.task) }
-        let report = try await o.store.finish(run: run.id, holder: o.identity.id, started: unrecordedStarts, outcomes, now: Date())
+        for outcome in outcomes {
+            // A task that ended (or never started) gives back its concurrency slots.
+            await gate.release(outcome.task)
+            claimed[outcome.task] = nil
+        }
+        let report = try await o.store.finish(run: run.id, holder: o.identity.id, started: unrecordedStarts, outcomes, now: clock())
         unrecordedStarts.removeAll()
-        try await tell(.outcomesApplied(outcomes, applied: Set(report.applied)))
+        // Finished well and recorded: its worktree goes to the pool (when on) for the next tasks (`WorktreeManager+Pool`).
+        let applied = Set(report.applied)
+        for outcome in outcomes where outcome.result == .succeeded && applied.contains(outcome.task) {
+            if let git = outcome.git { _ = await worktrees?.release(git) }
+        }
         for rejected in report.rejected {
             try await o.store.appendEvent(NewEvent(run: run.id, task: rejected, kind: "task.lease_lost",
-                                                   message: "outcome discarded: another orchestrator holds this task", at: Date()))
+                                                   message: "outcome discarded: another orchestrator holds this task", at: clock()))
         }
+        try await tell(.outcomesApplied(outcomes, applied: Set(report.applied)))
     }
 }

@@ -4,91 +4,100 @@ import MusterStore
 
 /// Claiming ready tasks, placing them (worktree or in place) and launching their agents.
 extension Orchestrator.Loop {
+    /// Claims as many ready tasks as the scheduler lets it, and launches them (see `RunScheduler+Lifecycle`).
     mutating func dispatch() async throws {
         try await checkBudget()
-        while accepting {
-            // A long dispatch (many worktrees to prepare) must not let the run's lease lapse.
-            try await holdRun()
-            let free = try await tell(.dispatch)
-            guard free > 0 else { return }
-            let claimed = try await o.store.claim(run: run.id, holder: o.identity.id, limit: free,
-                                                  leaseSeconds: o.options.leaseSeconds, now: Date())
-            if claimed.isEmpty { return }
-            var failedToStart: [TaskOutcome] = []
-            var expanded = false
-            var ready: [TaskRecord] = []
-            for claim in claimed {
-                if let orphan = claim.orphan, orphan.host == o.identity.host {
-                    await OrphanReaper.stop(groups: [orphan.pgid], grace: o.options.grace)
-                }
-            }
-            for claim in claimed {
-                let task = claim.task
-                if task.spec.isExpander {
-                    if let failure = try await expand(task) { failedToStart.append(failure) }
-                    expanded = true
-                } else if task.spec.uses.isEmpty {
-                    ready.append(task)
-                } else {
-                    // Waits for its limits off the loop; `admit` starts it when they let it through.
-                    waiting[task.id] = task
-                    try await tell(.waitingForLimits(task: task.id, estimatedCostUSD: estimatedCost(task)))
-                    let inbox = o.inbox
-                    gate.admit(task, run: run.id) { admission in inbox.push(admission) }
-                }
-            }
-            failedToStart += try await start(ready)
-            if !failedToStart.isEmpty { try await apply(failedToStart) }
-            if claimed.count < free && !expanded && failedToStart.isEmpty { return }
-        }
+        guard accepting else { return }
+        try await tell(.dispatch)
     }
 
-    /// Places and launches tasks free to start now; returns the outcomes of those that could not start.
-    mutating func start(_ tasks: [TaskRecord]) async throws -> [TaskOutcome] {
-        guard !tasks.isEmpty else { return [] }
+    /// The scheduler's `.claim`: takes up to `limit` ready tasks from the Store, stops the processes
+    /// a previous holder left for them on this host, and reports them.
+    mutating func claim(_ limit: Int) async throws {
+        // A long dispatch (many worktrees to prepare) must not let the run's lease lapse.
+        try await holdRun()
+        let claims = try await o.store.claim(run: run.id, holder: o.identity.id, limit: limit,
+                                             leaseSeconds: o.options.leaseSeconds, now: clock())
+        for claim in claims {
+            if let orphan = claim.orphan, orphan.host == o.identity.host {
+                await OrphanReaper.stop(groups: [orphan.pgid], grace: o.options.grace)
+            }
+        }
+        for claim in claims { claimed[claim.task.id] = claim.task }
+        try await tell(.claimed(claims.map { claim in
+            let task = claim.task
+            return RunScheduler.Claimed(task: task.id, attempt: task.attempt, failures: task.failures, retries: task.spec.retries,
+                                        isExpander: task.spec.isExpander, uses: task.spec.uses,
+                                        estimatedCostUSD: estimatedCost(task))
+        }))
+    }
+
+    /// The scheduler's `.prepare`: each task's worktree (merging what it needs) or in-place snapshot.
+    mutating func prepare(_ ids: [String]) async throws {
+        let tasks = ids.compactMap { claimed[$0] }
         for task in tasks where task.spec.mentionsNeeds || worktrees != nil { try await loadNeeds(of: task) }
-        let placements = await place(tasks)
-        var started: [StartedProcess] = []
-        var failedToStart: [TaskOutcome] = []
+        let prepared = await place(tasks)
+        var report: [RunScheduler.Placement] = []
         for task in tasks {
+            let placement = prepared[task.id] ?? .inPlace(snapshot: nil)
+            switch placement {
+            case .blocked(let reason): report.append(.blocked(task: task.id, reason: reason))
+            case .failed(let reason): report.append(.failed(task: task.id, reason: reason))
+            case .worktree, .inPlace:
+                placements[task.id] = placement
+                report.append(.ready(task: task.id))
+            }
+        }
+        try await tell(.placed(report))
+    }
+
+    /// The scheduler's `.launch`: starts each task where it was placed, then reports each start.
+    mutating func launch(_ ids: [String]) async throws {
+        var started: [StartedProcess] = []
+        var reports: [SchedulerEvent] = []
+        for id in ids {
+            guard let task = claimed[id] else { continue }
             var git: TaskGitState?
             var snapshot: String?
-            switch placements[task.id] ?? .inPlace(snapshot: nil) {
-            case .blocked(let outcome):
-                failedToStart.append(outcome)
-                continue
-            case .failed(let reason):
-                failedToStart.append(failure(task, error: reason, retryable: true))
-                continue
-            case .worktree(let state): git = state
-            case .inPlace(let before): snapshot = before
+            switch placements.removeValue(forKey: id) {
+            case .worktree(let state)?: git = state
+            case .inPlace(let before)?: snapshot = before
+            default: break
             }
             do {
-                var entry = try launch(task, in: git?.worktree ?? o.workspace.root.path)
+                var entry = try launchProcess(task, in: git?.worktree ?? o.workspace.root.path)
                 entry.git = git
                 entry.snapshot = snapshot
                 if snapshot != nil {
-                    for (id, peer) in running where peer.snapshot != nil {
+                    for (other, peer) in running where peer.snapshot != nil {
                         entry.peerOwns += peer.task.spec.owns
-                        running[id]?.peerOwns += task.spec.owns
+                        running[other]?.peerOwns += task.spec.owns
                     }
                 }
-                running[task.id] = entry
-                try await tell(.launched(RunScheduler.Launch(task: task.id, attempt: task.attempt, failures: task.failures,
+                running[id] = entry
+                claimed[id] = nil
+                reports.append(.launched(RunScheduler.Launch(task: task.id, attempt: task.attempt, failures: task.failures,
                                                              timeout: task.spec.timeout, stallTimeout: task.spec.stallTimeout,
                                                              estimatedCostUSD: estimatedCost(task))))
                 started.append(StartedProcess(task: task.id, pid: entry.process.pid, pgid: entry.process.pgid,
-                                              host: o.identity.host, git: git, startedAt: Date()))
+                                              host: o.identity.host, git: git, startedAt: clock()))
             } catch {
-                failedToStart.append(failure(task, error: "could not start: \(error)", retryable: !(error is SystemError)))
+                reports.append(.launchFailed(task: id, error: "could not start: \(error)", retryable: !(error is SystemError)))
             }
         }
         unrecordedStarts += started
         for process in started {
             try await o.store.appendEvent(NewEvent(run: run.id, task: process.task, kind: "task.sandbox",
-                                                   message: running[process.task]?.sandbox ?? "none", at: Date()))
+                                                   message: running[process.task]?.sandbox ?? "none", at: clock()))
         }
-        return failedToStart
+        for report in reports { try await tell(report) }
+    }
+
+    /// The scheduler's `.expand`.
+    mutating func expand(_ id: String) async throws {
+        guard let task = claimed.removeValue(forKey: id) else { return }
+        let error = try await expansionError(task)
+        try await tell(.expanded(task: id, error: error))
     }
 
     /// Prepares each task's worktree (merging what it needs) or its in-place snapshot, a few at a time.
@@ -126,8 +135,7 @@ extension Orchestrator.Loop {
                         switch try await worktrees.prepare(run: runID, base: base, task: task, needed: records) {
                         case .ready(let state): return (task.id, .worktree(state))
                         case .blocked(let files, let merging):
-                            let reason = "blocked: merging \(merging) conflicts in \(files.joined(separator: ", "))"
-                            return (task.id, .blocked(TaskOutcome(task: task.id, attempt: task.attempt, result: .blocked, error: reason, costUSD: 0)))
+                            return (task.id, .blocked("blocked: merging \(merging) conflicts in \(files.joined(separator: ", "))"))
                         case .setupFailed(let message): return (task.id, .failed(message))
                         }
                     } catch {
@@ -145,7 +153,7 @@ extension Orchestrator.Loop {
         }
     }
 
-    func launch(_ task: TaskRecord, in directory: String) throws -> Running {
+    func launchProcess(_ task: TaskRecord, in directory: String) throws -> Running {
         var spec = task.spec
         let dir = o.workspace.taskDirectory(run: run.id, task: task.id)
         let log = dir.appendingPathComponent("output.log")
@@ -226,29 +234,30 @@ extension Orchestrator.Loop {
         task.spec.join ? joinResults[group] : groupResults[group]
     }
 
-    /// Replaces a `foreach: from` stand-in with one task per item its source printed.
-    mutating func expand(_ task: TaskRecord) async throws -> TaskOutcome? {
+    /// Replaces a `foreach: from` stand-in with one task per item its source printed. Returns why it
+    /// could not (a failure, not retried), nil when it did.
+    mutating func expansionError(_ task: TaskRecord) async throws -> String? {
         guard let spec = task.spec.expands, case .from(let source) = spec.foreach else { return nil }
         try await loadNeeds(of: task)
         var items: [ItemValue]
         do {
             items = try FanIn.items(from: groupResults[source] ?? [], root: o.workspace.root)
         } catch {
-            guard run.simulate else { return failure(task, error: "\(error)", retryable: false) }
+            guard run.simulate else { return "\(error)" }
             items = (1...3).map { .string("simulated-\($0)") }
         }
         do {
             let children = try Planner.expand(spec, items: items, workflow: workflow)
-            _ = try await o.store.expand(run: run.id, holder: o.identity.id, expander: task.id, into: children, now: Date())
+            _ = try await o.store.expand(run: run.id, holder: o.identity.id, expander: task.id, into: children, now: clock())
         } catch {
-            return failure(task, error: "fan-out failed: \(error)", retryable: false)
+            return "fan-out failed: \(error)"
         }
         return nil
     }
 
     /// A failed outcome, retried after the back-off while the task has retries left (the scheduler decides).
     func failure(_ task: TaskRecord, error: String, retryable: Bool, exitCode: Int32? = nil) -> TaskOutcome {
-        let retryAt = scheduler.retryAt(failures: task.failures, retries: task.spec.retries, retryable: retryable, now: Date())
+        let retryAt = scheduler.retryAt(failures: task.failures, retries: task.spec.retries, retryable: retryable, now: clock())
         return TaskOutcome(task: task.id, attempt: task.attempt, result: .failed(retryAt: retryAt),
                            exitCode: exitCode, error: error, costUSD: nil)
     }

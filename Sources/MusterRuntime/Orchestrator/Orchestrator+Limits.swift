@@ -6,44 +6,16 @@ import MusterStore
 /// charging what they really spent, and turning a rate-limit error into a shared cool-down and a
 /// retry that does not spend one of the task's `retries`.
 extension Orchestrator.Loop {
-    /// A wait shorter than this is not worth an event.
-    static let reportedWait = 1.0
-
-    /// Starts the tasks their limits let through. A wait that was called off (the run is stopping)
-    /// or that failed ends with the task unstarted.
+    /// Waits for limits that ended: the scheduler prepares and launches the tasks let through, and
+    /// finishes the others unstarted (the run is stopping, or the wait failed).
     mutating func admit(_ admissions: [LimitGate.Admission]) async throws {
-        var ready: [TaskRecord] = []
-        var outcomes: [TaskOutcome] = []
+        var list: [RunScheduler.Admission] = []
         for admission in admissions {
-            guard let task = waiting.removeValue(forKey: admission.task) else { continue }
-            try await tell(.admitted(task: task.id))
-            if !accepting || admission.cancelled {
-                outcomes.append(notStarted(task))
-            } else if let problem = admission.failure {
-                outcomes.append(failure(task, error: "could not get a turn on \(task.spec.uses.joined(separator: ", ")): \(problem)",
-                                        retryable: true))
-            } else {
-                if admission.waited >= Self.reportedWait {
-                    let message = String(format: "waited %.1f s for ", admission.waited) + task.spec.uses.joined(separator: ", ")
-                    try await o.store.appendEvent(NewEvent(run: run.id, task: task.id, kind: "limit.waiting", message: message, at: Date()))
-                }
-                ready.append(task)
-            }
+            guard let task = claimed[admission.task] else { continue }
+            let failure = admission.failure.map { "could not get a turn on \(task.spec.uses.joined(separator: ", ")): \($0)" }
+            list.append(RunScheduler.Admission(task: task.id, waited: admission.waited, failure: failure, calledOff: admission.cancelled))
         }
-        outcomes += try await start(ready)
-        try await apply(outcomes)
-    }
-
-    /// A claimed task whose wait for its limits ended because the run is stopping.
-    func notStarted(_ task: TaskRecord) -> TaskOutcome {
-        if cancelling {
-            return TaskOutcome(task: task.id, attempt: task.attempt, result: .cancelled, error: "cancelled while waiting for its limits")
-        }
-        // Back in line without a failure; `finish` then closes it like every task that did not start.
-        var outcome = TaskOutcome(task: task.id, attempt: task.attempt, result: .failed(retryAt: Date()),
-                                  error: "not started: the run stopped while it waited for its limits")
-        outcome.countsAsFailure = false
-        return outcome
+        try await tell(.admissions(list))
     }
 
     /// After tasks end: charges the tokens they spent beyond their estimate to the limits they use
@@ -68,7 +40,7 @@ extension Orchestrator.Loop {
             guard let limit = gate.rateLimit(key), limit.tokensPerMinute != nil else { continue }
             // Spent already: taken even when it leaves the bucket in debt.
             _ = try? await o.store.reserveTokens(key: gate.storeKey(key), requests: 0, tokens: extra, limit: limit,
-                                                 maxWait: .greatestFiniteMagnitude, now: Date())
+                                                 maxWait: .greatestFiniteMagnitude, now: clock())
         }
     }
 
@@ -83,7 +55,7 @@ extension Orchestrator.Loop {
                                                              error: failed.error ?? "?")).text
             return outcome
         }
-        let now = Date()
+        let now = clock()
         var until = now
         var keys: [String] = []
         for key in task.spec.uses where gate.limits[key]?.isResource == false {

@@ -13,8 +13,12 @@ extension Orchestrator {
         /// Every decision: what to claim, when to stop a task, cancel, budget, retries, the lease.
         var scheduler: RunScheduler
         var running: [String: Running] = [:]
-        /// Claimed tasks waiting for the limits they use; they count against the concurrency.
-        var waiting: [String: TaskRecord] = [:]
+        /// Claimed tasks not yet launched or finished (waiting for their limits, being prepared).
+        var claimed: [String: TaskRecord] = [:]
+        /// Where prepared tasks will run, until they are launched.
+        var placements: [String: Placement] = [:]
+        /// Exited tasks until they are settled.
+        var exiting: [String: (Running, ProcessExit)] = [:]
         let gate: LimitGate
         /// The run's holder epoch when this orchestrator took it: every renewal is fenced by it.
         let epoch: Int64
@@ -58,7 +62,8 @@ extension Orchestrator {
         enum Placement: Sendable {
             case worktree(TaskGitState)
             case inPlace(snapshot: String?)
-            case blocked(TaskOutcome)
+            /// Merging what it needs conflicted (why).
+            case blocked(String)
             case failed(String)
         }
 
@@ -68,7 +73,8 @@ extension Orchestrator {
             o = orchestrator
             self.epoch = epoch
             self.worktrees = worktrees
-            conflicts = worktrees.map { ConflictWatch(repository: $0.workspace.root.path, store: orchestrator.store, run: run.id) }
+            conflicts = worktrees.map { ConflictWatch(repository: $0.workspace.root.path, store: orchestrator.store, run: run.id,
+                                                    clock: orchestrator.options.clock) }
             self.run = run
             let inbox = orchestrator.inbox
             supervisor = ProcessSupervisor { exit in inbox.push(exit) }
@@ -86,7 +92,7 @@ extension Orchestrator {
                 concurrency: options.concurrency, grace: options.grace.seconds, leaseSeconds: options.leaseSeconds,
                 budgetUSD: options.budgetUSD ?? run.workflow.budgetUSD,
                 budgetHard: options.budgetHard || run.workflow.budgetHard == true,
-                onFailure: run.workflow.onFailure, backoff: run.workflow.backoff), now: Date(), cancelled: run.cancelRequested)
+                onFailure: run.workflow.onFailure, backoff: run.workflow.backoff), now: options.clock(), cancelled: run.cancelRequested)
         }
 
         var workflow: Workflow { run.workflow }
@@ -106,7 +112,7 @@ extension Orchestrator {
                     needDispatch = false
                     try await dispatch()
                 }
-                if running.isEmpty && waiting.isEmpty {
+                if running.isEmpty && scheduler.waiting.isEmpty {
                     if !accepting { break }
                     if try await o.store.counts(run: run.id).unfinished == 0 { break }
                 }

@@ -3,36 +3,8 @@ import MusterCore
 import MusterStore
 
 /// The driver's side of supervision: it hands the scheduler the time and what it observed (output,
-/// spend, cancel requests, signals, the lease) and carries out the effects it answers with.
+/// spend, cancel requests, signals, the lease); `Orchestrator+Effects` carries out what it answers.
 extension Orchestrator.Loop {
-    /// Tells the scheduler one event and carries out its effects, in order. Returns the number of
-    /// tasks it may claim (`.claim`), 0 when none.
-    @discardableResult
-    mutating func tell(_ event: SchedulerEvent) async throws -> Int {
-        let now = Date()
-        var claim = 0
-        for effect in scheduler.handle(event, now: now) {
-            switch effect {
-            case .claim(let count):
-                claim = count
-            case .signal(let task, let signal):
-                guard let entry = running[task] else { continue }
-                ProcessSupervisor.signalGroup(entry.process.pgid, signal == .kill ? SIGKILL : SIGTERM)
-            case .appendEvent(let kind, let task, let message):
-                try await o.store.appendEvent(NewEvent(run: run.id, task: task, kind: kind, message: message, at: now))
-            case .callOffWaits:
-                gate.cancelPending()
-            case .startCooldown(let task, let detail, let attempt):
-                try await startLiveCooldown(task, detail: detail, attempt: attempt)
-            case .renewLease:
-                try await renewLease(now: now)
-            case .stop(.holderLost(let holder)):
-                throw OrchestratorError.holderLost(run: run.id, holder: holder)
-            }
-        }
-        return claim
-    }
-
     /// Renews the run's lease, fenced by the holder epoch, and tells the scheduler how it went.
     mutating func renewLease(now: Date) async throws {
         switch try await o.store.renewRun(run.id, holder: o.identity.id, epoch: epoch, leaseSeconds: o.options.leaseSeconds, now: now) {
@@ -67,7 +39,7 @@ extension Orchestrator.Loop {
 
     mutating func recordStarts() async throws {
         guard !unrecordedStarts.isEmpty else { return }
-        try await o.store.recordProcesses(run: run.id, holder: o.identity.id, unrecordedStarts, now: Date())
+        try await o.store.recordProcesses(run: run.id, holder: o.identity.id, unrecordedStarts, now: clock())
         unrecordedStarts.removeAll()
     }
 
@@ -121,16 +93,16 @@ extension Orchestrator.Loop {
     mutating func finish() async throws -> RunStatus {
         try await recordStarts()
         if scheduler.cancelling {
-            _ = try await o.store.closeUnstarted(run: run.id, state: .cancelled, reason: "cancelled before it started", now: Date())
+            _ = try await o.store.closeUnstarted(run: run.id, state: .cancelled, reason: "cancelled before it started", now: clock())
         } else if scheduler.stopping {
             _ = try await o.store.closeUnstarted(run: run.id, state: .skipped,
-                                                 reason: "not started: the run stopped after a failure (on_failure: stop)", now: Date())
+                                                 reason: "not started: the run stopped after a failure (on_failure: stop)", now: clock())
         } else if scheduler.overBudget {
-            _ = try await o.store.closeUnstarted(run: run.id, state: .skipped, reason: "not started: the budget was reached", now: Date())
+            _ = try await o.store.closeUnstarted(run: run.id, state: .skipped, reason: "not started: the budget was reached", now: clock())
         }
         let counts = try await o.store.counts(run: run.id)
         let status: RunStatus = scheduler.cancelling ? .cancelled : (counts[.succeeded] == counts.total ? .succeeded : .failed)
-        try await o.store.finishRun(run.id, status: status, now: Date())
+        try await o.store.finishRun(run.id, status: status, now: clock())
         try await events.mirror(o.store, run: run.id)
         try await reportProgress()
         events.close()

@@ -105,7 +105,7 @@ public final class Orchestrator: Sendable {
         let watcher = try await startWatcher()
         defer { watcher?.cancel() }
         try await store.registerWorker(WorkerRecord(id: identity.id, run: runID, role: "orchestrator", host: identity.host,
-                                                    pid: identity.pid, startedAt: Date(), heartbeatAt: Date()))
+                                                    pid: identity.pid, startedAt: options.clock(), heartbeatAt: options.clock()))
         do {
             try await loop.run(started: started)
         } catch {
@@ -126,19 +126,19 @@ public final class Orchestrator: Sendable {
     /// never displaced) and stops orphans of a previous holder. Returns the holder epoch, the
     /// fencing token every renewal checks.
     func acquire() async throws -> Int64 {
-        switch try await store.acquireRun(runID, holder: identity, leaseSeconds: options.leaseSeconds, now: Date()) {
+        switch try await store.acquireRun(runID, holder: identity, leaseSeconds: options.leaseSeconds, now: options.clock()) {
         case .acquired(let previous, let epoch):
             if previous != nil {
                 let orphans = OrphanReaper.groupsOf(run: runID, store: storePath)
                 let stopped = await OrphanReaper.stop(groups: orphans, grace: options.grace)
                 if stopped > 0 {
                     try await store.appendEvent(NewEvent(run: runID, kind: "run.orphans_stopped",
-                                                         message: "stopped \(stopped) process groups left by the previous orchestrator", at: Date()))
+                                                         message: "stopped \(stopped) process groups left by the previous orchestrator", at: options.clock()))
                 }
             }
             if options.reopen {
                 // Only the holder puts tasks back in line: a second `resume` refused above changes nothing.
-                let reopened = try await store.reopen(runID, now: Date())
+                let reopened = try await store.reopen(runID, now: options.clock())
                 options.reopened?(reopened)
             }
             return epoch

@@ -30,6 +30,9 @@ public struct RunOptions: Sendable {
     /// Variables laid over every token-spending agent's environment, last (`--rehearse` points each
     /// agent's API at muster's model stub this way; nothing else of the launch changes).
     public var agentEnvironment: (@Sendable (AgentLaunch) -> [String: String])?
+    /// The wall clock every decision and record of the run reads (the scheduler's `now`, leases,
+    /// events); tests hand in a clock of their own. Tick cadence is measured on `ContinuousClock`.
+    public var clock: @Sendable () -> Date = { Date() }
 
     public init(concurrency: Int) { self.concurrency = concurrency }
 }

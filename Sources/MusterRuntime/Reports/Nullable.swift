@@ -18,3 +18,11 @@ public struct Nullable<Value: Encodable & Sendable>: Encodable, Sendable {
 enum ReportDate {
     static func string(_ date: Date?) -> String? { date.map { $0.formatted(.iso8601) } }
 }
+
+/// Read back (tests, scripts in Swift): `null` is nil; the key itself must be there.
+extension Nullable: Decodable where Value: Decodable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        wrappedValue = container.decodeNil() ? nil : try container.decode(Value.self)
+    }
+}

@@ -6,6 +6,11 @@ import MusterStore
 /// git inside: events in, effects out (`handle(_:now:)`). The driver (`Orchestrator.Loop`) tells
 /// it what happened and carries out what it answers; tests feed it events on a manual clock.
 ///
+/// A task's lifecycle is effects too (`RunScheduler+Lifecycle`): claim, expand or wait for limits,
+/// prepare git, launch, settle git, finish. The driver performs an effect and reports back what
+/// came of it, depth first: the effects an answer brings are carried out before the next effect of
+/// the same list, so a batch of claimed tasks is launched (or failed) before the next claim.
+///
 /// It decides: how many tasks to claim, timeouts, stalls and the kill after the grace, cancel
 /// (first graceful, second kill), the budget (soft: nothing new starts; hard: running tasks stop),
 /// `on_failure: stop`, retries with jittered back-off, rate-limit free retries, the live
@@ -107,6 +112,14 @@ public struct RunScheduler: Sendable {
     public internal(set) var resumedAt: Date?
     /// The silence measured when the renewal in flight was asked for.
     var renewalSilence: Double?
+    /// Claimed tasks not yet launched or finished (see `RunScheduler+Lifecycle`).
+    public internal(set) var claims: [String: Claimed] = [:]
+    /// The claim (or round of admissions) whose tasks are on their way to a launch.
+    var batch: Batch?
+    /// How many tasks the last `.claim` asked for.
+    var asked = 0
+    /// Claim again once the Store took the closed batch's failures.
+    var claimAfterFinish = false
 
     /// `cancelled`: `muster cancel` of a run nobody orchestrates; it is taken over only to close it.
     public init(config: Config, now: Date, cancelled: Bool = false, random: any RandomSource = SystemRandomSource()) {
@@ -131,20 +144,36 @@ public struct RunScheduler: Sendable {
         var effects: [SchedulerEffect] = []
         switch event {
         case .dispatch:
-            let free = config.concurrency - occupied
-            if accepting && free > 0 { effects.append(.claim(free)) }
+            effects += claimEffects()
+        case .claimed(let tasks):
+            claimed(tasks, into: &effects)
+        case .expanded(let task, let error):
+            expanded(task, error: error, now: now, into: &effects)
         case .waitingForLimits(let task, let cost):
             waiting[task] = cost
         case .admitted(let task):
             waiting[task] = nil
+        case .admissions(let list):
+            admissions(list, now: now, into: &effects)
+        case .placed(let placements):
+            placed(placements, now: now, into: &effects)
         case .launched(let launch):
             running[launch.task] = Supervised(launch: launch, deadline: launch.timeout.map { now.addingTimeInterval($0.seconds) })
-        case .exited(let task):
-            running[task] = nil
+            finishedStarting(launch.task, into: &effects)
+        case .launchFailed(let task, let error, let retryable):
+            launchFailed(task, error: error, retryable: retryable, now: now, into: &effects)
+        case .exited(let tasks):
+            exited(tasks, into: &effects)
+        case .settled(let list):
+            settled(list, into: &effects)
         case .outcomesApplied(let outcomes, let applied):
             if config.onFailure == .stop,
                outcomes.contains(where: { applied.contains($0.task) && $0.result == .failed(retryAt: nil) }) {
                 stopping = true
+            }
+            if claimAfterFinish {
+                claimAfterFinish = false
+                effects += claimEffects()
             }
         case .tick(let lastOutput):
             supervise(lastOutput: lastOutput, now: now, into: &effects)

@@ -7,14 +7,27 @@ import MusterStore
 public enum SchedulerEvent: Sendable, Equatable {
     /// The driver has room to look for work: answered with `.claim(n)` when it may claim.
     case dispatch
+    /// What the Store gave out for `.claim(n)` (empty: nothing is ready).
+    case claimed([RunScheduler.Claimed])
+    /// A `foreach: from` stand-in was replaced by its items (answer to `.expand`); `error`: it could not be.
+    case expanded(task: String, error: String?)
     /// A claimed task waits for the `limits:` it uses; it holds a slot until `admitted`.
     case waitingForLimits(task: String, estimatedCostUSD: Double)
     /// A task's wait for its limits ended (let through, called off or failed).
     case admitted(task: String)
-    /// A task's process started.
+    /// Waits for limits that ended (answer to `.waitForLimits`), read together: the tasks let
+    /// through are prepared together and the others finish in one transaction.
+    case admissions([RunScheduler.Admission])
+    /// Where the tasks of a `.prepare` will run, in the order asked.
+    case placed([RunScheduler.Placement])
+    /// A task's process started (answer to `.launch`).
     case launched(RunScheduler.Launch)
-    /// A task's process exited (its outcome is judged by the driver with `stopReason(of:)`).
-    case exited(task: String)
+    /// A task's process could not start (answer to `.launch`): `error` is the whole message.
+    case launchFailed(task: String, error: String, retryable: Bool)
+    /// Tasks' processes exited, read together: answered with one `.settle`.
+    case exited(tasks: [String])
+    /// What came of the tasks of a `.settle` (their outcomes judged, their git settled).
+    case settled([RunScheduler.Settled])
     /// Outcomes went to the Store; `applied` are those it accepted (not a lost lease's).
     case outcomesApplied([TaskOutcome], applied: Set<String>)
     /// The clock moved: timeouts, stalls and kills after the grace. `lastOutput` per running task.
@@ -37,10 +50,26 @@ public enum SchedulerEvent: Sendable, Equatable {
     case leaseLost(holder: ProcessIdentity?)
 }
 
-/// What the driver must do, in order.
+/// What the driver must do, in order. An effect the driver answers with an event (`.claim` with
+/// `.claimed`, `.prepare` with `.placed`, …) is answered before the next effect is carried out.
 public enum SchedulerEffect: Sendable, Equatable {
-    /// Claim up to this many ready tasks from the Store.
+    /// Claim up to this many ready tasks from the Store (stopping the orphans a previous holder
+    /// left on this host), then report `.claimed`.
     case claim(Int)
+    /// Replace a `foreach: from` stand-in with one task per item its source printed; report `.expanded`.
+    case expand(task: String)
+    /// Wait for the `limits:` the task uses, off the loop; report `.admissions` when waits end.
+    case waitForLimits(task: String)
+    /// Prepare git for these tasks (a worktree merging what each needs, or an in-place snapshot);
+    /// report `.placed`.
+    case prepare([String])
+    /// Start these tasks' agents where they were placed; report `.launched` or `.launchFailed` for each.
+    case launch([String])
+    /// Judge these exited tasks: their agent's report, then git (commit on the task's branch, the
+    /// ownership check of the diff); report `.settled`.
+    case settle([RunScheduler.Exit])
+    /// Record these outcomes in the Store, in one transaction; report `.outcomesApplied`.
+    case finish([TaskOutcome])
     /// Signal a running task's process group.
     case signal(task: String, RunScheduler.Signal)
     /// Append an event to the run's log.
