@@ -15,24 +15,8 @@ extension PostgresStore {
     }
 
     public func counts(run: String) async throws -> TaskCounts {
-        var counts = TaskCounts()
-        for row in try await autocommit("""
-            SELECT state, COUNT(*)::bigint AS n, COALESCE(SUM(cost_usd), 0)::float8 AS cost,
-                   SUM(CASE WHEN cost_usd IS NULL AND attempt > 0 THEN 1 ELSE 0 END)::bigint AS unknown,
-                   SUM(CASE WHEN waiting THEN 1 ELSE 0 END)::bigint AS w,
-                   SUM(input_tokens)::bigint AS i, SUM(output_tokens)::bigint AS o,
-                   SUM(cache_read_tokens)::bigint AS cr, SUM(cache_write_tokens)::bigint AS cw
-            FROM tasks WHERE run_id = \(run) GROUP BY state
-            """) {
-            guard let state = TaskState(rawValue: try row.get("state")) else { continue }
-            counts.byState[state] = try row.get("n")
-            counts.costUSD += try row.get("cost", as: Double.self)
-            if state == .running { counts.waiting = try row.get("w") }
-            if state != .running { counts.unknownCost += try row.get("unknown", as: Int.self) }
-            counts.tokens = counts.tokens + TokenUsage(input: try row.get("i"), output: try row.get("o"),
-                                                       cacheRead: try row.get("cr"), cacheWrite: try row.get("cw"))
-        }
-        return counts
+        // One query shape for one run or many (`counts(runs:)`, PostgresStore+Aggregates).
+        try await counts(runs: [run])[run] ?? TaskCounts()
     }
 
     /// One prepared statement (`ClaimStatement`), one round trip: the run's fence (no other holder, no cancel request), then

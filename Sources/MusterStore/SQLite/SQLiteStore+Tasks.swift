@@ -18,23 +18,8 @@ extension SQLiteStore {
     }
 
     public func counts(run: String) async throws -> TaskCounts {
-        try await read { db in
-            var counts = TaskCounts()
-            for row in try Row.fetchAll(db, sql: """
-                SELECT state, COUNT(*) AS n, TOTAL(cost_usd) AS cost,
-                       SUM(CASE WHEN cost_usd IS NULL AND attempt > 0 THEN 1 ELSE 0 END) AS unknown,
-                       SUM(waiting) AS w, SUM(input_tokens) AS i, SUM(output_tokens) AS o, SUM(cache_read_tokens) AS cr, SUM(cache_write_tokens) AS cw
-                FROM tasks WHERE run_id = ? GROUP BY state
-                """, arguments: [run]) {
-                guard let state = TaskState(rawValue: row["state"]) else { continue }
-                counts.byState[state] = row["n"]
-                counts.costUSD += row["cost"] as Double
-                if state == .running { counts.waiting = row["w"] }
-                if state != .running { counts.unknownCost += row["unknown"] as Int }
-                counts.tokens = counts.tokens + TokenUsage(input: row["i"], output: row["o"], cacheRead: row["cr"], cacheWrite: row["cw"])
-            }
-            return counts
-        }
+        // One query shape for one run or many (`counts(runs:)`, SQLiteStore+Aggregates).
+        try await counts(runs: [run])[run] ?? TaskCounts()
     }
 
     public func claim(run: String, holder: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask] {
