@@ -145,6 +145,9 @@ extension Orchestrator.Loop {
         let (git, problem) = await settleGit(entry, agent: entry.adapter.name, after: after)
         var damaged = false
         if case .damaged? = problem { damaged = true }
+        if outcome.result == .succeeded, problem == nil, (git?.violations ?? []).isEmpty, let unpushed = await publishAttempt(task, git: git) {
+            outcome = failure(task, error: unpushed, retryable: true, exitCode: exit.status.code)
+        }
         outcome.git = git
         if let violations = git?.violations, !violations.isEmpty, outcome.result != .cancelled {
             // Its branch keeps the work for review; integration never takes it.
@@ -204,6 +207,7 @@ extension Orchestrator.Loop {
         for outcome in outcomes { await gate.release(outcome.task) }
         let report = try await o.store.finish(run: run.id, holder: o.identity.id, started: unrecordedStarts, outcomes, now: Date())
         unrecordedStarts.removeAll()
+        await publishBranches(outcomes, applied: report.applied)
         try await tell(.outcomesApplied(outcomes, applied: Set(report.applied)))
         for rejected in report.rejected {
             try await o.store.appendEvent(NewEvent(run: run.id, task: rejected, kind: "task.lease_lost",

@@ -31,6 +31,10 @@ public struct RunOptions: Sendable {
     /// agent's API at muster's model stub this way; nothing else of the launch changes).
     public var agentEnvironment: (@Sendable (AgentLaunch) -> [String: String])?
 
+    /// Set for `muster worker` (and `muster run --slots`): run tasks of a run held by no one, moving
+    /// commits through a shared remote (see `WorkerRole`).
+    public var worker: WorkerRole?
+
     public init(concurrency: Int) { self.concurrency = concurrency }
 }
 
