@@ -59,7 +59,7 @@ struct ManyHostsNamespaceTests {
         try #require(done, "the run did not finish without worker a: \(fleet.log("b.err"))")
         let fenced = try await eventually(timeout: 90) { try await fleet.events(run).contains { $0.kind == "task.lease_lost" } }
         #expect(fenced, "worker a's late work was not fenced out: \(fleet.log("a.err"))")
-        #expect(await coordinator.exited() == .exited(0), fleet.log("coordinator.err"))
+        #expect(await coordinator.exited() == .exited(0), "\(fleet.log("coordinator.err"))")
         for worker in [a, b] { worker.signal(SIGTERM) }
         for worker in [a, b] { _ = await worker.exited() }
         await network.close()

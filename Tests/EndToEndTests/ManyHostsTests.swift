@@ -1,4 +1,5 @@
 import Foundation
+import MusterRuntime
 import MusterStore
 import MusterTestKit
 import Testing
@@ -62,7 +63,7 @@ struct ManyHostsTests {
         }
         let gather = try #require(tasks.first { $0.id == "gather" })
         let gathered = try await fleet.h.git("fetch", "-q", fleet.remoteURL, gather.git?.headCommit ?? "missing")
-        #expect(gathered.status == 0, gathered.stderr)
+        #expect(gathered.status == 0, "\(gathered.stderr)")
         let all = try await fleet.h.git("show", "\(gather.git?.headCommit ?? "missing"):all.txt").stdout
         #expect(all == "a\nb\nc\n", "the fan-in task did not see its needed branches: \(all)")
 
@@ -113,7 +114,7 @@ struct ManyHostsTests {
             try await fleet.events(run).contains { $0.kind == "task.lease_lost" }
         }
         #expect(rejected, "worker b's late outcome was not rejected: \(fleet.log("b.err"))")
-        #expect(await coordinator.exited() == .exited(0), fleet.log("coordinator.err"))
+        #expect(await coordinator.exited() == .exited(0), "\(fleet.log("coordinator.err"))")
         for worker in [b, c] { worker.signal(SIGTERM) }
         _ = await b.exited()
         _ = await c.exited()
