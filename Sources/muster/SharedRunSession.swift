@@ -28,11 +28,12 @@ enum SharedRunSession {
         coordinator.reopen = reopen
         let live = !global.json && Terminal.stderrIsTerminal
         if live { coordinator.progress = { ProgressLine.draw($0) } }
+        let localStop = WorkerStop()
         var local: Task<Void, Never>?
         if slots > 0 {
             var here = options
             here.concurrency = slots
-            here.worker = WorkerRole(remote: RemoteRepository(url: url ?? workspace.root.path, clone: workspace.root))
+            here.worker = WorkerRole(remote: RemoteRepository(url: url ?? workspace.root.path, clone: workspace.root), stop: localStop)
             let storePath = global.storePath
             local = Task {
                 do {
@@ -43,6 +44,11 @@ enum SharedRunSession {
             }
         }
         let outcome = try await coordinator.execute()
+        if outcome.status == .running {
+            // Interrupted: the local slots hand their tasks back to the workers at once.
+            localStop.request()
+            localStop.request()
+        }
         await local?.value
         if live { ProgressLine.clear() }
         let tasks = try await store.tasks(run: run)

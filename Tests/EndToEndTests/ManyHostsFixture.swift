@@ -34,8 +34,8 @@ final class ManyHostsFixture: Sendable {
         try FileManager.default.createDirectory(at: served, withIntermediateDirectories: true)
         try await h.git("clone", "-q", "--bare", h.root.path, served.appendingPathComponent("remote.git").path)
         let port = try FreePort.pick()
-        daemon = try h.spawn("/usr/lib/git-core/git-daemon", [
-            "--reuseaddr", "--export-all", "--enable=receive-pack", "--base-path=\(served.path)",
+        daemon = try h.spawn("/usr/bin/env", [
+            "git", "daemon", "--reuseaddr", "--export-all", "--enable=receive-pack", "--base-path=\(served.path)",
             "--listen=127.0.0.1", "--port=\(port)", served.path,
         ], stderr: h.folder.appending("daemon.log").path)
         remoteURL = "git://127.0.0.1:\(port)/remote.git"

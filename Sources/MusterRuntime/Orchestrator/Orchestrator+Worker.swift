@@ -73,10 +73,10 @@ extension Orchestrator.Loop {
 }
 
 extension Orchestrator.Loop {
-    /// A worker's SIGTERM or SIGINT: the first drains (nothing new is claimed; what runs finishes and
-    /// is recorded), the second stops the agents and leaves their leases to lapse to another worker.
+    /// A worker's stop request (its SIGTERM or SIGINT, counted by `WorkerStop`): the first drains
+    /// (nothing new is claimed; what runs finishes and is recorded), the second stops the agents and
+    /// leaves their leases to lapse to another worker.
     mutating func workerInterrupt(_ signal: Int32, role: WorkerRole) async throws {
-        role.stop.request()
         if role.stop.handingBack {
             try await o.store.appendEvent(NewEvent(run: run.id, kind: "worker.handed_back",
                                                    message: "\(o.identity.id): stopped at once by signal \(signal); \(running.count) tasks left to lapse to other workers", at: Date()))

@@ -99,10 +99,13 @@ public final class Orchestrator: Sendable {
         var loop = try Loop(orchestrator: self, run: record, epoch: epoch,
                             worktrees: usesGit ? try await WorktreeManager.make(workspace: workspace, ready: record.workflow.worktree) : nil)
         let ticker = startTicker()
-        let signals = SignalWatch(signals: [SIGINT, SIGTERM, SIGHUP]) { [inbox] signal in inbox.continuation.yield(.interrupt(signal)) }
+        // A worker's signals are trapped by the worker, which tells its `WorkerStop`.
+        let signals = options.worker == nil ? SignalWatch(signals: [SIGINT, SIGTERM, SIGHUP]) { [inbox] signal in inbox.continuation.yield(.interrupt(signal)) } : nil
+        let observation = options.worker?.stop.observe { [inbox] in inbox.continuation.yield(.interrupt(SIGTERM)) }
         defer {
             ticker.cancel()
-            signals.cancel()
+            signals?.cancel()
+            if let observation { options.worker?.stop.unobserve(observation) }
         }
         try await store.registerWorker(WorkerRecord(id: identity.id, run: runID, role: options.worker == nil ? "orchestrator" : "worker", host: identity.host,
                                                     pid: identity.pid, startedAt: Date(), heartbeatAt: Date()))

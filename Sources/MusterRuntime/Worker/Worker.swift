@@ -70,12 +70,11 @@ public final class Worker: Sendable {
         defer { beat.cancel() }
         var served: [String] = []
         var stoppedBy = "signal"
-        // Between runs the worker traps SIGTERM/SIGINT itself; while it runs one, the orchestrator does
-        // (and passes them on as `WorkerStop` requests). Handing over leaves them ignored, never fatal.
-        var trap: SignalTrap? = SignalTrap(stop)
-        defer { trap?.cancel() }
+        // The worker traps SIGTERM/SIGINT for its whole life (a process traps a signal once); the
+        // orchestrator running a run hears of them through `WorkerStop`.
+        let trap = SignalTrap(stop)
+        defer { trap.cancel() }
         while !stop.draining {
-            if trap == nil { trap = SignalTrap(stop) }
             let next: RunRecord?
             do {
                 next = try await nextRun()
@@ -89,8 +88,6 @@ public final class Worker: Sendable {
                 try await idle()
                 continue
             }
-            trap?.cancel()
-            trap = nil
             say("worker: joining run \(run.id)")
             var runOptions = RunOptions(concurrency: options.slots)
             runOptions.leaseSeconds = options.leaseSeconds
@@ -144,7 +141,7 @@ public final class Worker: Sendable {
     }
 }
 
-/// SIGTERM and SIGINT turned into `WorkerStop` requests while the worker waits between runs.
+/// SIGTERM and SIGINT turned into `WorkerStop` requests.
 final class SignalTrap {
     let signals: UnixSignals
     let relay: Task<Void, Never>
@@ -155,7 +152,7 @@ final class SignalTrap {
         relay = Task { for await _ in trapped { stop.request() } }
     }
 
-    /// Stops trapping, leaving the signals ignored until the next trap (never their fatal default).
+    /// Stops trapping, leaving the signals ignored (the worker is on its way out).
     func cancel() {
         signals.cancel(restoringDefaults: false)
         relay.cancel()

@@ -6,10 +6,25 @@ import Synchronization
 /// Either way no task is lost. Shared by the worker's idle loop and the orchestrator it runs.
 public final class WorkerStop: Sendable {
     let count = Mutex(0)
+    /// Told of each request: the orchestrator running a run for the worker wakes its loop this way
+    /// (a process traps its signals once: the worker's trap, not the orchestrator's, receives them).
+    let observers = Mutex<[Int: @Sendable () -> Void]>([:])
+    let nextObserver = Mutex(0)
 
     public init() {}
 
-    public func request() { count.withLock { $0 += 1 } }
+    public func request() {
+        count.withLock { $0 += 1 }
+        for observer in observers.withLock({ Array($0.values) }) { observer() }
+    }
+
+    func observe(_ observer: @escaping @Sendable () -> Void) -> Int {
+        let id = nextObserver.withLock { id in defer { id += 1 }; return id }
+        observers.withLock { $0[id] = observer }
+        return id
+    }
+
+    func unobserve(_ id: Int) { _ = observers.withLock { $0.removeValue(forKey: id) } }
     public var draining: Bool { count.withLock { $0 >= 1 } }
     public var handingBack: Bool { count.withLock { $0 >= 2 } }
 }
