@@ -40,6 +40,11 @@ struct ManyHostsTests {
         let workers = try ["a", "b", "c"].map { try fleet.startWorker($0) }
         let run = try await fleet.runID()
         let status = await coordinator.exited()
+        // `ps` from the coordinator's host lists the three workers, each with its host and heartbeat.
+        let ps = try await fleet.h.musterArgs(["ps", "--json", "--store", fleet.storeURL])
+        let sessions = try #require(try ps.json() as? [[String: Any]], "\(ps.stdout)\(ps.stderr)")
+        let listed = sessions.filter { $0["kind"] as? String == "worker" && $0["run"] as? String == "*" }
+        #expect(listed.count == 3 && listed.allSatisfy { $0["host"] as? String != nil && $0["heartbeat_at"] is String }, "\(sessions)")
         for worker in workers { worker.signal(SIGTERM) }
         var workerStatuses: [TerminationStatus] = []
         for worker in workers { workerStatuses.append(await worker.exited()) }
@@ -127,6 +132,29 @@ struct ManyHostsTests {
         for task in tasks {
             #expect(task.git?.headCommit != nil, "\(task.id) changed nothing")
         }
+        await fleet.close()
+    }
+
+    /// `muster cancel` from another folder (any host): the coordinator closes what has not started,
+    /// the worker stops its running agents, and the run ends cancelled.
+    @Test(.timeLimit(.minutes(6)))
+    func cancelFromAnyHostStopsTheWorkers() async throws {
+        let fleet = try await ManyHostsFixture(spec: Self.slowSpec.replacingOccurrences(of: "sleep 4", with: "sleep 60"))
+        let coordinator = try fleet.startCoordinator()
+        let run = try await fleet.runID()
+        let worker = try fleet.startWorker("a", slots: 1)
+        let store = fleet.store
+        let running = try await eventually(timeout: 60) { try await store.tasks(run: run).contains { $0.state == .running && $0.pid != nil } }
+        try #require(running, "\(fleet.log("a.err"))")
+        let elsewhere = fleet.h.folder.appending("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let cancel = try await fleet.h.exec(TestRepository.muster, ["cancel", run, "--store", fleet.storeURL], in: elsewhere)
+        #expect(cancel.status == 0, "\(cancel.stdout)\(cancel.stderr)")
+        #expect(try await store.run(run)?.status == .cancelled)
+        #expect(try await store.tasks(run: run).map(\.state).sorted { $0.rawValue < $1.rawValue } == [.cancelled, .cancelled])
+        #expect(await coordinator.exited() != .exited(0))
+        worker.signal(SIGTERM)
+        #expect(await worker.exited() == .exited(0), "\(fleet.log("a.err"))")
         await fleet.close()
     }
 }
