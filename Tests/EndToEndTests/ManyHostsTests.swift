@@ -157,4 +157,44 @@ struct ManyHostsTests {
         #expect(await worker.exited() == .exited(0), "\(fleet.log("a.err"))")
         await fleet.close()
     }
+
+    /// The first SIGTERM drains: the worker claims nothing more, finishes the task it runs (pushed and
+    /// recorded: one success, attempt 1) and exits 0; the other task is left for another worker.
+    @Test(.timeLimit(.minutes(6)))
+    func sigtermFinishesTheRunningTaskAndClaimsNoMore() async throws {
+        let fleet = try await ManyHostsFixture(spec: Self.slowSpec.replacingOccurrences(of: "sleep 4", with: "sleep 2"))
+        let coordinator = try fleet.startCoordinator()
+        let run = try await fleet.runID()
+        let a = try fleet.startWorker("a", slots: 1)
+        let store = fleet.store
+        let running = try await eventually(timeout: 60) { try await store.tasks(run: run).contains { $0.state == .running && $0.pid != nil } }
+        try #require(running, "\(fleet.log("a.err"))")
+        a.signal(SIGTERM)
+        #expect(await a.exited() == .exited(0), "\(fleet.log("a.err"))")
+        let after = try await store.tasks(run: run)
+        #expect(after.map(\.state) == [.succeeded, .ready], "\(after.map { "\($0.id) \($0.state) \($0.error ?? "")" })")
+        #expect(after.first?.attempt == 1)
+        let b = try fleet.startWorker("b", slots: 1)
+        #expect(await coordinator.exited() == .exited(0), "\(fleet.log("coordinator.err")) \(fleet.log("b.err"))")
+        b.signal(SIGTERM)
+        _ = await b.exited()
+        #expect(try await store.tasks(run: run).allSatisfy { $0.state == .succeeded && $0.attempt == 1 })
+        await fleet.close()
+    }
+
+    /// `muster run --slots 2` with no worker anywhere: the coordinator's own slots run every task in
+    /// its checkout, push the branches to the remote, and the run succeeds.
+    @Test(.timeLimit(.minutes(6)))
+    func runWithLocalSlotsNeedsNoWorker() async throws {
+        let fleet = try await ManyHostsFixture(spec: Self.spec)
+        let result = try await fleet.h.musterArgs(["run", "fleet.yml", "--slots", "2", "--remote", fleet.remoteURL,
+                                                   "--store", fleet.storeURL, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let run = try await fleet.runID()
+        let tasks = try await fleet.store.tasks(run: run)
+        #expect(tasks.count == 28 && tasks.allSatisfy { $0.state == .succeeded && $0.attempt == 1 })
+        let heads = try await fleet.h.git("ls-remote", fleet.remoteURL, "refs/heads/muster/\(run)/*").stdout
+        #expect(heads.contains("refs/heads/muster/\(run)/gather"), "\(heads)")
+        await fleet.close()
+    }
 }
