@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "MusterRuntimeTests", dependencies: ["MusterCore", "MusterStore", "MusterRuntime", "MusterTestKit"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "MusterTerminalTests", dependencies: ["MusterTerminal", "MusterStore", "MusterCore", "MusterTestKit"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["MusterStore", "MusterRuntime", "MusterTestKit",
+        .testTarget(name: "EndToEndTests", dependencies: ["MusterStore", "MusterRuntime", "MusterTestKit", "MusterPostgres",
                                                     .product(name: "MCP", package: "swift-sdk"),
                                                     .product(name: "SystemPackage", package: "swift-system")]),
         .testTarget(name: "MusterBenchTests", dependencies: ["MusterBench", "MusterRuntime", "MusterTestKit"]),

@@ -35,6 +35,8 @@ struct IntegrateCommand: AsyncParsableCommand {
     var checkBatch: Int?
     @Option(help: ArgumentHelp("While another integrate of this run holds it, keep trying this long (e.g. 30s, 5m); default: refuse at once.", valueName: "duration"))
     var wait: String?
+    @Option(help: ArgumentHelp("Fetch the run's task branches (muster/RUN/*) from this remote first: runs executed by `muster worker`s on other hosts.", valueName: "url"))
+    var fetch: String?
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
@@ -45,6 +47,7 @@ struct IntegrateCommand: AsyncParsableCommand {
             }
             let store = try await global.openStore(create: false)
             let record = try await store.requireRun(run)
+            if let fetch { try await RemoteRepository.fetchBranches(run: run, remote: fetch, into: global.workspace.root) }
             let command = check ?? record.workflow.integrate?.check
             if let command, let problem = IntegrateSpec.problem(command) {
                 throw CLIError.usage("--check \(problem): give the command that must pass after each merge, e.g. --check 'swift build'")

@@ -12,7 +12,7 @@ struct Muster: AsyncParsableCommand {
                       LogsCommand.self, ResumeCommand.self, CancelCommand.self, LockCommand.self, ConflictsCommand.self, IntegrateCommand.self,
                       ReviewCommand.self, CleanCommand.self, AgentsCommand.self, CostCommand.self,
                       DashCommand.self, TmuxCommand.self, PsCommand.self, ThrottleCommand.self, MsgCommand.self,
-                      SpawnCommand.self, WaitCommand.self, McpCommand.self, StubModelCommand.self, DoctorCommand.self, ServeCommand.self])
+                      SpawnCommand.self, WaitCommand.self, McpCommand.self, StubModelCommand.self, DoctorCommand.self, ServeCommand.self, WorkerCommand.self])
 
     /// ArgumentParser's own entry point, except that every usage error (an unknown option or
     /// subcommand, a missing or malformed argument, a failed `validate()`) exits 2, muster's status

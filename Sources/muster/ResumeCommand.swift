@@ -11,6 +11,10 @@ struct ResumeCommand: AsyncParsableCommand {
     @Argument(help: "The run id (see `muster runs`).") var run: String
     @Option(name: .shortAndLong, help: "Worker slots (default: the run's).") var concurrency: Int?
     @Option(help: "Between SIGTERM and SIGKILL when a task is stopped (seconds, or 500ms, 1m).") var grace: DurationArgument = .seconds(5)
+    @Option(help: "Many hosts: take over coordinating the run for `muster worker`s, running this many tasks here too (0: none).")
+    var slots: Int?
+    @Option(help: ArgumentHelp("With --slots: the shared git remote (default: this repository's origin).", valueName: "url"))
+    var remote: String?
     @OptionGroup var lease: LeaseOption
     @OptionGroup(title: "Live views") var live: LiveOptions
     @OptionGroup var global: GlobalOptions
@@ -18,6 +22,8 @@ struct ResumeCommand: AsyncParsableCommand {
     func validate() throws {
         try validating {
             if let concurrency, concurrency < 1 { throw CLIError.usage("--concurrency must be at least 1, got \(concurrency)") }
+            if let slots, slots < 0 { throw CLIError.usage("--slots must be 0 or more, got \(slots)") }
+            if remote != nil && slots == nil { throw CLIError.usage("--remote needs --slots (a run shared with `muster worker`s)") }
         }
     }
 
@@ -40,6 +46,11 @@ struct ResumeCommand: AsyncParsableCommand {
             options.simulate = record.simulate
             options.simulationSpeed = record.simulate ? 60 : 1
             options.grace = grace.duration
+            if let slots {
+                try await SharedRunSession.execute(run: run, slots: slots, remote: remote, store: store, global: global,
+                                                   workspace: global.workspace, options: options, reopen: true)
+                return
+            }
             // A rehearsed run is resumed as a rehearsal: never against real models.
             let recorded = try await RehearsalOption.recorded(run: run, store: store)
             let rehearsal = recorded.rehearsed ? try await RehearsalOption.start(script: recorded.script, json: global.json) : nil
@@ -74,7 +85,8 @@ struct CancelCommand: AsyncParsableCommand {
                 return
             }
             try await store.requestCancel(run, now: Date())
-            if record.isInterrupted(now: Date()) {
+            // A run coordinated for `muster worker`s is held by no orchestrator: its coordinator and workers stop it.
+            if record.isInterrupted(now: Date()), !(try await Coordinator.isCoordinated(run, store: store)) {
                 // Nobody orchestrates it (crashed): take it over just to stop orphans and close it.
                 do {
                     try await RunSession.execute(run: run, store: store, storePath: global.storePath,

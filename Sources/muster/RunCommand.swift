@@ -20,6 +20,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Dollars: stop starting tasks once spent plus running estimates reach it (overrides the spec's `budget`).")
     var budget: Double?
     @Flag(help: "On reaching the budget, also stop the running tasks.") var budgetHard = false
+    @Option(help: "Many hosts: record the run for `muster worker`s and coordinate it; run this many tasks here too (0: none).")
+    var slots: Int?
+    @Option(help: ArgumentHelp("With --slots: the shared git remote workers clone (default: this repository's origin).", valueName: "url"))
+    var remote: String?
     @OptionGroup var lease: LeaseOption
     @Flag(help: "Run every agent's real CLI as for real, but against muster's model stub on 127.0.0.1: no model is called.")
     var rehearse = false
@@ -38,6 +42,9 @@ struct RunCommand: AsyncParsableCommand {
             if stubScript != nil && !rehearse { throw CLIError.usage("--stub-script needs --rehearse") }
             if let stubScript { _ = try RehearsalOption.script(stubScript) }
             if !conflictCheck.isPositive { throw CLIError.usage("--conflict-check must be positive") }
+            if let slots, slots < 0 { throw CLIError.usage("--slots must be 0 or more, got \(slots)") }
+            if remote != nil && slots == nil { throw CLIError.usage("--remote needs --slots (a run shared with `muster worker`s)") }
+            if slots != nil && rehearse { throw CLIError.usage("--rehearse runs on this host only: drop --slots") }
         }
     }
 
@@ -64,6 +71,11 @@ struct RunCommand: AsyncParsableCommand {
             options.grace = grace.duration
             options.conflictCheckInterval = conflictCheck.duration
             options.leaseSeconds = try lease.seconds()
+            if let slots {
+                try await SharedRunSession.execute(run: runID, slots: slots, remote: remote, store: store, global: global,
+                                                   workspace: workspace, options: options)
+                return
+            }
             if rehearse { try await RehearsalOption.record(run: runID, script: stubScript, store: store) }
             let rehearsal = rehearse ? try await RehearsalOption.start(script: stubScript, json: global.json) : nil
             options.agentEnvironment = rehearsal?.overlay

@@ -147,6 +147,9 @@ extension Orchestrator.Loop {
         let (git, problem) = await settleGit(entry, agent: entry.adapter.name, after: after)
         var damaged = false
         if case .damaged? = problem { damaged = true }
+        if outcome.result == .succeeded, problem == nil, (git?.violations ?? []).isEmpty, let unpushed = await publishAttempt(task, git: git) {
+            outcome = failure(task, error: unpushed, retryable: true, exitCode: exit.status.code)
+        }
         outcome.git = git
         if let violations = git?.violations, !violations.isEmpty, outcome.result != .cancelled {
             // Its branch keeps the work for review; integration never takes it.
@@ -211,6 +214,8 @@ extension Orchestrator.Loop {
         }
         let report = try await o.store.finish(run: run.id, holder: o.identity.id, started: unrecordedStarts, outcomes, now: clock())
         unrecordedStarts.removeAll()
+        // A worker pushes the accepted attempts' branches to the shared remote (`Orchestrator+Worker`).
+        await publishBranches(outcomes, applied: report.applied)
         // Finished well and recorded: its worktree goes to the pool (when on) for the next tasks (`WorktreeManager+Pool`).
         let applied = Set(report.applied)
         for outcome in outcomes where outcome.result == .succeeded && applied.contains(outcome.task) {

@@ -111,6 +111,9 @@ extension Orchestrator.Loop {
             }
             needed[task.id] = records.sorted { $0.position < $1.position }
         }
+        if let problem = await fetchForWorker(base: base, needed: needed) {
+            return Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, Placement.failed(problem)) })
+        }
         let runID = run.id
         var shared: [String: Placement] = [:]
         if tasks.contains(where: { $0.spec.isolation == .none }) {

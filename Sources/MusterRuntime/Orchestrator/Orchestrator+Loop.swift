@@ -97,7 +97,7 @@ extension Orchestrator {
 
         var workflow: Workflow { run.workflow }
         var concurrency: Int { o.options.concurrency }
-        var accepting: Bool { scheduler.accepting }
+        var accepting: Bool { scheduler.accepting && !(o.options.worker?.stop.draining ?? false) }
         var cancelling: Bool { scheduler.cancelling }
         /// Tasks holding a worker slot: running (unless blocked in `muster wait`), or waiting for their limits.
         var occupied: Int { scheduler.occupied }
@@ -128,7 +128,7 @@ extension Orchestrator {
                     try await tick()
                     if occupied < concurrency { needDispatch = true }
                 case .interrupt(let signal):
-                    try await tell(.interrupt(signal: signal))
+                    if let role = o.options.worker { try await workerInterrupt(signal, role: role) } else { try await tell(.interrupt(signal: signal)) }
                 case .admitted:
                     try await admit(o.inbox.takeAdmissions())
                     try await checkBudget()

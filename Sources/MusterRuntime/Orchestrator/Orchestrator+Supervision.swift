@@ -7,6 +7,7 @@ import MusterStore
 extension Orchestrator.Loop {
     /// Renews the run's lease, fenced by the holder epoch, and tells the scheduler how it went.
     mutating func renewLease(now: Date) async throws {
+        if o.options.worker != nil { return try await renewTaskLeases(now: now) }
         switch try await o.store.renewRun(run.id, holder: o.identity.id, epoch: epoch, leaseSeconds: o.options.leaseSeconds, now: now) {
         case .renewed:
             try await tell(.leaseRenewed)

@@ -18,7 +18,8 @@ public final class Orchestrator: Sendable {
     public let storePath: String
     public let runID: String
     public let options: RunOptions
-    let identity = ProcessIdentity.current(role: "orchestrator")
+    /// `worker@…` when this orchestrator is a worker (`RunOptions.worker`): it then holds tasks, never the run.
+    let identity: ProcessIdentity
     let resolver = ExecutableResolver()
     let inbox: Inbox
 
@@ -83,6 +84,7 @@ public final class Orchestrator: Sendable {
         self.runID = run
         self.options = options
         self.inbox = Inbox()
+        self.identity = ProcessIdentity.current(role: options.worker == nil ? "orchestrator" : "worker")
     }
 
     /// Takes the run over (refusing if a live orchestrator holds it), stops orphans of a previous
@@ -90,21 +92,24 @@ public final class Orchestrator: Sendable {
     public func execute() async throws -> RunOutcome {
         let started = ContinuousClock.now
         guard try await store.run(runID) != nil else { throw OrchestratorError.unknownRun(runID) }
-        let epoch = try await acquire()
+        let epoch = options.worker == nil ? try await acquire() : 0
         // Read again: a resume's reopen changed it.
         guard let record = try await store.run(runID) else { throw OrchestratorError.unknownRun(runID) }
         let usesGit = record.baseCommit != nil && !record.simulate && workspace.isGitRepository
         var loop = try Loop(orchestrator: self, run: record, epoch: epoch,
                             worktrees: usesGit ? try await WorktreeManager.make(workspace: workspace, ready: record.workflow.worktree) : nil)
         let ticker = startTicker()
-        let signals = SignalWatch(signals: [SIGINT, SIGTERM, SIGHUP]) { [inbox] signal in inbox.continuation.yield(.interrupt(signal)) }
+        // A worker's signals are trapped by the worker, which tells its `WorkerStop`.
+        let signals = options.worker == nil ? SignalWatch(signals: [SIGINT, SIGTERM, SIGHUP]) { [inbox] signal in inbox.continuation.yield(.interrupt(signal)) } : nil
+        let observation = options.worker?.stop.observe { [inbox] in inbox.continuation.yield(.interrupt(SIGTERM)) }
         defer {
             ticker.cancel()
-            signals.cancel()
+            signals?.cancel()
+            if let observation { options.worker?.stop.unobserve(observation) }
         }
         let watcher = try await startWatcher()
         defer { watcher?.cancel() }
-        try await store.registerWorker(WorkerRecord(id: identity.id, run: runID, role: "orchestrator", host: identity.host,
+        try await store.registerWorker(WorkerRecord(id: identity.id, run: runID, role: options.worker == nil ? "orchestrator" : "worker", host: identity.host,
                                                     pid: identity.pid, startedAt: options.clock(), heartbeatAt: options.clock()))
         do {
             try await loop.run(started: started)
@@ -115,7 +120,7 @@ public final class Orchestrator: Sendable {
             try? await store.releaseRun(runID, holder: identity.id)
             throw error
         }
-        let status = try await loop.finish()
+        let status = options.worker == nil ? try await loop.finish() : try await loop.leave()
         try? await store.removeWorker(id: identity.id)
         try await store.releaseRun(runID, holder: identity.id)
         return RunOutcome(run: runID, status: status, counts: try await store.counts(run: runID),

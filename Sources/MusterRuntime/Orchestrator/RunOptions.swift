@@ -34,6 +34,10 @@ public struct RunOptions: Sendable {
     /// events); tests hand in a clock of their own. Tick cadence is measured on `ContinuousClock`.
     public var clock: @Sendable () -> Date = { Date() }
 
+    /// Set for `muster worker` (and `muster run --slots`): run tasks of a run held by no one, moving
+    /// commits through a shared remote (see `WorkerRole`).
+    public var worker: WorkerRole?
+
     public init(concurrency: Int) { self.concurrency = concurrency }
 }
 
