@@ -12,7 +12,7 @@ extension Orchestrator.Loop {
         try await tell(.leaseRenewed)
         try await o.store.heartbeatWorker(id: o.identity.id, task: running.keys.sorted().first, now: now)
         await gate.renewAll()
-        guard renewed < running.count + waiting.count else { return }
+        guard renewed < running.count + claimed.count else { return }
         for (id, entry) in running where entry.stop == nil {
             let record = try await o.store.task(run: run.id, id: id)
             guard record?.holder != o.identity.id || record?.attempt != entry.task.attempt else { continue }
