@@ -126,16 +126,47 @@ public final class PostgresStore: Store {
 
     func retrying<T>(_ body: () async throws -> T) async throws -> T {
         var attempt = 0
+        var lostSince: ContinuousClock.Instant?
         while true {
             do {
                 return try await body()
             } catch let error as PSQLError where Self.isTransient(error) && attempt < 20 {
                 attempt += 1
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...5) * attempt))
+            } catch where Self.isConnectionLost(error) {
+                // The server went away (a restart, a network cut): a statement on a lost connection
+                // was rolled back, so running it again on a new one is correct. Wait the server out
+                // (the pool reconnects) for `reconnectWindow`, then say it cannot be reached.
+                let since = lostSince ?? .now
+                lostSince = since
+                guard since.duration(to: .now) < Self.reconnectWindow else { throw Self.surfaced(error, location: location) }
+                try await Task.sleep(for: .milliseconds(min(2000, 200 * (attempt + 1))))
+                attempt += 1
             } catch {
                 throw Self.surfaced(error, location: location)
             }
         }
+    }
+
+    /// How long a call waits for a server that went away before it fails.
+    static let reconnectWindow: Duration = .seconds(120)
+
+    /// A connection closed by the server (shutdown, crash, restart) or not made: nothing of the
+    /// statement was applied. (A COMMIT cut in flight is the one ambiguous case: the fencing of
+    /// holders and attempts turns a replay of an applied outcome into a rejection, never a second one.)
+    static func isConnectionLost(_ error: Error) -> Bool {
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .serverClosedConnection, .connectionError, .uncleanShutdown: return true
+            case .server:
+                // admin_shutdown, crash_shutdown, cannot_connect_now; class 08: connection exceptions.
+                let state = error.serverInfo?[.sqlState] ?? ""
+                return ["57P01", "57P02", "57P03"].contains(state) || state.hasPrefix("08")
+            default: return false
+            }
+        }
+        // The pool gave up making connections for a while (its circuit breaker): it tries again later.
+        return "\(type(of: error))" == "ConnectionPoolError"
     }
 
     static func sqlState(_ error: Error) -> String? { (error as? PSQLError)?.serverInfo?[.sqlState] }

@@ -22,11 +22,12 @@ final class ManyHostsFixture: Sendable {
     let remoteURL: String
     let daemon: BackgroundProcess
 
-    init(spec: String) async throws {
+    /// `postgres`: a server of the test's own (PrivatePostgres) instead of `MUSTER_TEST_POSTGRES_URL`.
+    init(spec: String, postgres: String? = nil) async throws {
         h = try await TestRepository()
         try h.write("fleet.yml", spec)
         try await h.commitAll("spec")
-        let base = try #require(Self.postgresURL)
+        let base = try #require(postgres ?? Self.postgresURL)
         let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         storeURL = base + (base.contains("?") ? "&" : "?") + "schema=\(schema)&pool=4"
         store = try await PostgresStore(url: storeURL)
