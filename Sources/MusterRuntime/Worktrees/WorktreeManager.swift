@@ -79,7 +79,9 @@ public struct WorktreeManager: Sendable {
             try await keepEarlierAttempt(git, run: run, task: task, base: base, branch: branch)
         } else {
             try FileManager.default.createDirectory(at: dir.deletingLastPathComponent(), withIntermediateDirectories: true)
-            if pool != nil, try await !repo.branchExists(branch), let pooled = await fromPool(at: dir, branch: branch, base: base) {
+            // An empty pool (every first run) costs no git call: its folder is listed before the branch is looked up.
+            if let pool, !pool.isEmpty, try await !repo.branchExists(branch),
+               let pooled = await fromPool(at: dir, branch: branch, base: base) {
                 git = pooled.git
                 reused = pooled.setup
             } else {
