@@ -129,9 +129,9 @@ public struct WorktreeManager: Sendable {
         if let tip = try await git.resolve(ref) {
             // Files muster copied in (an `.env`) are kept out of the attempt's commit too.
             let commit = WorktreeCommit(git: git, scratch: placed)
-            let tree = try await commit.tree(from: tip)
             var kept = tip
-            if tree != (try await git.output(["rev-parse", "\(tip)^{tree}"])) {
+            // nil: its files are the tip's, nothing to keep beyond the tip itself.
+            if let tree = try await commit.changedTree(from: tip), tree != (try await git.output(["rev-parse", "\(tip)^{tree}"])) {
                 kept = try await commit.commit(tree: tree, parent: tip, message: "muster: what attempt \(task.attempt - 1) of \(run)/\(task.id) left\n",
                                                identity: identity)
             }
@@ -156,12 +156,13 @@ public struct WorktreeManager: Sendable {
         guard let worktree = state.worktree else { return state }
         let git = try await self.git(worktree: worktree, expected: state.gitDir)
         let commit = WorktreeCommit(git: git, scratch: scratch)
-        let tree = try await commit.tree(from: state.baseCommit)
-        let changed = try await Self.changedPaths(git, ["diff-tree", "-r", "--name-status", "-M", "-z", state.baseCommit, tree])
+        // nil: nothing differs from the start commit (a task that changed nothing needs no more git calls).
+        let tree = try await commit.changedTree(from: state.baseCommit)
+        let changed = if let tree { try await Self.changedPaths(git, ["diff-tree", "-r", "--name-status", "-M", "-z", state.baseCommit, tree]) } else { [String]() }
         var result = state
         result.changedPaths = changed
         result.violations = Self.violations(changed, owns: owns)
-        if !changed.isEmpty {
+        if let tree, !changed.isEmpty {
             let message = "muster: \(run)/\(id) (\(agent))\n\nRun: \(run)\nTask: \(id)\nAgent: \(agent)\nAttempt: \(attempt)\n"
             let head = try await commit.commit(tree: tree, parent: state.baseCommit, message: message, identity: identity)
             let ref = "refs/heads/\(state.branch ?? Self.branch(run: run, task: id))"
