@@ -27,8 +27,9 @@ struct WorktreeCommit: Sendable {
             || ScratchFiles.matches(path, scratchPatterns)
     }
 
-    /// The tree of the worktree's files as they are now, staged on top of `start`.
-    func tree(from start: String) async throws -> String {
+    /// The tree of the worktree's files as they are now, staged on top of `start`; nil when they are
+    /// exactly `start`'s (no tracked file differs, no new file): nothing to write or compare then.
+    func changedTree(from start: String) async throws -> String? {
         let index = FileManager.default.temporaryDirectory.appendingPathComponent("muster-index-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: index) }
         let env = ["GIT_INDEX_FILE": index]
@@ -47,6 +48,7 @@ struct WorktreeCommit: Sendable {
         if !untracked.isEmpty {
             try await git.run(["update-index", "--add", "-z", "--stdin"], stdin: Self.list(untracked), environment: env)
         }
+        if tracked.isEmpty && untracked.isEmpty { return nil }
         return try await git.output(["write-tree"], environment: env)
     }
 

@@ -78,7 +78,8 @@ extension WorktreeManager {
     public func release(_ state: TaskGitState) async -> Bool {
         guard let pool, let worktree = state.worktree, let gitDir = state.gitDir else { return false }
         let record = pool.setupRecord(for: worktree)
-        guard let git = try? await self.git(worktree: worktree, expected: gitDir) else { return false }
+        // Only HEAD moves here (and the folder, by the repository's git): no driver lookup needed.
+        guard let git = try? refGit(worktree: worktree, expected: gitDir) else { return false }
         let bytes = pool.settings.poolDiskBytes == nil ? nil : await WorktreePool.diskUse(worktree)
         guard pool.reserve(bytes: bytes) else { return false }
         defer { pool.unreserve() }

@@ -63,6 +63,14 @@ public struct WorktreeManager: Sendable {
         return try await Git(gitDirectory: folder, workTree: worktree).withoutDrivers()
     }
 
+    /// Git on a task's worktree after the same check of its `.git` link, for calls that touch only
+    /// refs (no file is staged, checked out or merged, so no filter or merge driver can run): one
+    /// git process fewer than `git(worktree:expected:)`.
+    func refGit(worktree: String, expected gitDir: String?) throws -> Git {
+        let folder = try WorktreeLink.gitDirectory(of: worktree, commonDirectory: commonDirectory, expected: gitDir)
+        return Git(gitDirectory: folder, workTree: worktree)
+    }
+
     /// The worktree for `task`: the run's base plus a merge of every branch it needs, in order.
     public func prepare(run: String, base: String, task: TaskRecord, needed: [TaskRecord]) async throws -> Preparation {
         let dir = path(run: run, task: task.id)
@@ -79,7 +87,9 @@ public struct WorktreeManager: Sendable {
             try await keepEarlierAttempt(git, run: run, task: task, base: base, branch: branch)
         } else {
             try FileManager.default.createDirectory(at: dir.deletingLastPathComponent(), withIntermediateDirectories: true)
-            if pool != nil, try await !repo.branchExists(branch), let pooled = await fromPool(at: dir, branch: branch, base: base) {
+            // An empty pool (every first run) costs no git call: its folder is listed before the branch is looked up.
+            if let pool, !pool.isEmpty, try await !repo.branchExists(branch),
+               let pooled = await fromPool(at: dir, branch: branch, base: base) {
                 git = pooled.git
                 reused = pooled.setup
             } else {
@@ -119,9 +129,9 @@ public struct WorktreeManager: Sendable {
         if let tip = try await git.resolve(ref) {
             // Files muster copied in (an `.env`) are kept out of the attempt's commit too.
             let commit = WorktreeCommit(git: git, scratch: placed)
-            let tree = try await commit.tree(from: tip)
             var kept = tip
-            if tree != (try await git.output(["rev-parse", "\(tip)^{tree}"])) {
+            // nil: its files are the tip's, nothing to keep beyond the tip itself.
+            if let tree = try await commit.changedTree(from: tip), tree != (try await git.output(["rev-parse", "\(tip)^{tree}"])) {
                 kept = try await commit.commit(tree: tree, parent: tip, message: "muster: what attempt \(task.attempt - 1) of \(run)/\(task.id) left\n",
                                                identity: identity)
             }
@@ -146,12 +156,13 @@ public struct WorktreeManager: Sendable {
         guard let worktree = state.worktree else { return state }
         let git = try await self.git(worktree: worktree, expected: state.gitDir)
         let commit = WorktreeCommit(git: git, scratch: scratch)
-        let tree = try await commit.tree(from: state.baseCommit)
-        let changed = try await Self.changedPaths(git, ["diff-tree", "-r", "--name-status", "-M", "-z", state.baseCommit, tree])
+        // nil: nothing differs from the start commit (a task that changed nothing needs no more git calls).
+        let tree = try await commit.changedTree(from: state.baseCommit)
+        let changed = if let tree { try await Self.changedPaths(git, ["diff-tree", "-r", "--name-status", "-M", "-z", state.baseCommit, tree]) } else { [String]() }
         var result = state
         result.changedPaths = changed
         result.violations = Self.violations(changed, owns: owns)
-        if !changed.isEmpty {
+        if let tree, !changed.isEmpty {
             let message = "muster: \(run)/\(id) (\(agent))\n\nRun: \(run)\nTask: \(id)\nAgent: \(agent)\nAttempt: \(attempt)\n"
             let head = try await commit.commit(tree: tree, parent: state.baseCommit, message: message, identity: identity)
             let ref = "refs/heads/\(state.branch ?? Self.branch(run: run, task: id))"

@@ -70,6 +70,11 @@ final class WorktreePool: Sendable {
 
     var entries: [Entry] { Self.entries(in: folder) }
 
+    /// No pooled worktree at all (a listing, nothing decoded): an empty pool needs no other look.
+    var isEmpty: Bool {
+        !((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).contains { $0.hasSuffix(".json") }
+    }
+
     /// Takes `entry` for this caller alone: false when another taker (or `muster clean --pool`) was first.
     func claim(_ entry: Entry) -> Bool {
         Self.claim(entry.name, in: folder)
