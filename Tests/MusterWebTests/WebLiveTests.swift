@@ -107,7 +107,11 @@ import Testing
             #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
             try Tools.keepArtifact(png, name: "board-phone.png")
             try await browser.open(live.base + "/runs/web-run/tasks/" + encoded(WebFixture.evil))
-            #expect(try await Tools.eventually { try await browser.evaluate("document.readyState") as? String == "complete" })
+            // `open` returns before the navigation ends: wait until the task page itself is loaded (its
+            // path, and the board's own script in its head) before counting script elements.
+            #expect(try await Tools.eventually {
+                try await browser.evaluate("document.readyState === 'complete' && location.pathname.includes('/tasks/') && document.querySelector('script[src=\"/assets/board.js\"]') !== null") as? Bool == true
+            }, "the task page never loaded")
             let scripts = try await browser.evaluate("document.querySelectorAll('script').length")
             let page = try await browser.evaluate("document.documentElement.outerHTML.slice(0, 3000)")
             #expect(scripts as? Int == 1, "no injected script element: \(String(describing: scripts)) in \(String(describing: page))")
