@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "MusterBenchTests", dependencies: ["MusterBench", "MusterRuntime", "MusterTestKit"]),
         .testTarget(name: "MusterRehearsalTests", dependencies: ["MusterRehearsal"]),
         .testTarget(name: "MusterWebTests", dependencies: [
-            "MusterWeb", "MusterStore", "MusterCore", "MusterRuntime",
+            "MusterWeb", "MusterStore", "MusterCore", "MusterRuntime", "MusterTestKit",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 import Foundation
 import MusterCore
 import MusterStore
+import MusterTestKit
 import Testing
 @testable import MusterTerminal
 
@@ -63,12 +64,9 @@ import Testing
         let log = DashboardFeed.outputLog(root: dir.path, run: "tp", task: "t4")
         try FileManager.default.createDirectory(atPath: (log as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try "hello from t4\n".write(toFile: log, atomically: true, encoding: .utf8)
-        var seen = false
-        for _ in 0..<100 where !seen {
-            seen = try tmux.run(["capture-pane", "-p", "-t", t4.id]).contains("hello from t4")
-            if !seen { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(seen)
+        #expect(try await eventually(timeout: 5) {
+            try tmux.run(["capture-pane", "-p", "-t", t4.id]).contains("hello from t4")
+        }, "the task's log never showed in its pane")
 
         // The dashboard was quit: opening the session again brings a dashboard back.
         let dash = try #require(try panes.panes().first { $0.task == nil && $0.ownWindow })

@@ -1,5 +1,6 @@
 import Foundation
 import MusterRuntime
+import MusterTestKit
 import Testing
 
 /// The built `muster serve`, as a user starts it.
@@ -34,7 +35,7 @@ import Testing
         let pid = try CommandRunner.spawn(Self.muster, ["serve", "--port", "0", "--json", "--store", fixture.root.appendingPathComponent("muster.db").path],
                                           in: fixture.root.path, environment: ProcessInfo.processInfo.environment, stdoutPath: out)
         var port: Int?
-        _ = try await Tools.eventually {
+        _ = try await eventually(timeout: 30) {
             let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
             port = text.split(separator: "\n").first { $0.contains("\"port\"") }
                 .flatMap { Int($0.filter(\.isNumber)) }

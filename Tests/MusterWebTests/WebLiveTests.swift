@@ -2,6 +2,7 @@ import Foundation
 import MusterCore
 import MusterRuntime
 import MusterStore
+import MusterTestKit
 import Testing
 @testable import MusterWeb
 
@@ -93,12 +94,12 @@ import Testing
         let browser = try HeadlessChromium(executable: executable)
         do {
             try await browser.open(live.base + "/runs/web-run")
-            #expect(try await Tools.eventually { try await browser.evaluate("document.readyState") as? String == "complete" })
-            #expect(try await Tools.eventually { server.hub.openStreams >= 1 }, "the page opened its event stream")
+            #expect(try await eventually(timeout: 30) { try await browser.evaluate("document.readyState") as? String == "complete" })
+            #expect(try await eventually(timeout: 30) { server.hub.openStreams >= 1 }, "the page opened its event stream")
             _ = try await browser.evaluate("window.musterMarker = 'same page'; 1")
             #expect(try await browser.evaluate("document.getElementById('t-build').dataset.state") as? String == "running")
             try await fixture.finish("build")
-            #expect(try await Tools.eventually {
+            #expect(try await eventually(timeout: 30) {
                 try await browser.evaluate("document.getElementById('t-build').dataset.state") as? String == "succeeded"
             })
             #expect(try await browser.evaluate("window.musterMarker") as? String == "same page", "no reload")
@@ -109,7 +110,7 @@ import Testing
             try await browser.open(live.base + "/runs/web-run/tasks/" + encoded(WebFixture.evil))
             // `open` returns before the navigation ends: wait until the task page itself is loaded (its
             // path, and the board's own script in its head) before counting script elements.
-            #expect(try await Tools.eventually {
+            #expect(try await eventually(timeout: 30) {
                 try await browser.evaluate("document.readyState === 'complete' && location.pathname.includes('/tasks/') && document.querySelector('script[src=\"/assets/board.js\"]') !== null") as? Bool == true
             }, "the task page never loaded")
             let scripts = try await browser.evaluate("document.querySelectorAll('script').length")
@@ -139,16 +140,6 @@ enum Tools {
         } else {
             print("skipped: \(tool) is not installed (scripts/test installs it)")
         }
-    }
-
-    /// Polls `condition` until it holds (true) or 30 s pass (false).
-    static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return false
     }
 
     /// Kept under .build/artifacts (the package's build folder) for people and CI to look at.

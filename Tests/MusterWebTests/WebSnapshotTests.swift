@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import MusterCore
 import MusterStore
+import MusterTestKit
 import Testing
 @testable import MusterWeb
 
@@ -31,7 +32,7 @@ import Testing
         #expect(await snapshots.rebuilds == 1)
 
         try await fixture.finish("build")
-        #expect(try await Tools.eventually { try await snapshots.current(WebFixture.run)?.version == 2 })
+        #expect(try await eventually(timeout: 30) { try await snapshots.current(WebFixture.run)?.version == 2 })
         #expect(try await readTogether(snapshots, 20) == [2])
         #expect(await snapshots.rebuilds == 2, "one rebuild for the change, however many readers")
         let board = try #require(try await snapshots.current(WebFixture.run)).board
