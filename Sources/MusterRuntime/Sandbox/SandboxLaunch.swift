@@ -113,9 +113,10 @@ public struct SandboxLaunch: Sendable {
         } else if fm.fileExists(atPath: tree + "/.git") {
             sealed.append(tree + "/.git")
         }
-        // The task's PATH folders stay visible too, so a tool the user put under /tmp still runs.
+        // The task's PATH folders under /tmp stay visible too (the rest of / already is), so a tool the
+        // user put there still runs; /tmp itself stays private.
         let searchPath = (request.environment["PATH"] ?? "").split(separator: ":").map(String.init)
-            .filter { $0.hasPrefix("/") && !["/tmp", "/tmp/"].contains($0) && fm.fileExists(atPath: $0) }
+            .filter { $0.hasPrefix("/tmp/") && $0 != "/tmp/" && fm.fileExists(atPath: $0) }
         let visible = [repository, home, (request.executable as NSString).deletingLastPathComponent, request.directory,
                        (storePath as NSString).deletingLastPathComponent].compactMap { $0 } + searchPath
         let policy = SandboxPolicy(tree: tree, treeWritable: treeWritable, protected: protected, writable: writable,
