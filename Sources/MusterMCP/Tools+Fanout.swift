@@ -23,6 +23,7 @@ enum FanoutTools {
                      "properties": ["minutes": ["type": "number"], "input_tokens": ["type": "number"], "output_tokens": ["type": "number"]],
                      "additionalProperties": false],
         "uses": Schema.texts("Keys of the run's limits or resources the child waits on (default: the parent's)."),
+        "runs_on": Schema.texts("Labels a worker must all have to run the child, e.g. [\"gpu\"] (default: the parent's; [] for any)."),
     ]
 
     static let spawn = MusterTool(

@@ -337,6 +337,7 @@ enum Migrations {
         ]),
         ("pg7-notify-changes", notifyChanges),
         ("pg8-set-based-finish", setBasedFinish),
+        ("pg9-task-labels", taskLabels),
     ]
 
     static func migrate(_ store: PostgresStore) async throws {

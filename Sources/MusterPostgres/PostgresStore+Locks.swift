@@ -43,13 +43,14 @@ extension PostgresStore {
     // MARK: Workers
 
     public func registerWorker(_ worker: WorkerRecord) async throws {
+        let labels: [String]? = worker.labels.flatMap { $0.isEmpty ? nil : $0.sorted() }
         _ = try await autocommit("""
-            INSERT INTO workers (id, run_id, role, host, pid, task_id, agent, started_at, heartbeat_at)
+            INSERT INTO workers (id, run_id, role, host, pid, task_id, agent, started_at, heartbeat_at, labels)
             VALUES (\(worker.id), \(worker.run), \(worker.role), \(worker.host), \(Int(worker.pid)), \(worker.task), \(worker.agent),
-                    \(worker.startedAt.timeIntervalSince1970), \(worker.heartbeatAt.timeIntervalSince1970))
+                    \(worker.startedAt.timeIntervalSince1970), \(worker.heartbeatAt.timeIntervalSince1970), \(labels)::text[])
             ON CONFLICT (id) DO UPDATE SET run_id = EXCLUDED.run_id, role = EXCLUDED.role, host = EXCLUDED.host, pid = EXCLUDED.pid,
                 task_id = EXCLUDED.task_id, agent = EXCLUDED.agent, started_at = EXCLUDED.started_at,
-                heartbeat_at = EXCLUDED.heartbeat_at
+                heartbeat_at = EXCLUDED.heartbeat_at, labels = EXCLUDED.labels
             """)
     }
 

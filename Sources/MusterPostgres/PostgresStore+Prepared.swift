@@ -10,7 +10,7 @@ import PostgresNIO
 /// it read and sort every ready task of the run on every claim.
 extension PostgresStore {
     struct ClaimStatement: PostgresPreparedStatement {
-        static let name = "muster_claim_v1"
+        static let name = "muster_claim_v2"
         static let sql = """
             WITH fence AS (
                 SELECT id FROM runs WHERE id = $1::text AND NOT cancel_requested AND (holder IS NULL OR holder = $2::text)
@@ -18,11 +18,12 @@ extension PostgresStore {
             ), lapsed AS (
                 SELECT t.run_id, t.id, t.position, t.pid AS old_pid, t.pgid AS old_pgid, t.host AS old_host FROM tasks t
                 WHERE t.run_id = $1::text AND EXISTS (SELECT 1 FROM fence) AND t.state = 'running' AND t.lease_expires_at < $3::float8
-                  AND t.holder IS DISTINCT FROM $2::text
+                  AND t.holder IS DISTINCT FROM $2::text AND t.runs_on <@ $6::text[]
                 ORDER BY t.position LIMIT $4::bigint FOR UPDATE OF t SKIP LOCKED
             ), fresh AS (
                 SELECT t.run_id, t.id, t.position, NULL::bigint AS old_pid, NULL::bigint AS old_pgid, NULL::text AS old_host FROM tasks t
                 WHERE t.run_id = $1::text AND EXISTS (SELECT 1 FROM fence) AND t.state = 'ready' AND t.not_before <= $3::float8
+                  AND t.runs_on <@ $6::text[]
                 ORDER BY t.position LIMIT $4::bigint FOR UPDATE OF t SKIP LOCKED
             ), chosen AS (
                 SELECT * FROM (SELECT *, true AS retaken FROM lapsed UNION ALL SELECT *, false AS retaken FROM fresh) c
@@ -34,15 +35,17 @@ extension PostgresStore {
             RETURNING \(taskColumns("tasks")), chosen.retaken, chosen.old_pid, chosen.old_pgid, chosen.old_host
             """
         typealias Row = PostgresRow
-        var run: String, holder: String, t: Double, limit: Int, leaseUntil: Double
+        /// `labels`: the claimer's; a task is taken only when its `runs_on` is a subset (`<@`; empty: anyone's).
+        var run: String, holder: String, t: Double, limit: Int, leaseUntil: Double, labels: [String]
 
         func makeBindings() throws -> PostgresBindings {
-            var bindings = PostgresBindings(capacity: 5)
+            var bindings = PostgresBindings(capacity: 6)
             bindings.append(run)
             bindings.append(holder)
             bindings.append(t)
             bindings.append(limit)
             bindings.append(leaseUntil)
+            bindings.append(labels)
             return bindings
         }
 

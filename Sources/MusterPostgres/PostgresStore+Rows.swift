@@ -72,7 +72,8 @@ extension PostgresStore {
         WorkerRecord(id: try row.get("id"), run: try row.get("run_id"), role: try row.get("role"), host: try row.get("host"),
                      pid: Int32(truncatingIfNeeded: try row.get("pid", as: Int.self)), task: try row.get("task_id"),
                      agent: try row.get("agent"), startedAt: Date(timeIntervalSince1970: try row.get("started_at")),
-                     heartbeatAt: Date(timeIntervalSince1970: try row.get("heartbeat_at")))
+                     heartbeatAt: Date(timeIntervalSince1970: try row.get("heartbeat_at")),
+                     labels: try row.get("labels", as: [String]?.self))
     }
 }
 

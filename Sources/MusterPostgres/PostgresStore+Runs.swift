@@ -42,6 +42,19 @@ extension PostgresStore {
                         \(states)::text[], \(parents)::text[], \(depths)::bigint[], \(origins)::text[], \(joins)::boolean[])
                  AS t(id, grp, position, key, spec, state, parent, depth, origin, joins)
             """)
+        // Labels are few and most tasks have none: set after the insert (unnest cannot hold ragged arrays).
+        var labelled: [String] = [], labels: [String] = []
+        for task in tasks where !task.runsOn.isEmpty {
+            for label in task.runsOn { labelled.append(task.id); labels.append(label) }
+        }
+        if !labelled.isEmpty {
+            try await sql.rows("""
+                UPDATE tasks SET runs_on = l.labels
+                FROM (SELECT id, array_agg(label ORDER BY label) AS labels
+                      FROM unnest(\(labelled)::text[], \(labels)::text[]) AS u(id, label) GROUP BY id) l
+                WHERE tasks.run_id = \(run) AND tasks.id = l.id
+                """)
+        }
         var depTasks: [String] = [], needs: [String] = [], onTasks: [String] = []
         for task in tasks {
             for need in task.needs { depTasks.append(task.id); needs.append(need); onTasks.append("") }

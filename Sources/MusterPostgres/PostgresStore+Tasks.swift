@@ -22,10 +22,12 @@ extension PostgresStore {
     /// One prepared statement (`ClaimStatement`), one round trip: the run's fence (no other holder, no cancel request), then
     /// lapsed leases of other holders (oldest work, handed over with the process group to stop),
     /// then ready tasks, each set locked with `SKIP LOCKED` so concurrent claimers never wait or collide.
-    public func claim(run: String, holder: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask] {
+    /// Only tasks whose `runs_on` is a subset of `labels` (`runs_on <@ labels`).
+    public func claim(run: String, holder: String, labels: Set<String>, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask] {
         guard limit > 0 else { return [] }
         let t = now.timeIntervalSince1970
-        let rows = try await autocommit(ClaimStatement(run: run, holder: holder, t: t, limit: limit, leaseUntil: t + leaseSeconds))
+        let rows = try await autocommit(ClaimStatement(run: run, holder: holder, t: t, limit: limit, leaseUntil: t + leaseSeconds,
+                                                       labels: labels.sorted()))
         var claimed: [(retaken: Bool, task: ClaimedTask)] = []
         for row in rows {
             let task = try Self.taskRecord(row)

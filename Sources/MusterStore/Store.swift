@@ -25,8 +25,9 @@ public protocol Store: StoreReader {
 
     // MARK: Tasks
     /// Atomically takes up to `limit` ready tasks (or tasks whose lease expired, never `holder`'s own)
-    /// for `holder`; nothing while another holder holds the run.
-    func claim(run: String, holder: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask]
+    /// for `holder`; nothing while another holder holds the run. Only tasks whose `runs_on` labels
+    /// are all in `labels` (a task with none is anyone's); the others are left for a claimer that has them.
+    func claim(run: String, holder: String, labels: Set<String>, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask]
     /// Records the process group of started tasks, so a successor can stop orphans.
     func recordProcesses(run: String, holder: String, _ processes: [StartedProcess], now: Date) async throws
     /// Extends the leases of every task `holder` runs, and the run's own heartbeat. Returns how many tasks it renewed.
@@ -101,6 +102,13 @@ public protocol Store: StoreReader {
     func registerWorker(_ worker: WorkerRecord) async throws
     func heartbeatWorker(id: String, task: String?, now: Date) async throws
     func removeWorker(id: String) async throws
+}
+
+extension Store {
+    /// A claimer without labels: it takes only tasks that need none.
+    public func claim(run: String, holder: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask] {
+        try await claim(run: run, holder: holder, labels: [], limit: limit, leaseSeconds: leaseSeconds, now: now)
+    }
 }
 
 public enum RunAcquisition: Sendable, Equatable {

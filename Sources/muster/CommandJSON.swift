@@ -58,7 +58,9 @@ enum CommandJSON {
         @Nullable var agent: String?
         @Nullable var heartbeatAt: String?
         var status: String
-        enum CodingKeys: String, CodingKey { case kind, run, task, host, pid, since, agent, heartbeatAt = "heartbeat_at", status }
+        /// `--labels` of an orchestrator or worker (absent: none).
+        var labels: [String]?
+        enum CodingKeys: String, CodingKey { case kind, run, task, host, pid, since, agent, heartbeatAt = "heartbeat_at", status, labels }
     }
 
     struct DashTiming: Encodable {

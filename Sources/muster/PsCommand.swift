@@ -20,7 +20,7 @@ struct PsCommand: AsyncParsableCommand {
                 Terminal.json(sessions.map { s in
                     CommandJSON.Session(kind: s.kind.rawValue, run: s.run, task: s.task, host: s.host, pid: Int(s.pid),
                                         since: CommandJSON.date(s.since), agent: s.agent, heartbeatAt: CommandJSON.date(s.heartbeatAt),
-                                        status: s.lost ? "lost" : "live")
+                                        status: s.lost ? "lost" : "live", labels: s.labels)
                 })
                 return
             }

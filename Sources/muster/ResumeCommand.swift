@@ -15,12 +15,15 @@ struct ResumeCommand: AsyncParsableCommand {
     var slots: Int?
     @Option(help: ArgumentHelp("With --slots: the shared git remote (default: this repository's origin).", valueName: "url"))
     var remote: String?
+    @Option(help: ArgumentHelp("This host's labels, comma-separated: it runs tasks whose `runs_on` they cover (default: none).", valueName: "a,b"))
+    var labels: String?
     @OptionGroup var lease: LeaseOption
     @OptionGroup(title: "Live views") var live: LiveOptions
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
         try validating {
+            _ = try LabelsOption.parse(labels)
             if let concurrency, concurrency < 1 { throw CLIError.usage("--concurrency must be at least 1, got \(concurrency)") }
             if let slots, slots < 0 { throw CLIError.usage("--slots must be 0 or more, got \(slots)") }
             if remote != nil && slots == nil { throw CLIError.usage("--remote needs --slots (a run shared with `muster worker`s)") }
@@ -46,10 +49,15 @@ struct ResumeCommand: AsyncParsableCommand {
             options.simulate = record.simulate
             options.simulationSpeed = record.simulate ? 60 : 1
             options.grace = grace.duration
+            options.labels = try LabelsOption.parse(labels)
             if let slots {
                 try await SharedRunSession.execute(run: run, slots: slots, remote: remote, store: store, global: global,
                                                    workspace: global.workspace, options: options, reopen: true)
                 return
+            }
+            // Held here alone: every unfinished task's `runs_on` must be covered, or it would never start.
+            if let refusal = LabelCheck.refusal(tasks: try await store.tasks(run: run), labels: options.labels, run: run) {
+                throw refusal
             }
             // A rehearsed run is resumed as a rehearsal: never against real models.
             let recorded = try await RehearsalOption.recorded(run: run, store: store)

@@ -24,6 +24,8 @@ struct RunCommand: AsyncParsableCommand {
     var slots: Int?
     @Option(help: ArgumentHelp("With --slots: the shared git remote workers clone (default: this repository's origin).", valueName: "url"))
     var remote: String?
+    @Option(help: ArgumentHelp("This host's labels, comma-separated: it runs tasks whose `runs_on` they cover (default: none; without --slots every `runs_on` must be covered).", valueName: "a,b"))
+    var labels: String?
     @OptionGroup var lease: LeaseOption
     @Flag(help: "Run every agent's real CLI as for real, but against muster's model stub on 127.0.0.1: no model is called.")
     var rehearse = false
@@ -56,6 +58,8 @@ struct RunCommand: AsyncParsableCommand {
         request.base = base
         request.budgetUSD = budget
         request.budgetHard = budgetHard
+        request.labels = try LabelsOption.parse(labels)
+        request.sharedWithWorkers = slots != nil
         return request
     }
 

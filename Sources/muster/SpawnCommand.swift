@@ -34,6 +34,8 @@ struct SpawnCommand: AsyncParsableCommand {
     var env: [String] = []
     @Option(parsing: .singleValue, help: ArgumentHelp("A key of the run's limits or resources the child waits on (repeatable; default: the parent's).", valueName: "key"))
     var uses: [String] = []
+    @Option(parsing: .singleValue, help: ArgumentHelp("A label a worker must have to run the child (repeatable; default: the parent's `runs_on`).", valueName: "label"))
+    var runsOn: [String] = []
     @Option(help: "Retries after a failure.") var retries: Int?
     @Option(help: "Stop the child after this long (e.g. 20m).") var timeout: String?
     @Option(help: "Estimated minutes (priced and simulated like a spec task's estimate).") var estimateMinutes: Double?
@@ -63,7 +65,7 @@ struct SpawnCommand: AsyncParsableCommand {
     func requests() throws -> [SpawnRequest] {
         if let file {
             let flags = prompt != nil || !owns.isEmpty || agent != nil || model != nil || !needs.isEmpty || id != nil
-                || !env.isEmpty || !uses.isEmpty || retries != nil || timeout != nil || estimateMinutes != nil || !command.isEmpty
+                || !env.isEmpty || !uses.isEmpty || !runsOn.isEmpty || retries != nil || timeout != nil || estimateMinutes != nil || !command.isEmpty
             if flags { throw CLIError.usage("--file takes every child from the file: drop the other child options") }
             guard FileManager.default.fileExists(atPath: file) else { throw CLIError.usage("no file at \(file)") }
             do { return try SpawnFile.read(path: file) } catch { throw CLIError.usage(error.description) }
@@ -74,6 +76,12 @@ struct SpawnCommand: AsyncParsableCommand {
         }
         var request = SpawnRequest(id: id, prompt: prompt, agent: agent, model: model, owns: owns, needs: needs, retries: retries,
                                    uses: uses.isEmpty ? nil : uses)
+        for label in runsOn {
+            if let problem = Labels.problem(label) {
+                throw CLIError.usage("--runs-on: '\(Labels.shown(label))' is not a label: it \(problem) (use \(Labels.rule))")
+            }
+        }
+        if !runsOn.isEmpty { request.runsOn = runsOn }
         if !command.isEmpty {
             if shell {
                 guard command.count == 1 else { throw CLIError.usage("--shell takes the command as one string: muster spawn --shell -- 'make a && make b'") }

@@ -29,9 +29,13 @@ struct StatusCommand: AsyncParsableCommand {
                                + Terminal.padded("TIME", 9) + Terminal.padded("COST", 10) + "DETAIL"))
             for task in tasks {
                 let elapsed = task.startedAt.map { start in Duration.seconds((task.finishedAt ?? Date()).timeIntervalSince(start)).humanized } ?? "-"
-                let detail = ([.failed, .skipped, .cancelled, .blocked].contains(task.state) || task.warning != nil
+                var detail = ([.failed, .skipped, .cancelled, .blocked].contains(task.state) || task.warning != nil
                               ? task.error : task.summary)
                     .map { $0.split(separator: "\n").first.map(String.init) ?? "" } ?? ""
+                // A ready task with `runs_on` waits for a claimer that has those labels.
+                if task.state == .ready && !task.spec.runsOn.isEmpty && detail.isEmpty {
+                    detail = "waits for a worker with --labels \(task.spec.runsOn.joined(separator: ","))"
+                }
                 let cost = task.costUSD.map { Terminal.money($0) } ?? (task.attempt > 0 && task.state.isFinal ? "unknown" : "-")
                 print(Terminal.padded(String(task.id.prefix(width)), width + 2) + Terminal.padded(Terminal.state(task), 11)
                       + Terminal.padded(String(task.attempt), 5) + Terminal.padded(elapsed, 9) + Terminal.padded(cost, 10)

@@ -9,7 +9,8 @@ struct WorkerCommand: AsyncParsableCommand {
         abstract: "Run tasks of runs started with `muster run --slots` (on any host), through a shared store and git remote.",
         discussion: """
             Keeps a clone of --repo in ${MUSTER_CACHE:-~/.cache/muster}/clones (fetched, never cloned twice), \
-            claims ready tasks of any run that no orchestrator holds (or only --run's), makes each task's \
+            claims ready tasks of any run that no orchestrator holds (or only --run's) whose `runs_on` labels \
+            --labels covers (a task without `runs_on` is anyone's), makes each task's \
             worktree from the run's base (fetching it and the commits of needed tasks), runs the agent as \
             `muster run` would (sandbox, limits, parsers, ownership check), pushes the attempt's commit and then \
             the branch muster/RUN/TASK to --repo, and records the outcome in the store. The first SIGTERM or \
@@ -20,7 +21,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The shared git remote every host clones and pushes to (git://, ssh://, https:// or a path).", valueName: "url"))
     var repo: String
     @Option(help: "Tasks run at once on this host.") var slots = 4
-    @Option(help: ArgumentHelp("This host's labels, comma-separated (not built yet: refused).", valueName: "a,b")) var labels: String?
+    @Option(help: ArgumentHelp("This host's labels, comma-separated: it also takes tasks whose `runs_on` they cover (default: none, only tasks without `runs_on`).", valueName: "a,b")) var labels: String?
     @Option(help: ArgumentHelp("Only this run (default: any run with work, oldest first).", valueName: "run")) var run: String?
     @Option(help: ArgumentHelp("Where the clone is cached (default: ${MUSTER_CACHE:-~/.cache/muster}).", valueName: "dir")) var cache: String?
     @Option(help: "Between SIGTERM and SIGKILL when a task is stopped (seconds, or 500ms, 1m).") var grace: DurationArgument = .seconds(5)
@@ -34,27 +35,15 @@ struct WorkerCommand: AsyncParsableCommand {
             if slots < 1 { throw CLIError.usage("--slots must be at least 1, got \(slots)") }
             if repo.isEmpty || repo.hasPrefix("-") { throw CLIError.usage("--repo needs the URL of the shared git remote, e.g. --repo git://host/project.git") }
             if !(speed > 0) { throw CLIError.usage("--speed must be positive") }
-            if !(try labelSet()).isEmpty {
-                // Tasks cannot ask for labels yet (`runs_on` needs a label filter in the Store's claim).
-                throw CLIError.usage("--labels: tasks cannot require labels yet (`runs_on` is not built); start the worker without --labels")
-            }
+            _ = try LabelsOption.parse(labels)
         }
-    }
-
-    func labelSet() throws -> Set<String> {
-        guard let labels else { return [] }
-        let names = labels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        for name in names where name.isEmpty || !name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) {
-            throw CLIError.usage("--labels: '\(name)' is not a label (letters, digits, - _ . separated by commas)")
-        }
-        return Set(names)
     }
 
     func run() async throws {
         try await guarded {
             let store = try await global.openStore(create: false)
             var options = Worker.Options(repository: repo, slots: slots)
-            options.labels = try labelSet()
+            options.labels = try LabelsOption.parse(labels)
             options.run = run
             options.cache = cache.map { URL(fileURLWithPath: $0) }
             options.leaseSeconds = try lease.seconds()

@@ -55,7 +55,9 @@ final class ManyHostsFixture: Sendable {
 
     /// `muster worker` with a cache (its clone) of its own; its output goes to files in the test folder.
     /// `on`: a network namespace's host, reaching PostgreSQL and the remote through its gateway.
-    func startWorker(_ name: String, slots: Int = 3, lease: String = "30s", on host: NetworkHosts.Host? = nil) throws -> BackgroundProcess {
+    /// `labels`: its `--labels` (nil: none).
+    func startWorker(_ name: String, slots: Int = 3, lease: String = "30s", on host: NetworkHosts.Host? = nil,
+                     labels: String? = nil) throws -> BackgroundProcess {
         var repo = remoteURL, store = storeURL
         var launcher = [TestRepository.muster]
         if let host {
@@ -63,7 +65,8 @@ final class ManyHostsFixture: Sendable {
             store = store.replacingOccurrences(of: "127.0.0.1", with: host.gateway)
             launcher = ["/usr/bin/env", "ip", "netns", "exec", host.namespace, TestRepository.muster]
         }
-        return try h.spawn(launcher[0], Array(launcher.dropFirst()) + ["worker", "--repo", repo, "--store", store, "--slots", "\(slots)", "--lease", lease],
+        return try h.spawn(launcher[0], Array(launcher.dropFirst()) + ["worker", "--repo", repo, "--store", store, "--slots", "\(slots)", "--lease", lease]
+                            + (labels.map { ["--labels", $0] } ?? []),
                            environment: ["MUSTER_CACHE": h.folder.appending("host-\(name)").path],
                            stdout: h.folder.appending("\(name).out").path, stderr: h.folder.appending("\(name).err").path)
     }

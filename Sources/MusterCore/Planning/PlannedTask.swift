@@ -43,6 +43,8 @@ public struct PlannedTask: Codable, Sendable, Equatable {
     public var sandbox: SandboxMode?
     /// `writable:` paths of the workflow and the task, checked by the loader.
     public var writable: [String] = []
+    /// `runs_on:` labels, sorted: only a claimer with all of them takes the task (empty: anyone).
+    public var runsOn: [String] = []
 
     public var isExpander: Bool { expands != nil }
 
@@ -79,7 +81,7 @@ public struct PlannedTask: Codable, Sendable, Equatable {
 extension PlannedTask {
     enum CodingKeys: String, CodingKey {
         case id, group, item, agent, model, prompt, command, needs, owns, env, timeout, stallTimeout, retries, estimate,
-             kind, expands, after, isolation, uses, parent, depth, join, modelIsDefault, allowDenials, sandbox, writable, mcp
+             kind, expands, after, isolation, uses, parent, depth, join, modelIsDefault, allowDenials, sandbox, writable, mcp, runsOn
     }
 
     // Fields added after the first release decode with their defaults from older stored runs.
@@ -105,5 +107,6 @@ extension PlannedTask {
         sandbox = try c.decodeIfPresent(SandboxMode.self, forKey: .sandbox)
         writable = try c.decodeIfPresent([String].self, forKey: .writable) ?? []
         mcp = try c.decodeIfPresent(Bool.self, forKey: .mcp) ?? true
+        runsOn = try c.decodeIfPresent([String].self, forKey: .runsOn) ?? []
     }
 }

@@ -48,6 +48,8 @@ public enum Planner {
             case .from:
                 var expander = try render(spec, item: nil, id: spec.id, workflow: workflow, loaded: loaded, deferItem: true)
                 expander.expands = spec
+                // Expanding needs no label: its tasks carry `runs_on` (rendered from `expands`).
+                expander.runsOn = []
                 tasks.append(expander)
             }
         }
@@ -115,6 +117,7 @@ public enum Planner {
         task.mcp = spec.mcp ?? true
         task.sandbox = spec.sandbox ?? workflow.sandbox
         task.writable = (workflow.writable ?? []) + (spec.writable ?? [])
+        task.runsOn = Array(Set(spec.runsOn ?? [])).sorted()
         return task
     }
 }

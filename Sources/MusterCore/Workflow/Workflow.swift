@@ -129,6 +129,8 @@ public struct TaskSpec: Codable, Sendable, Equatable {
     public var allowDenials: Bool?
     /// `mcp: false`: the agent is not given `muster mcp` (nil: it is, for agents that load MCP servers).
     public var mcp: Bool?
+    /// `runs_on: [gpu]`: labels a claimer must all have to take this task (nil: anyone may).
+    public var runsOn: [String]?
 
     public init(id: String, prompt: String? = nil, command: Command? = nil, agent: String? = nil,
                 model: String? = nil, needs: [String] = [], foreach: Foreach? = nil, owns: [String] = [],

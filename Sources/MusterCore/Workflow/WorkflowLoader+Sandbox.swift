@@ -1,6 +1,6 @@
 import Yams
 
-/// `sandbox:` and `writable:`, at workflow level and per task.
+/// `sandbox:` and `writable:`, at workflow level and per task; a task's `runs_on:`.
 extension NodeReader {
     func sandbox(_ node: Node) throws(SpecError) -> SandboxMode {
         let text = try string(node, "`sandbox`")
@@ -24,5 +24,21 @@ extension NodeReader {
             }
         }
         return paths
+    }
+
+    /// `runs_on: [gpu, big]`: labels, each checked by `Labels`; repeats are folded, order kept.
+    mutating func runsOn(_ node: Node, path: String) throws(SpecError) -> [String] {
+        let names = try strings(node, "`runs_on`", path: path)
+        var out: [String] = []
+        for (index, name) in names.enumerated() {
+            if let problem = Labels.problem(name) {
+                let at: Node
+                if case .sequence(let sequence) = node, index < sequence.count { at = sequence[index] } else { at = node }
+                throw fail(at, "`runs_on` label `\(name)` \(problem)",
+                           fix: "name labels with \(Labels.rule), e.g. `runs_on: [gpu]`; a worker takes the task with `--labels gpu`")
+            }
+            if !out.contains(name) { out.append(name) }
+        }
+        return out
     }
 }

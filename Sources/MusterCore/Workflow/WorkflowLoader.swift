@@ -28,7 +28,7 @@ public enum WorkflowLoader {
                                 "max_depth", "summary_chars", "limits", "resources", "sandbox", "writable", "integrate", "worktree"]
     static let budgetKeys = ["usd", "hard"]
     static let taskKeys = ["prompt", "command", "shell", "agent", "model", "needs", "foreach", "owns", "env",
-                           "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation", "join", "uses", "allow_denials", "sandbox", "writable", "mcp"]
+                           "timeout", "stall_timeout", "retries", "estimate", "kind", "isolation", "join", "uses", "allow_denials", "sandbox", "writable", "mcp", "runs_on"]
     static let foreachKeys = ["items", "glob", "from"]
     static let estimateKeys = ["minutes", "input_tokens", "output_tokens"]
     static let backoffKeys = ["initial", "max"]
@@ -281,6 +281,7 @@ struct NodeReader {
                 spec.mcp = flag
             case "sandbox": spec.sandbox = try sandbox(value)
             case "writable": spec.writable = try writable(value, path: "\(base).writable")
+            case "runs_on": spec.runsOn = try runsOn(value, path: "\(base).runs_on")
             case "join":
                 guard case .scalar = value, let flag = value.bool else {
                     throw fail(value, "`join` must be true or false", fix: "write `join: true` to also wait for what `needs` spawned")

@@ -16,7 +16,7 @@ extension Orchestrator.Loop {
     mutating func claim(_ limit: Int) async throws {
         // A long dispatch (many worktrees to prepare) must not let the run's lease lapse.
         try await holdRun()
-        let claims = try await o.store.claim(run: run.id, holder: o.identity.id, limit: limit,
+        let claims = try await o.store.claim(run: run.id, holder: o.identity.id, labels: o.options.claimLabels, limit: limit,
                                              leaseSeconds: o.options.leaseSeconds, now: clock())
         for claim in claims {
             if let orphan = claim.orphan, orphan.host == o.identity.host {

@@ -110,7 +110,8 @@ public final class Orchestrator: Sendable {
         let watcher = try await startWatcher()
         defer { watcher?.cancel() }
         try await store.registerWorker(WorkerRecord(id: identity.id, run: runID, role: options.worker == nil ? "orchestrator" : "worker", host: identity.host,
-                                                    pid: identity.pid, startedAt: options.clock(), heartbeatAt: options.clock()))
+                                                    pid: identity.pid, startedAt: options.clock(), heartbeatAt: options.clock(),
+                                                    labels: options.claimLabels.isEmpty ? nil : options.claimLabels.sorted()))
         do {
             try await loop.run(started: started)
         } catch {

@@ -37,8 +37,14 @@ public struct RunOptions: Sendable {
     /// Set for `muster worker` (and `muster run --slots`): run tasks of a run held by no one, moving
     /// commits through a shared remote (see `WorkerRole`).
     public var worker: WorkerRole?
+    /// The labels this orchestrator claims with (`muster run --labels`): it takes only tasks whose
+    /// `runs_on` they cover. A worker's are its `WorkerRole.labels`, added to these.
+    public var labels: Set<String> = []
 
     public init(concurrency: Int) { self.concurrency = concurrency }
+
+    /// Every label the orchestrator claims with.
+    public var claimLabels: Set<String> { labels.union(worker?.labels ?? []) }
 }
 
 /// One agent task about to start, as `RunOptions.agentEnvironment` sees it.

@@ -26,11 +26,13 @@ public struct TaskReport: Encodable, Sendable {
     public var denials: [Denial]
     @Nullable public var model: String?
     public var usagePartial: Bool
+    /// `runs_on`: labels a claimer must all have to take it (empty: anyone may).
+    public var runsOn: [String]
 
     enum CodingKeys: String, CodingKey {
         case id, group, state, agent, attempt, failures, exitCode = "exit_code", error, summary, resultPath = "result_path"
         case costUSD = "cost_usd", tokens, startedAt = "started_at", finishedAt = "finished_at", idempotencyKey = "idempotency_key"
-        case parent, depth, outcome, denied, denials, model, usagePartial = "usage_partial"
+        case parent, depth, outcome, denied, denials, model, usagePartial = "usage_partial", runsOn = "runs_on"
     }
 
     public init(_ t: TaskRecord) {
@@ -51,6 +53,7 @@ public struct TaskReport: Encodable, Sendable {
         idempotencyKey = t.idempotencyKey
         parent = t.parent
         depth = t.spec.depth
+        runsOn = t.spec.runsOn
         outcome = t.shownState
         denied = t.agentFacts?.denied ?? false
         denials = (t.agentFacts?.denials ?? []).map { Denial(tool: $0.tool, input: $0.input) }

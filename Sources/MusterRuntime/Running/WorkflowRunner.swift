@@ -14,6 +14,10 @@ public struct WorkflowRequest: Sendable {
     /// Dollars; replaces the spec's `budget`.
     public var budgetUSD: Double?
     public var budgetHard = false
+    /// The labels this host's orchestrator claims with (`--labels`).
+    public var labels: Set<String> = []
+    /// Open to `muster worker`s (`--slots`): a task needing labels this host lacks waits for one that has them.
+    public var sharedWithWorkers = false
 
     public init(file: String) { self.file = file }
 
@@ -69,6 +73,9 @@ public enum WorkflowRunner {
     public static func prepare(_ request: WorkflowRequest, workspace: Workspace) async throws -> PreparedRun {
         try request.check()
         let plan = try plan(file: request.file, concurrency: request.concurrency, root: workspace.root, overlaps: request.overlaps)
+        if !request.sharedWithWorkers, let refusal = LabelCheck.refusal(plan: plan, labels: request.labels, file: request.file) {
+            throw refusal
+        }
         if !request.simulate { try AgentCatalog.requireInstalled(plan, root: workspace.root) }
         let resolved: (commit: String?, warning: String?)
         do {
@@ -98,6 +105,7 @@ public enum WorkflowRunner {
         options.simulationSpeed = prepared.request.simulate ? 60 : 1
         options.budgetUSD = prepared.request.budgetUSD
         options.budgetHard = prepared.request.budgetHard
+        options.labels = prepared.request.labels
         return options
     }
 

@@ -8,13 +8,14 @@ import MusterCore
 ///
 /// Keys: id, prompt, command (argv list, or a string split into words; `"shell": true` runs it
 /// through /bin/sh), agent, model, owns, needs, env, retries, timeout ("10m"), estimate
-/// ({minutes, input_tokens, output_tokens}), uses (limit keys; default: the parent's). Anything else is refused with the entry's number.
+/// ({minutes, input_tokens, output_tokens}), uses (limit keys; default: the parent's), runs_on (labels
+/// a claimer must have; default: the parent's). Anything else is refused with the entry's number.
 public enum SpawnFile {
     public static let fileName = "spawn.json"
     /// Bigger than any sane list of children; a runaway writer is refused, not parsed.
     public static let maxBytes = 1 << 20
     public static let maxEntries = 1000
-    static let keys = ["id", "prompt", "command", "shell", "agent", "model", "owns", "needs", "env", "retries", "timeout", "estimate", "uses"]
+    static let keys = ["id", "prompt", "command", "shell", "agent", "model", "owns", "needs", "env", "retries", "timeout", "estimate", "uses", "runs_on"]
     static let estimateKeys = ["minutes", "input_tokens", "output_tokens"]
 
     public static func read(path: String) throws(SpawnRequestError) -> [SpawnRequest] {
@@ -67,6 +68,15 @@ public enum SpawnFile {
         var request = SpawnRequest(id: try text("id"), prompt: try text("prompt"), agent: try text("agent"), model: try text("model"),
                                    owns: try list("owns"), needs: try list("needs"))
         if object["uses"] != nil { request.uses = try list("uses") }
+        if object["runs_on"] != nil {
+            let labels = try list("runs_on")
+            for label in labels {
+                if let problem = Labels.problem(label) {
+                    throw .invalid("\(at): `runs_on` label `\(Labels.shown(label))` \(problem): use \(Labels.rule)")
+                }
+            }
+            request.runsOn = labels
+        }
         let shell = object["shell"] as? Bool ?? false
         if let command = object["command"] {
             if let line = command as? String {

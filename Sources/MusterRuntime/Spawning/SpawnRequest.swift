@@ -19,6 +19,8 @@ public struct SpawnRequest: Sendable, Equatable {
     public var estimate: Estimate?
     /// Keys of the run's `limits:`/`resources:` it waits on (nil: the parent's).
     public var uses: [String]?
+    /// Labels a claimer must all have to take the child (nil: the parent's; empty: anyone).
+    public var runsOn: [String]?
 
     public init(id: String? = nil, prompt: String? = nil, command: Command? = nil, agent: String? = nil, model: String? = nil,
                 owns: [String] = [], needs: [String] = [], env: [String: String] = [:], retries: Int? = nil,
@@ -74,6 +76,7 @@ public struct SpawnRequest: Sendable, Equatable {
         // A child is confined like its parent: it cannot ask for a looser sandbox than it runs in.
         child.sandbox = parent.sandbox
         child.writable = parent.writable
+        child.runsOn = Array(Set(runsOn ?? parent.runsOn)).sorted()
         return child
     }
 

@@ -29,11 +29,29 @@ public enum Spawner {
             let children = try requests.map { request throws(SpawnRequestError) in
                 try request.plannedTask(parent: parentTask.spec, limits: limits, agents: record.agents)
             }
+            try await checkLabels(children, run: record, store: store)
             return try await store.spawn(run: runID, parent: parentID, children: children, now: now)
         } catch let error as SpawnRequestError {
             throw RefusedRequest("refused: \(error.description)")
         } catch let error as SpawnError {
             throw RefusedRequest("refused: \(error.description)")
+        }
+    }
+
+    /// A run held by one orchestrator (not shared with workers) runs only what its labels cover: a
+    /// child needing another label would wait forever, so it is refused.
+    static func checkLabels(_ children: [PlannedTask], run: RunRecord, store: any Store) async throws {
+        guard let holder = run.holder, children.contains(where: { !$0.runsOn.isEmpty }) else { return }
+        let have = Set(try await store.workers(run: run.id).first { $0.id == holder.id }?.labels ?? [])
+        for child in children {
+            let missing = Labels.missing(child.runsOn, have: have)
+            guard !missing.isEmpty else { continue }
+            let names = missing.joined(separator: ",")
+            throw SpawnRequestError.invalid("""
+                child \(child.id.isEmpty ? "(unnamed)" : child.id) has `runs_on` \(names), which the orchestrator of run \(run.id) \
+                lacks (this run is not shared with workers), so it would never start: spawn it without that label, or \
+                start such runs with `muster run --labels \(names)` or `--slots`
+                """)
         }
     }
 }

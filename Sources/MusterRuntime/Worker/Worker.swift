@@ -58,7 +58,8 @@ public final class Worker: Sendable {
         say("worker \(identity.id): clone \(remote.clone.path), \(options.slots) slots" + (options.labels.isEmpty ? "" : ", labels \(options.labels.sorted().joined(separator: ","))"))
         // The worker itself, listed by `muster ps` beside the per-run entries of the orchestrators it runs.
         try await store.registerWorker(WorkerRecord(id: identity.id, run: options.run ?? "*", role: "worker", host: identity.host,
-                                                    pid: identity.pid, startedAt: Date(), heartbeatAt: Date()))
+                                                    pid: identity.pid, startedAt: Date(), heartbeatAt: Date(),
+                                                    labels: options.labels.isEmpty ? nil : options.labels.sorted()))
         // Its own heartbeat, whether idle or running a run (the orchestrators it runs beat for themselves).
         let shared = self.store, id = identity.id
         let beat = Task {
@@ -121,7 +122,8 @@ public final class Worker: Sendable {
     }
 
     /// The oldest running run that a live coordinator shares (and no orchestrator holds) with work this worker may take: ready tasks,
-    /// or tasks whose holder's lease lapsed. Runs stopping after a failure or cancelled are left alone.
+    /// or tasks whose holder's lease lapsed, that need no label this worker lacks (`runs_on`). Runs stopping after a failure or
+    /// cancelled are left alone.
     func nextRun() async throws -> RunRecord? {
         let now = Date()
         let candidates = try await store.runs(limit: 200).filter {
@@ -132,9 +134,11 @@ public final class Worker: Sendable {
             guard try await Coordinator.isCoordinated(run.id, store: store, now: now) else { continue }
             let counts = try await store.counts(run: run.id)
             if run.workflow.onFailure == .stop && counts[.failed] > 0 { continue }
-            if counts[.ready] > 0 { return run }
-            if counts[.running] > 0, try await store.tasks(run: run.id).contains(where: {
-                $0.state == .running && ($0.leaseExpiresAt.map { $0 < now } ?? false)
+            guard counts[.ready] > 0 || counts[.running] > 0 else { continue }
+            let labels = options.labels
+            if try await store.tasks(run: run.id).contains(where: { task in
+                let takeable = task.state == .ready || (task.state == .running && (task.leaseExpiresAt.map { $0 < now } ?? false))
+                return takeable && task.spec.runsOn.allSatisfy(labels.contains)
             }) { return run }
         }
         return nil

@@ -35,8 +35,11 @@ public struct WorkerRecord: Sendable, Codable, Equatable {
     public var agent: String?
     public var startedAt: Date
     public var heartbeatAt: Date
+    /// The labels it claims with (`muster worker --labels`), sorted; nil: none.
+    public var labels: [String]?
     public init(id: String, run: String, role: String, host: String, pid: Int32, task: String? = nil, agent: String? = nil,
-                startedAt: Date, heartbeatAt: Date) {
+                startedAt: Date, heartbeatAt: Date, labels: [String]? = nil) {
+        self.labels = labels
         self.id = id
         self.run = run
         self.role = role

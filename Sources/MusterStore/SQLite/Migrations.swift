@@ -165,6 +165,14 @@ enum Migrations {
             // columns other migrations append do not move it.
             try db.execute(sql: "ALTER TABLE tasks ADD COLUMN agent_facts TEXT;")
         }
+        migrator.registerMigration("v8-task-labels") { db in
+            // `runs_on`: the labels a claimer must all have (a JSON array of text; NULL: anyone may
+            // claim). `workers.labels`: the labels a worker claims with (JSON array; NULL: none).
+            try db.execute(sql: """
+                ALTER TABLE tasks ADD COLUMN runs_on TEXT;
+                ALTER TABLE workers ADD COLUMN labels TEXT;
+                """)
+        }
         return migrator
     }
 }

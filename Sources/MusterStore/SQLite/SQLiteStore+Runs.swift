@@ -30,15 +30,16 @@ extension SQLiteStore {
     static func insert(_ db: Database, run: String, tasks: [PlannedTask], specs: [String], firstPosition: Int,
                        origin: String? = nil, keys: [String]? = nil) throws {
         let taskStatement = try db.cachedStatement(sql: """
-            INSERT INTO tasks (run_id, id, grp, position, idempotency_key, spec, state, parent, depth, origin, joins)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO tasks (run_id, id, grp, position, idempotency_key, spec, state, parent, depth, origin, joins, runs_on)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let depStatement = try db.cachedStatement(sql: "INSERT OR IGNORE INTO deps (run_id, task_id, need, on_task) VALUES (?, ?, ?, ?)")
         for (offset, task) in tasks.enumerated() {
             try taskStatement.execute(arguments: [run, task.id, task.group, firstPosition + offset,
                                                   keys?[offset] ?? IdempotencyKey.make(run: run, task: task), specs[offset],
                                                   task.needs.isEmpty && task.after.isEmpty ? "ready" : "pending",
-                                                  task.parent, task.depth, origin ?? task.group, task.join])
+                                                  task.parent, task.depth, origin ?? task.group, task.join,
+                                                  task.runsOn.isEmpty ? nil : JSONCoding.encodeString(task.runsOn)])
             for need in task.needs { try depStatement.execute(arguments: [run, task.id, need, nil]) }
             for before in task.after { try depStatement.execute(arguments: [run, task.id, before, before]) }
         }

@@ -22,9 +22,13 @@ extension SQLiteStore {
         try await counts(runs: [run])[run] ?? TaskCounts()
     }
 
-    public func claim(run: String, holder: String, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask] {
+    /// A task's `runs_on` (JSON, NULL: none) must hold only labels of the claimer's (`?` bound to its labels as JSON).
+    static let labelsFit = "(runs_on IS NULL OR NOT EXISTS (SELECT 1 FROM json_each(runs_on) WHERE value NOT IN (SELECT value FROM json_each(?))))"
+
+    public func claim(run: String, holder: String, labels: Set<String>, limit: Int, leaseSeconds: Double, now: Date) async throws -> [ClaimedTask] {
         guard limit > 0 else { return [] }
         let t = now.timeIntervalSince1970
+        let have = try JSONCoding.encodeString(labels.sorted())
         return try await write { db in
             // Fenced: nothing is claimed while another holder holds the run, or after a cancel request.
             guard let fence = try Row.fetchOne(try db.cachedStatement(sql: "SELECT cancel_requested, holder FROM runs WHERE id = ?"),
@@ -38,8 +42,9 @@ extension SQLiteStore {
             // retaking one would kill it and record its exit against the new attempt.
             let lapsed = try Row.fetchAll(try db.cachedStatement(sql: """
                 SELECT * FROM tasks WHERE run_id = ? AND state = 'running' AND lease_expires_at < ? AND holder IS NOT ?
+                  AND \(Self.labelsFit)
                 ORDER BY position LIMIT ?
-                """), arguments: [run, t, holder, limit])
+                """), arguments: [run, t, holder, have, limit])
             if !lapsed.isEmpty {
                 let retake = try db.cachedStatement(sql: """
                     UPDATE tasks SET state = 'running', holder = ?, lease_expires_at = ?, attempt = attempt + 1, started_at = ?,
@@ -66,10 +71,11 @@ extension SQLiteStore {
                 UPDATE tasks SET state = 'running', holder = ?1, lease_expires_at = ?2, attempt = attempt + 1, started_at = ?3,
                     pid = NULL, pgid = NULL, host = NULL
                 WHERE rowid IN (SELECT rowid FROM tasks WHERE run_id = ?4 AND state = 'ready' AND not_before <= ?3
+                                  AND \(Self.labelsFit.replacingOccurrences(of: "?", with: "?6"))
                                 ORDER BY position LIMIT ?5)
                 RETURNING *
                 """)
-            let taken = try Row.fetchAll(take, arguments: [holder, t + leaseSeconds, t, run, limit - claimed.count])
+            let taken = try Row.fetchAll(take, arguments: [holder, t + leaseSeconds, t, run, limit - claimed.count, have])
                 .map { ClaimedTask(task: try Self.taskRecord($0), orphan: nil) }
             return claimed + taken.sorted { $0.task.position < $1.task.position }
         }

@@ -184,12 +184,13 @@ public final class SQLiteStore: Store {
     // MARK: Workers
 
     public func registerWorker(_ worker: WorkerRecord) async throws {
+        let labels = try worker.labels.flatMap { $0.isEmpty ? nil : try JSONCoding.encodeString($0.sorted()) }
         try await write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO workers (id, run_id, role, host, pid, task_id, agent, started_at, heartbeat_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO workers (id, run_id, role, host, pid, task_id, agent, started_at, heartbeat_at, labels)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [worker.id, worker.run, worker.role, worker.host, worker.pid, worker.task, worker.agent,
-                                 worker.startedAt.timeIntervalSince1970, worker.heartbeatAt.timeIntervalSince1970])
+                                 worker.startedAt.timeIntervalSince1970, worker.heartbeatAt.timeIntervalSince1970, labels])
         }
     }
 
@@ -215,7 +216,8 @@ public final class SQLiteStore: Store {
                 WorkerRecord(id: row["id"], run: row["run_id"], role: row["role"], host: row["host"], pid: row["pid"],
                              task: row["task_id"], agent: row["agent"],
                              startedAt: Date(timeIntervalSince1970: row["started_at"]),
-                             heartbeatAt: Date(timeIntervalSince1970: row["heartbeat_at"]))
+                             heartbeatAt: Date(timeIntervalSince1970: row["heartbeat_at"]),
+                             labels: (row["labels"] as String?).flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) })
             }
         }
     }

@@ -15,6 +15,8 @@ public struct LiveSession: Sendable, Equatable {
     public var heartbeatAt: Date?
     /// Stopped heartbeating (3 × 10 s), or its pid is gone on this host.
     public var lost: Bool
+    /// The labels an orchestrator or worker claims with (`--labels`); nil: none.
+    public var labels: [String]? = nil
 }
 
 /// What `muster ps` lists: every registered orchestrator and worker (across runs) and every
@@ -43,7 +45,8 @@ public enum LiveSessions {
             let stale = now.timeIntervalSince(w.heartbeatAt) > lostAfter
             let gone = w.host == host && !isAlive(w.pid)
             out.append(LiveSession(kind: w.role == "orchestrator" ? .orchestrator : .worker, run: w.run, task: w.task, host: w.host,
-                                   pid: w.pid, since: w.startedAt, agent: w.agent, heartbeatAt: w.heartbeatAt, lost: stale || gone))
+                                   pid: w.pid, since: w.startedAt, agent: w.agent, heartbeatAt: w.heartbeatAt, lost: stale || gone,
+                                   labels: w.labels))
         }
         for t in runningTasks.sorted(by: { ($0.run, $0.position) < ($1.run, $1.position) }) {
             let pid = t.pid ?? 0
