@@ -49,6 +49,23 @@ import Testing
         #expect(tasks.allSatisfy { $0["state"] as? String == "succeeded" }, "\(tasks)")
     }
 
+    /// `muster resume` holds the run alone too: an unfinished task needing a label it lacks is refused.
+    @Test(.timeLimit(.minutes(2))) func resumeRefusesAnUnfinishedTaskNeedingALabelItLacks() async throws {
+        let h = try await TestRepository()
+        try h.write("w.yml", "name: r\nagent: shell\ntasks:\n  train:\n    runs_on: [gpu]\n    command: [\"false\"]\n")
+        try await h.commitAll()
+        let run = try await h.muster("run", "w.yml", "--labels", "gpu", "--json")
+        #expect(run.status == 1, "\(run.status) \(run.stderr)")
+        let runID = try #require((try run.json() as? [String: Any])?["run"] as? String, "\(run.stdout)")
+        let refused = try await h.muster("resume", runID)
+        #expect(refused.status == 2 && refused.stderr.contains("run \(runID): task train") && refused.stderr.contains("`--labels gpu`"),
+                "\(refused.status) \(refused.stderr)")
+        let status = try await h.muster("status", runID, "--json")
+        #expect((try status.json() as? [String: Any])?["status"] as? String == "failed", "a refused resume changed the run: \(status.stdout)")
+        let resumed = try await h.muster("resume", runID, "--labels", "gpu")
+        #expect(resumed.status == 1 && !resumed.stderr.contains("lacks"), "\(resumed.status) \(resumed.stderr)")
+    }
+
     @Test func aWorkerNoLongerRefusesLabelsButRefusesBadOnes() async throws {
         let h = try await TestRepository()
         let bad = try await h.muster("worker", "--repo", h.root.path, "--labels", "gpu,", "--exit-when-idle")

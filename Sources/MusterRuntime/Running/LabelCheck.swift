@@ -15,9 +15,10 @@ public enum LabelCheck {
         return nil
     }
 
-    /// The same for a recorded run being resumed here: its unfinished tasks.
+    /// The same for a recorded run being resumed here: every task but the succeeded ones (a resume
+    /// puts failed, skipped and cancelled tasks back in line).
     public static func refusal(tasks: [TaskRecord], labels: Set<String>, run: String) -> RunRefusal? {
-        for task in tasks where !task.state.isFinal {
+        for task in tasks where task.state != .succeeded {
             let required = task.spec.runsOn + (task.spec.expands?.runsOn ?? [])
             let missing = Labels.missing(required, have: labels)
             if !missing.isEmpty { return refusal(task: task.id, missing: missing, in: "run \(run)") }
