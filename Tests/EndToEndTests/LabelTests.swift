@@ -131,4 +131,58 @@ struct LabelledWorkersTests {
         for task in tasks where task.group == "any" { #expect(["gpu", "arm"].contains(placed[task.id]), "\(task.id): \(placed[task.id] ?? "?")") }
         await fleet.close()
     }
+
+    /// A worker whose run has only tasks needing a label it lacks leaves it (a `worker.left` event),
+    /// free for other runs, instead of waiting there: the gpu tasks wait on a gate file the test
+    /// opens only once the unlabelled worker left, so nothing depends on timing.
+    @Test(.timeLimit(.minutes(6)))
+    func aWorkerLeavesARunWhoseRemainingTasksNeedALabelItLacks() async throws {
+        let gate = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("muster-label-gate-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: gate) }
+        let spec = """
+            name: fleet
+            agent: shell
+            sandbox: none
+            tasks:
+              plain:
+                command: ["sh", "-c", "echo plain > plain.txt"]
+                owns: [plain.txt]
+              gpu:
+                foreach: {items: [g1, g2]}
+                runs_on: [gpu]
+                command: ["sh", "-c", "while [ ! -f \(gate.path) ]; do sleep 0.1; done; echo {{item}} > {{item}}.txt"]
+                owns: ["{{item}}.txt"]
+
+            """
+        let fleet = try await ManyHostsFixture(spec: spec)
+        let coordinator = try fleet.startCoordinator()
+        // The unlabelled worker alone first: it runs `plain`, then only gpu tasks are left.
+        let plain = try fleet.startWorker("plain", slots: 2)
+        let run = try await fleet.runID()
+        let store = fleet.store
+        let left = try await eventually(timeout: 120) {
+            try await store.events(run: run, after: 0, limit: 1000).contains { $0.kind == "worker.left" }
+        }
+        let report = { "coordinator: \(fleet.log("coordinator.err"))\nplain: \(fleet.log("plain.err"))\ngpu: \(fleet.log("gpu.err"))" }
+        #expect(left, "the unlabelled worker never left: \(report())")
+        let message = try await store.events(run: run, after: 0, limit: 1000).first { $0.kind == "worker.left" }?.message ?? ""
+        #expect(message.contains("needs a label it lacks (gpu)"), "\(message)")
+        #expect(try await store.task(run: run, id: "plain")?.state == .succeeded)
+        let gpu = try fleet.startWorker("gpu", slots: 2, labels: "gpu")
+        // Once the gpu worker is in the run, it is the only worker there; the plain one is back to looking for work.
+        let joined = try await eventually(timeout: 120) {
+            try await store.tasks(run: run).filter { $0.group == "gpu" && $0.state == .running }.count == 2
+        }
+        #expect(joined, "the gpu worker did not take the gpu tasks: \(report())")
+        let inRun = try await store.workers(run: run).filter { $0.role == "worker" }
+        #expect(inRun.count == 1 && inRun.first?.labels == ["gpu"], "\(inRun)")
+        FileManager.default.createFile(atPath: gate.path, contents: Data())
+        let status = await coordinator.exited()
+        for worker in [plain, gpu] { worker.signal(SIGTERM) }
+        for worker in [plain, gpu] { _ = await worker.exited() }
+        #expect(status == .exited(0), "\(status): \(report())")
+        let tasks = try await store.tasks(run: run)
+        #expect(tasks.count == 3 && tasks.allSatisfy { $0.state == .succeeded && $0.attempt == 1 }, "\(tasks.map { "\($0.id) \($0.state)" })")
+        await fleet.close()
+    }
 }

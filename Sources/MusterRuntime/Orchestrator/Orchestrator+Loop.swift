@@ -40,6 +40,8 @@ extension Orchestrator {
         let worktrees: WorktreeManager?
         /// How tasks are sandboxed; set when the loop starts (`Sandbox/`).
         var sandbox: SandboxLaunch?
+        /// When a worker last looked for tasks it may take (`nothingLeftForThisWorker`).
+        var lastLabelCheck = ContinuousClock.now
 
 
         struct Running {
@@ -115,6 +117,7 @@ extension Orchestrator {
                 if running.isEmpty && scheduler.waiting.isEmpty {
                     if !accepting { break }
                     if try await o.store.counts(run: run.id).unfinished == 0 { break }
+                    if claimed.isEmpty, try await nothingLeftForThisWorker() { break }
                 }
                 guard let wake = await wakes.next() else { break }
                 // Before acting on anything (an exit, a tick, a signal): still the run's holder?

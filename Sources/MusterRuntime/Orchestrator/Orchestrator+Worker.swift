@@ -24,6 +24,24 @@ extension Orchestrator.Loop {
         }
     }
 
+    /// A `muster worker` with nothing in hand whose run has only tasks needing labels it lacks could
+    /// wait there while other runs have work for it: it leaves (an event says why). Only runs whose
+    /// spec has `runs_on` are looked at, at most once a second.
+    mutating func nothingLeftForThisWorker() async throws -> Bool {
+        guard let role = o.options.worker, role.leavesWhenNothingToTake,
+              workflow.tasks.contains(where: { !($0.runsOn ?? []).isEmpty }),
+              ContinuousClock.now - lastLabelCheck >= .seconds(1) else { return false }
+        lastLabelCheck = ContinuousClock.now
+        let labels = o.options.claimLabels
+        let open = try await o.store.tasks(run: run.id).filter { !$0.state.isFinal }
+        guard !open.isEmpty, open.allSatisfy({ !$0.spec.runsOn.allSatisfy(labels.contains) }) else { return false }
+        let needed = Set(open.flatMap(\.spec.runsOn)).subtracting(labels).sorted().joined(separator: ",")
+        try await o.store.appendEvent(NewEvent(run: run.id, kind: "worker.left",
+                                               message: "\(o.identity.id): every task left needs a label it lacks (\(needed)); serving other runs",
+                                               at: clock()))
+        return true
+    }
+
     /// Fetches the run's base and the commits the tasks need; nil when all are here, else why not.
     func fetchForWorker(base: String, needed: [String: [TaskRecord]]) async -> String? {
         guard let worker = o.options.worker else { return nil }

@@ -97,6 +97,7 @@ public final class Worker: Sendable {
             runOptions.simulationSpeed = run.simulate ? options.simulationSpeed : 1
             runOptions.tick = .milliseconds(100)
             runOptions.worker = WorkerRole(remote: remote, labels: options.labels, stop: stop)
+            runOptions.worker?.leavesWhenNothingToTake = true
             do {
                 _ = try await WorkflowRunner.execute(run: run.id, store: store, storePath: storePath, workspace: workspace, options: runOptions)
                 if !served.contains(run.id) { served.append(run.id) }

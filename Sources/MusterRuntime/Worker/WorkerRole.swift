@@ -13,6 +13,10 @@ public struct WorkerRole: Sendable {
     public var labels: Set<String>
     /// SIGTERM/SIGINT: drain, then hand back (see `WorkerStop`).
     public var stop: WorkerStop
+    /// `muster worker`: leave a run once every unfinished task needs a label it lacks (`runs_on`), to
+    /// serve other runs; it joins again when the run has a task it may take. (A run's own `--slots`
+    /// stay: they serve only that run.)
+    public var leavesWhenNothingToTake = false
 
     public init(remote: RemoteRepository, labels: Set<String> = [], stop: WorkerStop = WorkerStop()) {
         self.remote = remote
