@@ -26,7 +26,8 @@ public final class PostgresStore: Store {
     public init(location: PostgresLocation) async throws {
         self.location = location
         var logger = Logger(label: "muster.postgres")
-        logger.logLevel = .critical
+        // MUSTER_POSTGRES_LOG=debug|info|warning… shows the driver's own log on stderr (a reconnecting pool, say).
+        logger.logLevel = ProcessInfo.processInfo.environment["MUSTER_POSTGRES_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         self.logger = logger
         var configuration: PostgresClient.Configuration
         if let folder = location.socketFolder {
@@ -157,7 +158,9 @@ public final class PostgresStore: Store {
     static func isConnectionLost(_ error: Error) -> Bool {
         if let error = error as? PSQLError {
             switch error.code {
-            case .serverClosedConnection, .connectionError, .uncleanShutdown: return true
+            // clientClosedConnection: the pool handed out a connection the server had just closed
+            // (the driver closes its side once it notices); the statement never reached a server.
+            case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown: return true
             case .server:
                 // admin_shutdown, crash_shutdown, cannot_connect_now; class 08: connection exceptions.
                 let state = error.serverInfo?[.sqlState] ?? ""
