@@ -79,8 +79,8 @@ extension PostgresStore {
     }
 
     /// A prepared statement outside any explicit transaction (it commits on its own): one round trip.
-    func autocommit<S: PostgresPreparedStatement>(_ statement: S) async throws -> [PostgresRandomAccessRow] where S.Row == PostgresRow {
-        try await retrying {
+    func autocommit<S: PostgresPreparedStatement>(_ statement: S, caller: String = #function) async throws -> [PostgresRandomAccessRow] where S.Row == PostgresRow {
+        try await retrying(caller) {
             var rows: [PostgresRandomAccessRow] = []
             for try await row in try await self.client.execute(statement, logger: self.logger) { rows.append(row.makeRandomAccess()) }
             return rows

@@ -26,7 +26,8 @@ public final class PostgresStore: Store {
     public init(location: PostgresLocation) async throws {
         self.location = location
         var logger = Logger(label: "muster.postgres")
-        logger.logLevel = .critical
+        // MUSTER_POSTGRES_LOG=debug|info|warning… shows the driver's own log on stderr (a reconnecting pool, say).
+        logger.logLevel = ProcessInfo.processInfo.environment["MUSTER_POSTGRES_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         self.logger = logger
         var configuration: PostgresClient.Configuration
         if let folder = location.socketFolder {
@@ -98,15 +99,15 @@ public final class PostgresStore: Store {
     // MARK: Running statements
 
     /// One statement outside any explicit transaction (it commits on its own): one round trip.
-    func autocommit(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
-        try await retrying {
+    func autocommit(_ query: PostgresQuery, caller: String = #function) async throws -> [PostgresRandomAccessRow] {
+        try await retrying(caller) {
             try await self.client.query(query, logger: self.logger).collect().map { $0.makeRandomAccess() }
         }
     }
 
     /// `body` in one transaction on one pooled connection; retried whole on a deadlock or a serialization failure.
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (SQL) async throws -> T) async throws -> T {
-        try await retrying {
+    func transaction<T: Sendable>(caller: String = #function, _ body: @escaping @Sendable (SQL) async throws -> T) async throws -> T {
+        try await retrying(caller) {
             try await self.client.withConnection { connection in
                 let sql = SQL(connection: connection, logger: self.logger)
                 try await sql.rows("BEGIN")
@@ -124,7 +125,17 @@ public final class PostgresStore: Store {
         }
     }
 
-    func retrying<T>(_ body: () async throws -> T) async throws -> T {
+    func retrying<T>(_ caller: String, _ body: () async throws -> T) async throws -> T {
+        // With MUSTER_POSTGRES_LOG, a call that waits long says which it is (a stuck lock, a lost connection).
+        let watchdog = logger.logLevel <= .warning ? Task { [logger] in
+            var waited = 0
+            while true {
+                try await Task.sleep(for: .seconds(15))
+                waited += 15
+                logger.warning("store call \(caller) still waiting after \(waited) s")
+            }
+        } : nil
+        defer { watchdog?.cancel() }
         var attempt = 0
         var lostSince: ContinuousClock.Instant?
         while true {
@@ -157,7 +168,9 @@ public final class PostgresStore: Store {
     static func isConnectionLost(_ error: Error) -> Bool {
         if let error = error as? PSQLError {
             switch error.code {
-            case .serverClosedConnection, .connectionError, .uncleanShutdown: return true
+            // clientClosedConnection: the pool handed out a connection the server had just closed
+            // (the driver closes its side once it notices); the statement never reached a server.
+            case .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown: return true
             case .server:
                 // admin_shutdown, crash_shutdown, cannot_connect_now; class 08: connection exceptions.
                 let state = error.serverInfo?[.sqlState] ?? ""

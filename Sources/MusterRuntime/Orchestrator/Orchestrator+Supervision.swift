@@ -13,6 +13,7 @@ extension Orchestrator.Loop {
             try await tell(.leaseRenewed)
             try await o.store.heartbeatWorker(id: o.identity.id, task: nil, now: now)
             await gate.renewAll()
+            try await handBackUnknownClaims(held: try await o.store.counts(run: run.id)[.running], now: now)
         case .lost(let holder, _):
             try await tell(.leaseLost(holder: holder))
         }

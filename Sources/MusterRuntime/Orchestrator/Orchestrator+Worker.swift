@@ -12,6 +12,7 @@ extension Orchestrator.Loop {
         try await tell(.leaseRenewed)
         try await o.store.heartbeatWorker(id: o.identity.id, task: running.keys.sorted().first, now: now)
         await gate.renewAll()
+        try await handBackUnknownClaims(held: renewed, now: now)
         guard renewed < running.count + claimed.count else { return }
         for (id, entry) in running where entry.stop == nil {
             let record = try await o.store.task(run: run.id, id: id)
