@@ -67,7 +67,7 @@ final class ManyHostsFixture: Sendable {
         }
         return try h.spawn(launcher[0], Array(launcher.dropFirst()) + ["worker", "--repo", repo, "--store", store, "--slots", "\(slots)", "--lease", lease]
                             + (labels.map { ["--labels", $0] } ?? []),
-                           environment: ["MUSTER_CACHE": h.folder.appending("host-\(name)").path],
+                           environment: ["MUSTER_CACHE": h.folder.appending("host-\(name)").path, "MUSTER_POSTGRES_LOG": Self.postgresLog],
                            stdout: h.folder.appending("\(name).out").path, stderr: h.folder.appending("\(name).err").path)
     }
 
@@ -82,10 +82,14 @@ final class ManyHostsFixture: Sendable {
     func startCoordinator(lease: String = "30s") throws -> BackgroundProcess {
         try h.spawn(TestRepository.muster, ["run", "fleet.yml", "--slots", "0", "--remote", remoteURL, "--store", storeURL,
                                             "--lease", lease, "--json"],
+                    environment: ["MUSTER_POSTGRES_LOG": Self.postgresLog],
                     stdout: h.folder.appending("coordinator.out").path, stderr: h.folder.appending("coordinator.err").path)
     }
 
     func log(_ name: String) -> String { h.folder.read(name) }
+
+    /// Warnings only: a store call waiting long says which it is in the logs a failing test prints.
+    static let postgresLog = "warning"
 
     /// The only run in this schema, once the coordinator recorded it.
     func runID() async throws -> String {
