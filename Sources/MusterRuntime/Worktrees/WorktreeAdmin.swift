@@ -6,8 +6,11 @@ import Foundation
 /// turns here; each takes milliseconds. The checkout that fills a worktree with files (the cost that
 /// grows with the repository) runs outside, many at once, each in its own index.
 actor WorktreeAdmin {
-    /// `git worktree add` calls made (for tests and benchmarks: a pooled worktree makes none).
+    /// New worktrees made, by `git worktree add` or written directly (for tests and benchmarks: a pooled worktree makes none).
     private(set) var added = 0
+    /// Counts a worktree made without `git worktree add` (`WorktreeAdminFolder`).
+    func count() { added += 1 }
+
     /// An actor lets another call in at each `await`: the turn is held across the git calls by hand.
     private var busy = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
