@@ -176,6 +176,22 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: try #require(state.gitDir) + "/logs"))
     }
 
+    @Test func theRunFolderSpreadsItsWorktreesOverTheDisk() async throws {
+        let f = try await GitFixture.make()
+        // Whether this filesystem has the mark at all (ext4 does; tmpfs does not).
+        let probe = f.root.appendingPathComponent("probe")
+        try FileManager.default.createDirectory(at: probe, withIntermediateDirectories: true)
+        let supported = WorktreeFolders.markTop(probe.path)
+        #expect(WorktreeFolders.isMarkedTop(probe.path) == supported)
+        let m = try await manager(f)
+        _ = try await prepare(m, f, "t1")
+        let runFolder = (f.worktreePath("t1") as NSString).deletingLastPathComponent
+        #expect(WorktreeFolders.isMarkedTop(runFolder) == supported)
+        // Only the run's folder: inside a worktree, files stay near their folder.
+        #expect(!WorktreeFolders.isMarkedTop(f.worktreePath("t1")))
+        #expect(!WorktreeFolders.isMarkedTop(f.root.path))
+    }
+
     @Test func aFailedWriteLeavesNothingBehind() async throws {
         let f = try await GitFixture.make()
         let common = f.root.path + "/.git"

@@ -111,7 +111,8 @@ public struct WorktreeManager: Sendable {
             git = try await self.git(worktree: dir.path, expected: recorded)
             try await keepEarlierAttempt(git, run: run, task: task, base: base, branch: branch)
         } else {
-            try FileManager.default.createDirectory(at: dir.deletingLastPathComponent(), withIntermediateDirectories: true)
+            // The run's folder spreads its worktrees over the disk (`WorktreeFolders`).
+            try WorktreeFolders.make(dir.deletingLastPathComponent())
             // An empty pool (every first run) costs no git call: its folder is listed before the branch is looked up.
             if let pool, !pool.isEmpty, try await !repo.branchExists(branch),
                let pooled = await fromPool(at: dir, branch: branch, base: base) {
