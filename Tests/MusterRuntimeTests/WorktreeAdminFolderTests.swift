@@ -155,8 +155,8 @@ import Testing
         #expect(try await f.git(["status", "--porcelain", "--untracked-files=all"], in: path) == "")
     }
 
-    @Test func aRepositoryWithPerWorktreeConfigOrSparseCheckoutKeepsGitWorktreeAdd() async throws {
-        for (key, value) in [("extensions.worktreeConfig", "true"), ("core.sparseCheckout", "yes")] {
+    @Test func aRepositoryWithPerWorktreeConfigSparseCheckoutOrSharingKeepsGitWorktreeAdd() async throws {
+        for (key, value) in [("extensions.worktreeConfig", "true"), ("core.sparseCheckout", "yes"), ("core.sharedRepository", "group")] {
             let f = try await GitFixture.make()
             if key.hasPrefix("extensions.") { try await f.git(["config", "core.repositoryFormatVersion", "1"]) }
             try await f.git(["config", key, value])

@@ -13,9 +13,10 @@ import Foundation
 /// `locked` file until both links exist, so a concurrent `git worktree prune` never removes it
 /// half-made.
 enum WorktreeAdminFolder {
-    /// What git would write in the repository's config that `git worktree add` honours and this
-    /// writer does not (per-worktree config, sparse checkout): such a repository keeps `git worktree add`.
-    static let unsupportedKeys = #"^(extensions\.worktreeconfig|core\.sparsecheckout)$"#
+    /// Settings of the repository that `git worktree add` honours and this writer does not
+    /// (per-worktree config and a sparse checkout are copied into a new worktree; a shared
+    /// repository's group permissions): with any on, the repository keeps `git worktree add`.
+    static let unsupportedKeys = #"^(extensions\.worktreeconfig|core\.sparsecheckout|core\.sharedrepository)$"#
 
     /// Writes the admin folder for a new worktree at `worktree` (made here; it must not exist yet)
     /// whose HEAD is `refs/heads/<branch>` at `commit`. `ident` is `git var GIT_COMMITTER_IDENT`

@@ -11,7 +11,7 @@ public struct WorktreeManager: Sendable {
     let identity: [String]
     /// The repository's shared git folder: every task worktree's admin folder lives in its `worktrees/`.
     let commonDirectory: String
-    /// Takes turns for the metadata steps (`git worktree add --no-checkout`, `move`); checkouts run side by side.
+    /// Takes turns for git's metadata steps (`git worktree add` when it is still used, `move`); new worktrees and checkouts run side by side.
     let admin = WorktreeAdmin()
     /// `worktree:` of the spec: what each fresh worktree gets before its task (nil: nothing).
     var ready: WorktreeReady?
