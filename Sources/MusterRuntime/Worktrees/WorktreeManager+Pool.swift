@@ -6,7 +6,7 @@ extension WorktreeManager {
     /// A new worktree on `branch`: its branch made by one `update-ref`, its admin folder written
     /// here (`WorktreeAdminFolder`), then one checkout, beside other worktrees' in full. A branch
     /// that exists already (its worktree cleaned, or a crash mid-creation), or a repository with
-    /// per-worktree config or a sparse checkout, takes `git worktree add`, one at a time.
+    /// per-worktree config, a sparse checkout or shared permissions, takes `git worktree add`, one at a time.
     func create(at dir: URL, run: String, task: TaskRecord, branch: String, base: String) async throws -> Git {
         if let direct, let git = try await createDirectly(at: dir, task: task, branch: branch, base: base, ident: direct.ident) {
             return git

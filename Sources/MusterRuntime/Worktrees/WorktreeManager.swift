@@ -21,7 +21,7 @@ public struct WorktreeManager: Sendable {
     var pool: WorktreePool?
     /// Set when new worktrees' admin folders are written by muster (`WorktreeAdminFolder`): the
     /// committer ident for their HEAD reflog. nil: `git worktree add` makes them (the repository
-    /// uses per-worktree config or a sparse checkout, which that writer does not copy).
+    /// uses per-worktree config, a sparse checkout or shared permissions, which that writer does not honour).
     var direct: Direct?
     struct Direct: Sendable {
         var ident: String?
