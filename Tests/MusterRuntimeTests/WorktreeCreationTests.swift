@@ -12,7 +12,7 @@ final class Arrivals: Sendable {
     let alone = Mutex(0)
 }
 
-/// Many tasks ready at once get their worktrees at once: only the metadata step takes turns.
+/// Many tasks ready at once get their worktrees at once: nothing in making them takes turns.
 @Suite struct WorktreeCreationTests {
     static func task(_ id: String, run: String = "r1") throws -> TaskRecord {
         let spec = PlannedTask(id: id, group: id, agent: "shell", command: Command(argv: ["true"]))

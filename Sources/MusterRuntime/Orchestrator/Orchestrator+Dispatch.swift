@@ -146,7 +146,7 @@ extension Orchestrator.Loop {
                     }
                 }
             }
-            // `[worktree] parallelism` at once: only their metadata step takes turns (`WorktreeAdmin`).
+            // `[worktree] parallelism` at once, nothing taking turns (`WorktreeAdminFolder`).
             for _ in 0..<worktrees.parallelism { next(&group) }
             for await (id, placement) in group {
                 placements[id] = placement

@@ -1,13 +1,17 @@
 import Foundation
 
-/// The metadata steps of worktrees: `git worktree add --no-checkout` (the admin folder under
-/// `.git/worktrees/`, the branch, HEAD) and `git worktree move`. They read and write every
-/// worktree's admin folder, and two at once can see the other's half-made one and fail, so they take
-/// turns here; each takes milliseconds. The checkout that fills a worktree with files (the cost that
-/// grows with the repository) runs outside, many at once, each in its own index.
+/// The metadata steps of worktrees that git makes: `git worktree add --no-checkout` (the admin
+/// folder under `.git/worktrees/`, the branch, HEAD; only for a branch that exists already, or a
+/// repository `WorktreeAdminFolder` leaves to git), `git worktree move` (the pool) and removal.
+/// They read and write every worktree's admin folder, and two at once can see the other's half-made
+/// one and fail, so they take turns here; each takes milliseconds. A new worktree on a new branch
+/// needs none of them (`WorktreeAdminFolder`), and checkouts run outside, many at once.
 actor WorktreeAdmin {
-    /// `git worktree add` calls made (for tests and benchmarks: a pooled worktree makes none).
+    /// New worktrees made, by `git worktree add` or written directly (for tests and benchmarks: a pooled worktree makes none).
     private(set) var added = 0
+    /// Counts a worktree made without `git worktree add` (`WorktreeAdminFolder`).
+    func count() { added += 1 }
+
     /// An actor lets another call in at each `await`: the turn is held across the git calls by hand.
     private var busy = false
     private var waiting: [CheckedContinuation<Void, Never>] = []

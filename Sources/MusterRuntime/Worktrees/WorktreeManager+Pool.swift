@@ -3,8 +3,14 @@ import MusterStore
 
 /// Making new task worktrees (many at once) and recycling finished ones through the pool.
 extension WorktreeManager {
-    /// A new worktree on `branch`: the admin step takes turns, the checkout runs beside others'.
+    /// A new worktree on `branch`: its branch made by one `update-ref`, its admin folder written
+    /// here (`WorktreeAdminFolder`), then one checkout, beside other worktrees' in full. A branch
+    /// that exists already (its worktree cleaned, or a crash mid-creation), or a repository with
+    /// per-worktree config, a sparse checkout or shared permissions, takes `git worktree add`, one at a time.
     func create(at dir: URL, run: String, task: TaskRecord, branch: String, base: String) async throws -> Git {
+        if let direct, let git = try await createDirectly(at: dir, task: task, branch: branch, base: base, ident: direct.ident) {
+            return git
+        }
         // No file is written by `--no-checkout`, so no filter can run: the repository's git as it is.
         let existed = try await admin.register(repo, at: dir, branch: branch, base: base)
         let git = try await self.git(worktree: dir.path, expected: nil)
@@ -15,6 +21,32 @@ extension WorktreeManager {
             // The branch outlived its worktree (cleaned, or a crash mid-creation): resume it, never overwrite it.
             try await keepEarlierAttempt(git, run: run, task: task, base: base, branch: branch)
         }
+        return git
+    }
+
+    /// The fast path of `create`; nil when the branch could not be made new (it exists, or its
+    /// lock was taken): `git worktree add` then sorts it out.
+    func createDirectly(at dir: URL, task: TaskRecord, branch: String, base: String, ident: String?) async throws -> Git? {
+        let ref = "refs/heads/\(branch)"
+        // "" as the old value: made only if it does not exist (an existing branch holds earlier work).
+        let made = try await repo.run(["update-ref", "-m", "branch: Created from \(base)", ref, base, ""], allowFailure: true)
+        guard made.succeeded else { return nil }
+        let gitDir: String
+        do {
+            // A folder without `.git` at `dir` is a half-made worktree of a crash (muster's own path): cleared.
+            var entry = stat()
+            if lstat(dir.path, &entry) == 0 { try FileManager.default.removeItem(at: dir) }
+            gitDir = try WorktreeAdminFolder.write(worktree: dir, commonDirectory: commonDirectory, name: task.id,
+                                                   branch: branch, commit: base, ident: ident)
+        } catch {
+            _ = try? await repo.run(["update-ref", "-d", ref, base], allowFailure: true)
+            throw error
+        }
+        await admin.count()
+        let git = try await self.git(worktree: dir.path, expected: gitDir)
+        if let beforeCheckout { await beforeCheckout() }
+        // The files, written through this worktree's own index: no lock shared with other checkouts.
+        try await GitRetry.run(git, ["reset", "--hard", "--quiet"])
         return git
     }
 

@@ -11,7 +11,7 @@ public struct WorktreeManager: Sendable {
     let identity: [String]
     /// The repository's shared git folder: every task worktree's admin folder lives in its `worktrees/`.
     let commonDirectory: String
-    /// Takes turns for the metadata steps (`git worktree add --no-checkout`, `move`); checkouts run side by side.
+    /// Takes turns for git's metadata steps (`git worktree add` when it is still used, `move`); new worktrees and checkouts run side by side.
     let admin = WorktreeAdmin()
     /// `worktree:` of the spec: what each fresh worktree gets before its task (nil: nothing).
     var ready: WorktreeReady?
@@ -19,6 +19,13 @@ public struct WorktreeManager: Sendable {
     public internal(set) var settings = WorktreeSettings()
     /// Finished worktrees kept for the next tasks (nil: the pool is off).
     var pool: WorktreePool?
+    /// Set when new worktrees' admin folders are written by muster (`WorktreeAdminFolder`): the
+    /// committer ident for their HEAD reflog. nil: `git worktree add` makes them (the repository
+    /// uses per-worktree config, a sparse checkout or shared permissions, which that writer does not honour).
+    var direct: Direct?
+    struct Direct: Sendable {
+        var ident: String?
+    }
     /// Called before each new worktree's checkout (tests use it to see several run at once).
     var beforeCheckout: (@Sendable () async -> Void)?
 
@@ -40,12 +47,30 @@ public struct WorktreeManager: Sendable {
         manager.ready = ready.map { WorktreeReady(spec: $0, checkout: workspace.root) }
         // muster.toml was checked when the run was planned; read again here for its `[worktree]`.
         manager.settings = settings ?? (try? ProjectConfig.load(root: workspace.root))?.worktree ?? WorktreeSettings()
+        manager.direct = try await directCreation(repo, identity: manager.identity)
         if manager.settings.pool > 0 { manager.pool = WorktreePool(workspace: workspace, settings: manager.settings) }
         return manager
     }
 
-    /// `git worktree add` calls this manager made (a worktree from the pool needs none).
+    /// New worktrees this manager made (a worktree from the pool is none).
     public var worktreesAdded: Int { get async { await admin.added } }
+
+    /// Whether new worktrees can be written directly (see `direct`), and the ident for their reflog.
+    static func directCreation(_ repo: Git, identity: [String]) async throws -> Direct? {
+        let listed = try await repo.run(["config", "--get-regexp", WorktreeAdminFolder.unsupportedKeys + "|^core\\.logallrefupdates$"],
+                                        allowFailure: true).stdout
+        var logs = true  // git's default in a repository with a work tree
+        for line in listed.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            let key = parts.first.map { $0.lowercased() } ?? ""
+            let value = parts.count > 1 ? parts[1].lowercased() : "true"
+            let on = !["false", "no", "off", "0", ""].contains(value)
+            if key == "core.logallrefupdates" { logs = on } else if on { return nil }
+        }
+        guard logs else { return Direct(ident: nil) }
+        let ident = try await repo.run(identity + ["var", "GIT_COMMITTER_IDENT"], allowFailure: true)
+        return Direct(ident: ident.succeeded ? ident.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : nil)
+    }
 
     /// Paths muster itself placed in every worktree (`worktree.copy`, `worktree.link`): scratch, never committed.
     var placed: [String] { ready?.spec.placed ?? [] }
@@ -86,7 +111,8 @@ public struct WorktreeManager: Sendable {
             git = try await self.git(worktree: dir.path, expected: recorded)
             try await keepEarlierAttempt(git, run: run, task: task, base: base, branch: branch)
         } else {
-            try FileManager.default.createDirectory(at: dir.deletingLastPathComponent(), withIntermediateDirectories: true)
+            // The run's folder spreads its worktrees over the disk (`WorktreeFolders`).
+            try WorktreeFolders.make(dir.deletingLastPathComponent())
             // An empty pool (every first run) costs no git call: its folder is listed before the branch is looked up.
             if let pool, !pool.isEmpty, try await !repo.branchExists(branch),
                let pooled = await fromPool(at: dir, branch: branch, base: base) {

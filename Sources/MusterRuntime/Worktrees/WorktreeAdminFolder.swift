@@ -1,0 +1,105 @@
+import Foundation
+
+/// A new task worktree's admin folder (`<common>/worktrees/<name>`) and its `.git` link, written
+/// by muster itself with exactly the files `git worktree add --no-checkout` (git 2.39) writes:
+/// `gitdir` (the worktree's `.git`, real path), `commondir` (`../..`), `HEAD` (a symbolic ref to the
+/// task's branch) and `logs/HEAD`, and in the worktree `.git` (`gitdir: <real common>/worktrees/<name>`).
+/// `git worktree list/prune/remove/move` and git inside the worktree see no difference.
+///
+/// `git worktree add` derives the name from the folder and takes the first free one, reading every
+/// other admin folder as it goes: two at once see each other's half-made folder, so they had to
+/// take turns. Here each name is the task's plus a random suffix, made by one `mkdir` (fails if
+/// taken): nothing is shared, so any number are made at once. As git does, the folder holds a
+/// `locked` file until both links exist, so a concurrent `git worktree prune` never removes it
+/// half-made.
+enum WorktreeAdminFolder {
+    /// Settings of the repository that `git worktree add` honours and this writer does not
+    /// (per-worktree config and a sparse checkout are copied into a new worktree; a shared
+    /// repository's group permissions): with any on, the repository keeps `git worktree add`.
+    static let unsupportedKeys = #"^(extensions\.worktreeconfig|core\.sparsecheckout|core\.sharedrepository)$"#
+
+    /// Writes the admin folder for a new worktree at `worktree` (made here; it must not exist yet)
+    /// whose HEAD is `refs/heads/<branch>` at `commit`. `ident` is `git var GIT_COMMITTER_IDENT`
+    /// (its name and email start the HEAD reflog line; nil: no reflog, as with `core.logAllRefUpdates=false`).
+    /// Returns the admin folder's path. On failure nothing is left behind.
+    static func write(worktree: URL, commonDirectory: String, name: String, branch: String, commit: String,
+                      ident: String?) throws -> String {
+        let common = WorktreeLink.canonical(commonDirectory)
+        let parent = common + "/worktrees"
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        let admin = try makeUnique(in: parent, base: folderName(name))
+        var made = [admin]
+        do {
+            try file(admin + "/locked", "initializing")
+            try FileManager.default.createDirectory(at: worktree.deletingLastPathComponent(), withIntermediateDirectories: true)
+            guard mkdir(worktree.path, 0o777) == 0 else { throw SystemError.io("cannot make \(worktree.path)", errno) }
+            made.append(worktree.path)
+            let link = WorktreeLink.canonical(worktree.path) + "/.git"
+            try file(admin + "/gitdir", link)
+            try file(link, "gitdir: " + admin)
+            try file(admin + "/commondir", "../..")
+            try file(admin + "/HEAD", "ref: refs/heads/" + branch)
+            if let line = reflogLine(ident: ident, commit: commit) {
+                try FileManager.default.createDirectory(atPath: admin + "/logs", withIntermediateDirectories: false)
+                try file(admin + "/logs/HEAD", line)
+            }
+            // Both links exist: `git worktree prune` keeps it from here on, as it keeps any live worktree.
+            unlink(admin + "/locked")
+        } catch {
+            for path in made.reversed() { try? FileManager.default.removeItem(atPath: path) }
+            throw error
+        }
+        return admin
+    }
+
+    /// A name git itself could have made: `sanitize_refname_component`'s rules kept simple (letters,
+    /// digits, `-`, `_`, `.` not leading), never empty.
+    static func folderName(_ name: String) -> String {
+        var cleaned = String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") ? $0 : "-" })
+        while cleaned.hasPrefix(".") { cleaned.removeFirst() }
+        while cleaned.hasSuffix(".") { cleaned.removeLast() }
+        cleaned = cleaned.replacingOccurrences(of: "..", with: "-")
+        if cleaned.hasSuffix(".lock") { cleaned += "-" }
+        return String((cleaned.isEmpty ? "worktree" : cleaned).prefix(80))
+    }
+
+    /// `<parent>/<base>-<8 random hex>`, created by `mkdir` (another taker of the same name makes it fail: try another).
+    static func makeUnique(in parent: String, base: String) throws -> String {
+        var lastError: Int32 = 0
+        for _ in 0..<16 {
+            let path = parent + "/" + base + "-" + String(format: "%08x", UInt32.random(in: 0...UInt32.max))
+            if mkdir(path, 0o777) == 0 { return path }
+            lastError = errno
+            guard lastError == EEXIST else { break }
+        }
+        throw SystemError.io("cannot make a worktree admin folder in \(parent)", lastError)
+    }
+
+    /// The HEAD reflog line `git worktree add` leaves (its `symbolic-ref HEAD`): null to `commit`, no message.
+    static func reflogLine(ident: String?, commit: String) -> String? {
+        guard let ident else { return nil }
+        // "Name <email> 1700000000 +0000": keep the name, email and zone; the time is now.
+        let parts = ident.split(separator: " ")
+        guard parts.count >= 3, let zone = parts.last, zone.count == 5, ident.contains(">") else { return nil }
+        let who = parts.dropLast(2).joined(separator: " ")
+        let zeros = String(repeating: "0", count: commit.count)
+        return "\(zeros) \(commit) \(who) \(Int(Date().timeIntervalSince1970)) \(zone)"
+    }
+
+    /// Writes `text` and a newline (git's `write_file`), failing if the file already exists.
+    static func file(_ path: String, _ text: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+        guard fd >= 0 else { throw SystemError.io("cannot write \(path)", errno) }
+        defer { close(fd) }
+        let bytes = Array((text + "\n").utf8)
+        var written = 0
+        while written < bytes.count {
+            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError.io("cannot write \(path)", errno)
+            }
+            written += n
+        }
+    }
+}
