@@ -32,12 +32,16 @@ extension WorktreeManager {
         let made = try await repo.run(["update-ref", "-m", "branch: Created from \(base)", ref, base, ""], allowFailure: true)
         guard made.succeeded else { return nil }
         let gitDir: String
+        let common = commonDirectory, name = task.id
         do {
-            // A folder without `.git` at `dir` is a half-made worktree of a crash (muster's own path): cleared.
-            var entry = stat()
-            if lstat(dir.path, &entry) == 0 { try FileManager.default.removeItem(at: dir) }
-            gitDir = try WorktreeAdminFolder.write(worktree: dir, commonDirectory: commonDirectory, name: task.id,
-                                                   branch: branch, commit: base, ident: ident)
+            // Files and folders written (and a crash's leftover removed) on the blocking pool, off Swift's two threads.
+            gitDir = try await BlockingPool.shared.run {
+                // A folder without `.git` at `dir` is a half-made worktree of a crash (muster's own path): cleared.
+                var entry = stat()
+                if lstat(dir.path, &entry) == 0 { try FileManager.default.removeItem(at: dir) }
+                return try WorktreeAdminFolder.write(worktree: dir, commonDirectory: common, name: name,
+                                                     branch: branch, commit: base, ident: ident)
+            }
         } catch {
             _ = try? await repo.run(["update-ref", "-d", ref, base], allowFailure: true)
             throw error
