@@ -205,4 +205,24 @@ import Testing
         #expect(WorktreeAdminFolder.folderName("a/b c..d.lock") == "a-b-c-d.lock-")
         #expect(WorktreeAdminFolder.folderName("...") == "worktree")
     }
+
+    /// muster killed while it wrote a worktree's admin folder (its `locked` mark still there, no
+    /// HEAD yet): the next prepare of that task (a `resume`) clears both halves and makes it again,
+    /// instead of failing on "not a git repository" and stopping the run.
+    @Test func aWorktreeCutShortWhileBeingMadeIsMadeAgain() async throws {
+        let f = try await GitFixture.make()
+        let first = try await prepare(try await manager(f), f, "t1")
+        let worktree = try #require(first.worktree), admin = try #require(first.gitDir)
+        try "initializing\n".write(toFile: admin + "/locked", atomically: false, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: admin + "/HEAD")
+        #expect(WorktreeAdminFolder.halfMade(worktree: worktree, commonDirectory: f.root.path + "/.git") != nil)
+
+        let again = try await prepare(try await manager(f), f, "t1")
+        #expect(again.worktree == worktree)
+        #expect(again.gitDir != admin && !FileManager.default.fileExists(atPath: admin), "the half-made admin folder is gone")
+        #expect(WorktreeCreationTests.adminFolders(f).count == 1)
+        let entry = try #require(try await listed(f)[WorktreeLink.canonical(worktree)])
+        #expect(entry.head == f.base && entry.branch == "refs/heads/\(WorktreeManager.branch(run: f.run, task: "t1"))")
+        #expect(try await f.git(["-C", worktree, "status", "--porcelain"]).isEmpty)
+    }
 }

@@ -52,6 +52,18 @@ enum WorktreeAdminFolder {
         return admin
     }
 
+    /// The admin folder of the worktree at `worktree` when its creation was cut short (a kill -9 of
+    /// muster or git mid-way): the `.git` link names a folder under `<common>/worktrees/` that still
+    /// holds its `locked` "initializing" mark or lacks HEAD or commondir. nil for anything else (a
+    /// whole worktree, or damage that `WorktreeLink` reports).
+    static func halfMade(worktree: String, commonDirectory: String) -> String? {
+        guard let gitDir = try? WorktreeLink.gitDirectory(of: worktree, commonDirectory: commonDirectory) else { return nil }
+        let manager = FileManager.default
+        let locked = (try? String(contentsOfFile: gitDir + "/locked", encoding: .utf8)).map { $0.hasPrefix("initializing") } ?? false
+        let whole = manager.fileExists(atPath: gitDir + "/HEAD") && manager.fileExists(atPath: gitDir + "/commondir")
+        return locked || !whole ? gitDir : nil
+    }
+
     /// A name git itself could have made: `sanitize_refname_component`'s rules kept simple (letters,
     /// digits, `-`, `_`, `.` not leading), never empty.
     static func folderName(_ name: String) -> String {

@@ -103,7 +103,17 @@ public struct WorktreeManager: Sendable {
         // What an earlier attempt recorded for this worktree: its `.git` must still name that folder.
         let recorded = task.git?.worktree == dir.path ? task.git?.gitDir : nil
         var entry = stat()
-        let linked = lstat(dir.appendingPathComponent(".git").path, &entry) == 0
+        var linked = lstat(dir.appendingPathComponent(".git").path, &entry) == 0
+        if linked, recorded == nil {
+            // Killed while it was being made (no attempt ran in it): its halves go, and it is made again.
+            let path = dir.path, common = commonDirectory
+            linked = await BlockingPool.shared.run { () -> Bool in
+                guard let admin = WorktreeAdminFolder.halfMade(worktree: path, commonDirectory: common) else { return true }
+                try? FileManager.default.removeItem(atPath: admin)
+                try? FileManager.default.removeItem(atPath: path)
+                return false
+            }
+        }
         let git: Git
         var reused: WorktreePool.SetupRecord?
         if linked || (recorded != nil && FileManager.default.fileExists(atPath: dir.path)) {
