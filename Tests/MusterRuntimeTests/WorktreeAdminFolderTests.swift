@@ -224,5 +224,23 @@ import Testing
         let entry = try #require(try await listed(f)[WorktreeLink.canonical(worktree)])
         #expect(entry.head == f.base && entry.branch == "refs/heads/\(WorktreeManager.branch(run: f.run, task: "t1"))")
         #expect(try await f.git(["-C", worktree, "status", "--porcelain"]).isEmpty)
+
+        // Cut short one step earlier: no commondir yet (which the `.git` link check itself refuses).
+        // (The branch exists by now, so this one is remade by `git worktree add`, under git's own name.)
+        let admin2 = try #require(again.gitDir)
+        try FileManager.default.removeItem(atPath: admin2 + "/commondir")
+        #expect(WorktreeAdminFolder.halfMade(worktree: worktree, commonDirectory: f.root.path + "/.git") == admin2)
+        let third = try await prepare(try await manager(f), f, "t1")
+        let admin3 = try #require(third.gitDir)
+        #expect(third.worktree == worktree && FileManager.default.fileExists(atPath: admin3 + "/commondir"))
+        #expect(try await f.git(["-C", worktree, "status", "--porcelain"]).isEmpty)
+        #expect(WorktreeCreationTests.adminFolders(f).count == 1)
+
+        // Cut short before the worktree's `.git` link: `git worktree add` would refuse a "missing but locked worktree".
+        try "initializing\n".write(toFile: admin3 + "/locked", atomically: false, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: worktree + "/.git")
+        let fourth = try await prepare(try await manager(f), f, "t1")
+        #expect(fourth.worktree == worktree && WorktreeCreationTests.adminFolders(f).count == 1)
+        #expect(try await f.git(["-C", worktree, "status", "--porcelain"]).isEmpty)
     }
 }

@@ -57,11 +57,45 @@ enum WorktreeAdminFolder {
     /// holds its `locked` "initializing" mark or lacks HEAD or commondir. nil for anything else (a
     /// whole worktree, or damage that `WorktreeLink` reports).
     static func halfMade(worktree: String, commonDirectory: String) -> String? {
-        guard let gitDir = try? WorktreeLink.gitDirectory(of: worktree, commonDirectory: commonDirectory) else { return nil }
+        // Read by hand, not by `WorktreeLink.gitDirectory`: that check rejects a folder without commondir.
+        let link = WorktreeLink.canonical(worktree) + "/.git"
+        var info = stat()
+        guard lstat(link, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size <= 4096,
+              let text = try? String(contentsOfFile: link, encoding: .utf8), text.hasPrefix("gitdir: ") else { return nil }
+        let target = text.dropFirst("gitdir: ".count).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard target.hasPrefix("/") else { return nil }
+        let gitDir = WorktreeLink.canonical(target)
+        guard (gitDir as NSString).deletingLastPathComponent == WorktreeLink.canonical(commonDirectory) + "/worktrees" else { return nil }
+        var folder = stat()
+        guard lstat(gitDir, &folder) == 0, folder.st_mode & S_IFMT == S_IFDIR else { return nil }
+        // It names this worktree back: never another worktree's folder.
+        guard let back = try? String(contentsOfFile: gitDir + "/gitdir", encoding: .utf8),
+              back.trimmingCharacters(in: .whitespacesAndNewlines) == link else { return nil }
         let manager = FileManager.default
         let locked = (try? String(contentsOfFile: gitDir + "/locked", encoding: .utf8)).map { $0.hasPrefix("initializing") } ?? false
         let whole = manager.fileExists(atPath: gitDir + "/HEAD") && manager.fileExists(atPath: gitDir + "/commondir")
         return locked || !whole ? gitDir : nil
+    }
+
+    /// Removes admin folders still marked "initializing" whose `gitdir` names `worktree` (muster's
+    /// `<name>-<hex>` and git's `<folder>[N]` names are looked at), and `worktree` itself when it has no
+    /// `.git` link: a creation cut short before the link was written.
+    static func clearHalfMade(worktree: String, name: String, commonDirectory: String) {
+        let manager = FileManager.default
+        let parent = WorktreeLink.canonical(commonDirectory) + "/worktrees"
+        let link = WorktreeLink.canonical(worktree) + "/.git"
+        let prefixes = [folderName(name), (worktree as NSString).lastPathComponent]
+        var cleared = false
+        for entry in (try? manager.contentsOfDirectory(atPath: parent)) ?? [] where prefixes.contains(where: entry.hasPrefix) {
+            let admin = parent + "/" + entry
+            guard (try? String(contentsOfFile: admin + "/locked", encoding: .utf8))?.hasPrefix("initializing") == true,
+                  (try? String(contentsOfFile: admin + "/gitdir", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == link
+            else { continue }
+            try? manager.removeItem(atPath: admin)
+            cleared = true
+        }
+        var info = stat()
+        if cleared, lstat(worktree + "/.git", &info) != 0 { try? manager.removeItem(atPath: worktree) }
     }
 
     /// A name git itself could have made: `sanitize_refname_component`'s rules kept simple (letters,

@@ -11,6 +11,10 @@ extension WorktreeManager {
         if let direct, let git = try await createDirectly(at: dir, task: task, branch: branch, base: base, ident: direct.ident) {
             return git
         }
+        // An admin folder left "initializing" for this path by a kill -9 mid-way makes `git worktree
+        // add` refuse it ("missing but locked"): it goes, with the empty folder it may have made.
+        let path = dir.path, common = commonDirectory, name = task.id
+        await BlockingPool.shared.run { WorktreeAdminFolder.clearHalfMade(worktree: path, name: name, commonDirectory: common) }
         // No file is written by `--no-checkout`, so no filter can run: the repository's git as it is.
         let existed = try await admin.register(repo, at: dir, branch: branch, base: base)
         let git = try await self.git(worktree: dir.path, expected: nil)
