@@ -69,12 +69,20 @@ enum WorktreeAdminFolder {
         var folder = stat()
         guard lstat(gitDir, &folder) == 0, folder.st_mode & S_IFMT == S_IFDIR else { return nil }
         // It names this worktree back: never another worktree's folder.
-        guard let back = try? String(contentsOfFile: gitDir + "/gitdir", encoding: .utf8),
-              back.trimmingCharacters(in: .whitespacesAndNewlines) == link else { return nil }
+        guard names(gitDir, link: link) else { return nil }
         let manager = FileManager.default
-        let locked = (try? String(contentsOfFile: gitDir + "/locked", encoding: .utf8)).map { $0.hasPrefix("initializing") } ?? false
         let whole = manager.fileExists(atPath: gitDir + "/HEAD") && manager.fileExists(atPath: gitDir + "/commondir")
-        return locked || !whole ? gitDir : nil
+        return isInitializing(gitDir) || !whole ? gitDir : nil
+    }
+
+    /// Still marked "initializing" (by muster's writer or `git worktree add`): its creation never finished.
+    static func isInitializing(_ admin: String) -> Bool {
+        (try? String(contentsOfFile: admin + "/locked", encoding: .utf8))?.hasPrefix("initializing") == true
+    }
+
+    /// Whether the admin folder's `gitdir` names the worktree `.git` at `link`.
+    static func names(_ admin: String, link: String) -> Bool {
+        (try? String(contentsOfFile: admin + "/gitdir", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == link
     }
 
     /// Removes admin folders still marked "initializing" whose `gitdir` names `worktree` (muster's
@@ -88,9 +96,7 @@ enum WorktreeAdminFolder {
         var cleared = false
         for entry in (try? manager.contentsOfDirectory(atPath: parent)) ?? [] where prefixes.contains(where: entry.hasPrefix) {
             let admin = parent + "/" + entry
-            guard (try? String(contentsOfFile: admin + "/locked", encoding: .utf8))?.hasPrefix("initializing") == true,
-                  (try? String(contentsOfFile: admin + "/gitdir", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) == link
-            else { continue }
+            guard isInitializing(admin), names(admin, link: link) else { continue }
             try? manager.removeItem(atPath: admin)
             cleared = true
         }
