@@ -119,11 +119,13 @@ extension PostgresStore {
     public func renewRun(_ id: String, holder: String, epoch: Int64, leaseSeconds: Double, now: Date) async throws -> RunRenewal {
         let t = now.timeIntervalSince1970
         return try await transaction { sql in
-            let renewed = try await sql.count("""
+            // The old lease_until comes from the row as it was before the update (a self-join).
+            let renewed = try await sql.row("""
                 UPDATE runs SET heartbeat_at = \(t), lease_until = \(t + leaseSeconds)
-                WHERE id = \(id) AND holder = \(holder) AND holder_epoch = \(epoch) RETURNING 1
+                FROM runs old WHERE runs.id = \(id) AND runs.holder = \(holder) AND runs.holder_epoch = \(epoch) AND old.id = runs.id
+                RETURNING old.lease_until < \(t) AS lapsed
                 """)
-            guard renewed == 1 else {
+            guard let renewed else {
                 let row = try await sql.row("SELECT holder, holder_host, holder_pid, holder_epoch FROM runs WHERE id = \(id)")
                 let current = try (row?.get("holder", as: String?.self)).flatMap { $0 }.map { name in
                     ProcessIdentity(id: name, host: try row?.get("holder_host", as: String?.self) ?? "?",
@@ -135,7 +137,7 @@ extension PostgresStore {
                 UPDATE tasks SET lease_expires_at = \(t + leaseSeconds)
                 WHERE run_id = \(id) AND holder = \(holder) AND state = 'running' RETURNING 1
                 """)
-            return .renewed(tasks: tasks)
+            return .renewed(tasks: tasks, lapsed: try renewed.get("lapsed", as: Bool?.self) ?? false)
         }
     }
 

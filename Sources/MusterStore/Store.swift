@@ -120,8 +120,9 @@ public enum RunAcquisition: Sendable, Equatable {
 }
 
 public enum RunRenewal: Sendable, Equatable {
-    /// Still the holder; `tasks` task leases were renewed.
-    case renewed(tasks: Int)
+    /// Still the holder; `tasks` task leases were renewed. `lapsed`: the stored lease had run out
+    /// before this renewal (nobody took the run over meanwhile), so readers saw it interrupted.
+    case renewed(tasks: Int, lapsed: Bool = false)
     /// Someone else took the run over (`by`; nil when nobody holds it now, or the run is gone).
     case lost(by: ProcessIdentity?, epoch: Int64)
 }

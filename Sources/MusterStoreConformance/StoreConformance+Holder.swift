@@ -64,7 +64,7 @@ extension StoreConformance {
         try expect(try await store.claim(run: "r1", holder: "o1", limit: 3, leaseSeconds: 10, now: t0.addingTimeInterval(30))
                     .map(\.task.id) == ["b", "c"], "a holder retook its own lapsed task")
         let renewal = try await store.renewRun("r1", holder: "o1", epoch: epoch1, leaseSeconds: 10, now: t0.addingTimeInterval(30))
-        try expect(renewal == .renewed(tasks: 3), "renewal after a lapse nobody used: \(renewal)")
+        try expect(renewal == .renewed(tasks: 3, lapsed: true), "renewal after a lapse nobody used: \(renewal)")
         try expect(try await store.task(run: "r1", id: "a")?.attempt == 1, "the lapsed task changed attempt")
         // Away again, and this time another holder takes over.
         guard case .acquired(_, let epoch2) = try await store.acquireRun("r1", holder: two, leaseSeconds: 10, now: t0.addingTimeInterval(60)),

@@ -65,7 +65,7 @@ import Testing
         #expect(s.handle(.awake, now: clock.now) == [])
         clock.advance(0.1)
         #expect(s.handle(.awake, now: clock.now) == [.renewLease])
-        #expect(s.handle(.leaseRenewed, now: clock.now) == [], "renewed in time: nothing to say")
+        #expect(s.handle(.leaseRenewed(lapsed: false), now: clock.now) == [], "renewed in time: nothing to say")
         #expect(s.lastRenewal == clock.now)
         clock.advance(5)
         #expect(s.handle(.awake, now: clock.now) == [])
@@ -79,14 +79,26 @@ import Testing
         // Suspended (SIGSTOP) for 100 s: past the lease and the task's stall timeout.
         clock.advance(100)
         #expect(s.handle(.awake, now: clock.now) == [.renewLease])
-        #expect(s.handle(.leaseRenewed, now: clock.now) == [
+        #expect(s.handle(.leaseRenewed(lapsed: false), now: clock.now) == [
             .appendEvent(kind: "run.lease_renewed", task: nil, message:
-                "the orchestrator was silent for 1m40s, past its 30.0s lease; nobody took over, so it carries on with its tasks"),
+                "the orchestrator was silent for 1m40s and its 30.0s lease lapsed; nobody took over, so it carries on with its tasks"),
         ])
         #expect(s.resumedAt == clock.now)
         #expect(s.handle(.tick(lastOutput: ["a": lastOutput]), now: clock.now) == [], "nobody read its output while suspended")
         clock.advance(20)
         #expect(s.handle(.tick(lastOutput: ["a": lastOutput]), now: clock.now).first == .signal(task: "a", .terminate))
+    }
+
+    @Test func aLeaseTheStoreSawLapseIsReportedEvenWhenTheHolderCountsLessSilence() {
+        var clock = Clock()
+        var s = RunScheduler(config: .init(concurrency: 1, leaseSeconds: 30), now: clock.now)
+        clock.advance(29.9)
+        #expect(s.handle(.awake, now: clock.now) == [.renewLease])
+        #expect(s.handle(.leaseRenewed(lapsed: true), now: clock.now) == [
+            .appendEvent(kind: "run.lease_renewed", task: nil, message:
+                "the orchestrator was silent for 29.9s and its 30.0s lease lapsed; nobody took over, so it carries on with its tasks"),
+        ])
+        #expect(s.resumedAt == clock.now)
     }
 
     @Test func aWokenHolderWhoseRunWasTakenStops() {

@@ -9,8 +9,8 @@ extension Orchestrator.Loop {
     mutating func renewLease(now: Date) async throws {
         if o.options.worker != nil { return try await renewTaskLeases(now: now) }
         switch try await o.store.renewRun(run.id, holder: o.identity.id, epoch: epoch, leaseSeconds: o.options.leaseSeconds, now: now) {
-        case .renewed:
-            try await tell(.leaseRenewed)
+        case .renewed(_, let lapsed):
+            try await tell(.leaseRenewed(lapsed: lapsed))
             try await o.store.heartbeatWorker(id: o.identity.id, task: nil, now: now)
             await gate.renewAll()
             try await handBackUnknownClaims(held: try await o.store.counts(run: run.id)[.running], now: now)

@@ -9,7 +9,7 @@ extension Orchestrator.Loop {
     /// agent stopped at once; the outcome it would report is rejected by the Store anyway.
     mutating func renewTaskLeases(now: Date) async throws {
         let renewed = try await o.store.heartbeat(run: run.id, holder: o.identity.id, leaseSeconds: o.options.leaseSeconds, now: now)
-        try await tell(.leaseRenewed)
+        try await tell(.leaseRenewed(lapsed: false))
         try await o.store.heartbeatWorker(id: o.identity.id, task: running.keys.sorted().first, now: now)
         await gate.renewAll()
         try await handBackUnknownClaims(held: renewed, now: now)

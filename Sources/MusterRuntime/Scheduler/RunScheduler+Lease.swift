@@ -14,13 +14,16 @@ extension RunScheduler {
         effects.append(.renewLease)
     }
 
-    mutating func leaseRenewed(now: Date, into effects: inout [SchedulerEffect]) {
+    /// `lapsed` is the Store's word that the stored lease ran out: the orchestrator's own reading of
+    /// its silence can fall just short of the lease (it renewed a little after the store's clock
+    /// started counting), and readers already saw the run interrupted, so the Store's word counts too.
+    mutating func leaseRenewed(lapsed: Bool, now: Date, into effects: inout [SchedulerEffect]) {
         let silent = renewalSilence ?? now.timeIntervalSince(lastRenewal)
         renewalSilence = nil
         lastRenewal = now
-        guard silent >= config.leaseSeconds else { return }
+        guard silent >= config.leaseSeconds || lapsed else { return }
         resumedAt = now
         effects.append(.appendEvent(kind: "run.lease_renewed", task: nil, message:
-            "the orchestrator was silent for \(Duration.seconds(silent).humanized), past its \(Duration.seconds(config.leaseSeconds).humanized) lease; nobody took over, so it carries on with its tasks"))
+            "the orchestrator was silent for \(Duration.seconds(silent).humanized) and its \(Duration.seconds(config.leaseSeconds).humanized) lease lapsed; nobody took over, so it carries on with its tasks"))
     }
 }

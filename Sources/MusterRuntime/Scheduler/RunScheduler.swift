@@ -198,8 +198,8 @@ public struct RunScheduler: Sendable {
             effects.append(.startCooldown(task: task, detail: detail, attempt: freeRetriesTaken(entry.launch) + 1))
         case .awake:
             checkLease(now: now, into: &effects)
-        case .leaseRenewed:
-            leaseRenewed(now: now, into: &effects)
+        case .leaseRenewed(let lapsed):
+            leaseRenewed(lapsed: lapsed, now: now, into: &effects)
         case .leaseLost(let holder):
             renewalSilence = nil
             effects.append(.stop(.holderLost(holder)))

@@ -44,8 +44,8 @@ public enum SchedulerEvent: Sendable, Equatable {
     case rateLimitedLive(task: String, attempt: Int, detail: String)
     /// The driver is awake and about to act: the lease check comes first.
     case awake
-    /// The run's lease was renewed (answer to `.renewLease`).
-    case leaseRenewed
+    /// The run's lease was renewed (answer to `.renewLease`); `lapsed`: the Store had seen it run out.
+    case leaseRenewed(lapsed: Bool)
     /// Someone else holds the run now (answer to `.renewLease`).
     case leaseLost(holder: ProcessIdentity?)
 }

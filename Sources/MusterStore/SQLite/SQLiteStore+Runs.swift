@@ -93,6 +93,8 @@ extension SQLiteStore {
     public func renewRun(_ id: String, holder: String, epoch: Int64, leaseSeconds: Double, now: Date) async throws -> RunRenewal {
         let t = now.timeIntervalSince1970
         return try await write { db in
+            let until = try Double.fetchOne(db, sql: "SELECT lease_until FROM runs WHERE id = ? AND holder = ? AND holder_epoch = ?",
+                                            arguments: [id, holder, epoch])
             try db.execute(sql: "UPDATE runs SET heartbeat_at = ?, lease_until = ? WHERE id = ? AND holder = ? AND holder_epoch = ?",
                            arguments: [t, t + leaseSeconds, id, holder, epoch])
             guard db.changesCount == 1 else {
@@ -104,7 +106,7 @@ extension SQLiteStore {
             }
             try db.execute(sql: "UPDATE tasks SET lease_expires_at = ? WHERE run_id = ? AND holder = ? AND state = 'running'",
                            arguments: [t + leaseSeconds, id, holder])
-            return .renewed(tasks: db.changesCount)
+            return .renewed(tasks: db.changesCount, lapsed: (until ?? t) < t)
         }
     }
 
