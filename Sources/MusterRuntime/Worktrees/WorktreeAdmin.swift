@@ -2,10 +2,11 @@ import Foundation
 
 /// The metadata steps of worktrees that git makes: `git worktree add --no-checkout` (the admin
 /// folder under `.git/worktrees/`, the branch, HEAD; only for a branch that exists already, or a
-/// repository `WorktreeAdminFolder` leaves to git), `git worktree move` (the pool) and removal.
-/// They read and write every worktree's admin folder, and two at once can see the other's half-made
-/// one and fail, so they take turns here; each takes milliseconds. A new worktree on a new branch
-/// needs none of them (`WorktreeAdminFolder`), and checkouts run outside, many at once.
+/// repository `WorktreeAdminFolder` leaves to git) and removal. They read and write every
+/// worktree's admin folder, and two at once can see the other's half-made one and fail, so they
+/// take turns here; each takes milliseconds. A new worktree on a new branch needs none of them
+/// (`WorktreeAdminFolder`), nor does a pool move (`WorktreeAdminFolder+Move`), and checkouts run
+/// outside, many at once.
 actor WorktreeAdmin {
     /// New worktrees made, by `git worktree add` or written directly (for tests and benchmarks: a pooled worktree makes none).
     private(set) var added = 0
@@ -59,23 +60,6 @@ actor WorktreeAdmin {
             if GitRetry.isLockContention(lastError) { try await GitRetry.pause(attempt) }
         }
         throw GitError(command: "worktree add", message: lastError)
-    }
-
-    /// Moves a worktree (its folder and the admin folder's record of it) from `source` to `destination`.
-    func move(_ repo: Git, from source: String, to destination: String) async throws {
-        await take()
-        defer { give() }
-        try FileManager.default.createDirectory(atPath: (destination as NSString).deletingLastPathComponent,
-                                                withIntermediateDirectories: true)
-        var lastError = ""
-        for attempt in 0..<3 {
-            let result = try await repo.run(["worktree", "move", source, destination], allowFailure: true)
-            if result.succeeded { return }
-            lastError = result.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard GitRetry.isLockContention(lastError) else { break }
-            try await GitRetry.pause(attempt)
-        }
-        throw GitError(command: "worktree move", message: lastError)
     }
 
     /// Removes a worktree and its admin folder, whatever state it is in (never following a link out of it).

@@ -72,7 +72,8 @@ extension WorktreeManager {
             do {
                 // Its `.git` must still be the link git made for it, and its admin folder name it back.
                 _ = try WorktreeLink.gitDirectory(of: source, commonDirectory: commonDirectory, expected: entry.gitDir)
-                try await admin.move(repo, from: source, to: dir.path)
+                let destination = dir.path, gitDir = entry.gitDir
+                try await BlockingPool.shared.run { try WorktreeAdminFolder.move(worktree: source, admin: gitDir, to: destination) }
                 at = dir.path
                 let git = try await self.git(worktree: dir.path, expected: entry.gitDir)
                 let kept = sameSetup(entry) ? entry.setup : nil
@@ -118,7 +119,7 @@ extension WorktreeManager {
     public func release(_ state: TaskGitState) async -> Bool {
         guard let pool, let worktree = state.worktree, let gitDir = state.gitDir else { return false }
         let record = pool.setupRecord(for: worktree)
-        // Only HEAD moves here (and the folder, by the repository's git): no driver lookup needed.
+        // Only HEAD moves here (and the folder, by a rename): no driver lookup needed.
         guard let git = try? refGit(worktree: worktree, expected: gitDir) else { return false }
         let bytes = pool.settings.poolDiskBytes == nil ? nil : await WorktreePool.diskUse(worktree)
         guard pool.reserve(bytes: bytes) else { return false }
@@ -127,7 +128,8 @@ extension WorktreeManager {
             // Detached: the task's branch is then checked out nowhere (free to merge, delete, check out).
             try await git.run(["update-ref", "--no-deref", "HEAD", state.headCommit ?? state.baseCommit])
             let name = "p-" + UUID().uuidString.prefix(13).lowercased().replacingOccurrences(of: "-", with: "")
-            try await admin.move(repo, from: worktree, to: pool.folder.appendingPathComponent(name).path)
+            let destination = pool.folder.appendingPathComponent(name).path
+            try await BlockingPool.shared.run { try WorktreeAdminFolder.move(worktree: worktree, admin: gitDir, to: destination) }
             try pool.write(.init(name: name, gitDir: gitDir, setup: record, bytes: bytes, pooledAt: Date()))
             return true
         } catch {
