@@ -64,19 +64,24 @@ extension WorktreeManager {
     func fromPool(at dir: URL, branch: String, base: String) async -> (git: Git, setup: WorktreePool.SetupRecord?)? {
         guard let pool else { return nil }
         let commands = ready?.spec.setup ?? []
-        let all = pool.entries
-        let sameSetup: (WorktreePool.Entry) -> Bool = { !commands.isEmpty && $0.setup?.commands == commands }
-        for entry in all.filter(sameSetup) + all.filter({ !sameSetup($0) }) where pool.claim(entry) {
+        // Listing and reading records are file I/O: on the blocking pool, one record read per take.
+        while let taken = await BlockingPool.shared.run({ pool.take(preferringSetup: commands) }) {
+            guard case .entry(let entry) = taken else {
+                if case .unreadable(let name) = taken { await admin.remove(repo, pool.folder.appendingPathComponent(name).path) }
+                continue
+            }
             let source = pool.folder.appendingPathComponent(entry.name).path
             var at = source
             do {
-                // Its `.git` must still be the link git made for it, and its admin folder name it back.
-                _ = try WorktreeLink.gitDirectory(of: source, commonDirectory: commonDirectory, expected: entry.gitDir)
-                let destination = dir.path, gitDir = entry.gitDir
-                try await BlockingPool.shared.run { try WorktreeAdminFolder.move(worktree: source, admin: gitDir, to: destination) }
+                let destination = dir.path, gitDir = entry.gitDir, common = commonDirectory
+                try await BlockingPool.shared.run {
+                    // Its `.git` must still be the link made for it, and its admin folder name it back.
+                    _ = try WorktreeLink.gitDirectory(of: source, commonDirectory: common, expected: gitDir)
+                    try WorktreeAdminFolder.move(worktree: source, admin: gitDir, to: destination)
+                }
                 at = dir.path
                 let git = try await self.git(worktree: dir.path, expected: entry.gitDir)
-                let kept = sameSetup(entry) ? entry.setup : nil
+                let kept = !commands.isEmpty && entry.setup?.commands == commands ? entry.setup : nil
                 try await WorktreePool.recycle(git, branch: branch, base: base, keep: kept?.products ?? [])
                 return (git, kept)
             } catch {
@@ -127,7 +132,7 @@ extension WorktreeManager {
         do {
             // Detached: the task's branch is then checked out nowhere (free to merge, delete, check out).
             try await git.run(["update-ref", "--no-deref", "HEAD", state.headCommit ?? state.baseCommit])
-            let name = "p-" + UUID().uuidString.prefix(13).lowercased().replacingOccurrences(of: "-", with: "")
+            let name = WorktreePool.newName(setup: record?.commands, at: Date())
             let destination = pool.folder.appendingPathComponent(name).path
             try await BlockingPool.shared.run { try WorktreeAdminFolder.move(worktree: worktree, admin: gitDir, to: destination) }
             try pool.write(.init(name: name, gitDir: gitDir, setup: record, bytes: bytes, pooledAt: Date()))

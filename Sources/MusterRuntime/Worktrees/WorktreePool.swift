@@ -57,34 +57,84 @@ final class WorktreePool: Sendable {
         ledger.withLock { $0.removeValue(forKey: worktree) }
     }
 
-    /// The pooled entries with their records, newest first.
+    /// The pooled entries with their records, newest first (decodes every record: for `muster
+    /// clean --pool` and tests; a task takes one with `take`, which decodes only what it takes).
     static func entries(in folder: URL) -> [Entry] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return names.filter { $0.hasSuffix(".json") }.compactMap { name -> Entry? in
-            guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path) else { return nil }
+        let decoder = recordDecoder()
+        return names(in: folder).compactMap { name -> Entry? in
+            guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name + ".json").path) else { return nil }
             return try? decoder.decode(Entry.self, from: data)
         }.sorted { $0.pooledAt > $1.pooledAt }
     }
 
     var entries: [Entry] { Self.entries(in: folder) }
 
+    /// The pooled worktrees' names (one listing, nothing read), newest first: a name starts with
+    /// the time it was pooled (`newName`).
+    static func names(in folder: URL) -> [String] {
+        let listed = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return listed.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted(by: >)
+    }
+
     /// No pooled worktree at all (a listing, nothing decoded): an empty pool needs no other look.
-    var isEmpty: Bool {
-        !((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).contains { $0.hasSuffix(".json") }
+    var isEmpty: Bool { Self.names(in: folder).isEmpty }
+
+    /// A name for a worktree pooled now with `setup`: `p-<µs since 1970, 13 hex>-<setup commands'
+    /// mark, 8 hex>-<8 random hex>`. Sorting names sorts by age, and a taker finds the entries made
+    /// with its own setup commands without reading any record.
+    static func newName(setup commands: [String]?, at date: Date) -> String {
+        let micros = UInt64(max(0, date.timeIntervalSince1970 * 1_000_000))
+        return "p-" + String(format: "%013llx", micros) + "-" + setupMark(commands) + "-" + String(format: "%08x", UInt32.random(in: 0...UInt32.max))
     }
 
-    /// Takes `entry` for this caller alone: false when another taker (or `muster clean --pool`) was first.
-    func claim(_ entry: Entry) -> Bool {
-        Self.claim(entry.name, in: folder)
+    /// FNV-1a (32 bits) of the setup commands, the same in every process; "00000000" for none.
+    static func setupMark(_ commands: [String]?) -> String {
+        guard let commands, !commands.isEmpty else { return "00000000" }
+        var hash: UInt32 = 0x811c_9dc5
+        for byte in commands.joined(separator: "\0").utf8 {
+            hash = (hash ^ UInt32(byte)) &* 0x0100_0193
+        }
+        return String(format: "%08x", hash == 0 ? 1 : hash)
     }
 
-    static func claim(_ name: String, in folder: URL) -> Bool {
+    /// Takes the newest pooled worktree, those pooled with `commands` as their setup first: its
+    /// record is renamed for this taker alone (another taker, or `muster clean --pool`, that was
+    /// first makes the rename fail: the next one is tried), then read. A record that cannot be read
+    /// hands its worktree back as `unreadable` for removal. nil when none is left.
+    func take(preferringSetup commands: [String]) -> Taken? {
+        let names = Self.names(in: folder)
+        let mark = "-" + Self.setupMark(commands) + "-"
+        let preferred = commands.isEmpty ? [] : names.filter { $0.contains(mark) }
+        for name in preferred + names where Self.claim(name, in: folder, keep: true) {
+            let claimed = folder.appendingPathComponent(name + ".claimed").path
+            defer { unlink(claimed) }
+            guard let data = FileManager.default.contents(atPath: claimed),
+                  let entry = try? Self.recordDecoder().decode(Entry.self, from: data), entry.name == name else {
+                return .unreadable(name)
+            }
+            return .entry(entry)
+        }
+        return nil
+    }
+
+    enum Taken {
+        case entry(Entry)
+        /// Its record could not be read: the worktree `pool/<name>` is removed, never reused.
+        case unreadable(String)
+    }
+
+    static func recordDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+
+    /// Renames the record `<name>.json` to `<name>.claimed` (removed again unless `keep`).
+    static func claim(_ name: String, in folder: URL, keep: Bool = false) -> Bool {
         let record = folder.appendingPathComponent(name + ".json").path
         let claimed = folder.appendingPathComponent(name + ".claimed").path
         guard rename(record, claimed) == 0 else { return false }
-        unlink(claimed)
+        if !keep { unlink(claimed) }
         return true
     }
 
@@ -102,9 +152,11 @@ final class WorktreePool: Sendable {
 
     /// Reserves room for one more entry; false when the pool is full by count or by disk.
     func reserve(bytes: Int64?) -> Bool {
-        let current = entries
+        let count = Self.names(in: folder).count
+        // Records are read only for a disk bound: counting needs only the listing.
+        let current = settings.poolDiskBytes == nil ? [] : entries
         return releasing.withLock { inFlight in
-            guard settings.pool > 0, current.count + inFlight < settings.pool else { return false }
+            guard settings.pool > 0, count + inFlight < settings.pool else { return false }
             if let limit = settings.poolDiskBytes {
                 let used = current.reduce(Int64(0)) { $0 + ($1.bytes ?? 0) }
                 guard let bytes, used + bytes <= limit else { return false }
