@@ -29,12 +29,15 @@ extension WorktreePool {
         }
         // The branch is new (its absence is checked by the update: "" as the old value).
         try await GitRetry.run(git, ["update-ref", "-m", "muster: from the worktree pool", "refs/heads/\(branch)", base, ""])
-        try await git.run(["symbolic-ref", "HEAD", "refs/heads/\(branch)"])
+        // HEAD names the branch: the admin folder's own HEAD file, written as `git symbolic-ref`
+        // writes it (the name is muster's own, already a valid ref), one git process less per task.
+        try await BlockingPool.shared.run { try WorktreeAdminFolder.replace(admin + "/HEAD", with: "ref: refs/heads/\(branch)") }
+        // No `status` check follows: it would judge the files by the same index and the same stat
+        // rules as this reset, so it could not see anything the reset missed; a file the reset
+        // cannot write fails the reset.
         try await GitRetry.run(git, strictStat + ["reset", "--hard", "--quiet", base])
         // -ff: a nested repository a task made goes too; -x: ignored files too; -e: what setup made.
         try await git.run(["clean", "-ffdqx"] + keep.flatMap { ["-e", excludePattern($0)] })
-        let left = try await git.run(strictStat + ["status", "--porcelain", "--untracked-files=no", "--ignore-submodules=none"]).stdout
-        guard left.isEmpty else { throw GitError(command: "worktree pool", message: "files still differ after the reset: \(left.prefix(200))") }
     }
 
     /// A `git clean -e` pattern naming exactly `path` from the top (`dir/` for a folder).
