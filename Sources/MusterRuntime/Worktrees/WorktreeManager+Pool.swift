@@ -124,14 +124,18 @@ extension WorktreeManager {
     public func release(_ state: TaskGitState) async -> Bool {
         guard let pool, let worktree = state.worktree, let gitDir = state.gitDir else { return false }
         let record = pool.setupRecord(for: worktree)
-        // Only HEAD moves here (and the folder, by a rename): no driver lookup needed.
-        guard let git = try? refGit(worktree: worktree, expected: gitDir) else { return false }
+        // Files are hashed here (a refresh), so git's filters are kept out: the driver lookup.
+        guard let git = try? await self.git(worktree: worktree, expected: gitDir) else { return false }
         let bytes = pool.settings.poolDiskBytes == nil ? nil : await WorktreePool.diskUse(worktree)
         guard pool.reserve(bytes: bytes) else { return false }
         defer { pool.unreserve() }
         do {
             // Detached: the task's branch is then checked out nowhere (free to merge, delete, check out).
             try await git.run(["update-ref", "--no-deref", "HEAD", state.headCommit ?? state.baseCommit])
+            // A checkout leaves its files "racily clean" (written in the same second as the index),
+            // so the next reset would hash every one of them. Refreshed now, after the task, the
+            // index vouches for them, and the next task's reset costs only the files that differ.
+            _ = try await git.run(WorktreePool.strictStat + ["update-index", "-q", "--refresh"], allowFailure: true)
             let name = WorktreePool.newName(setup: record?.commands, at: Date())
             let destination = pool.folder.appendingPathComponent(name).path
             try await BlockingPool.shared.run { try WorktreeAdminFolder.move(worktree: worktree, admin: gitDir, to: destination) }

@@ -88,14 +88,6 @@ public struct WorktreeManager: Sendable {
         return try await Git(gitDirectory: folder, workTree: worktree).withoutDrivers()
     }
 
-    /// Git on a task's worktree after the same check of its `.git` link, for calls that touch only
-    /// refs (no file is staged, checked out or merged, so no filter or merge driver can run): one
-    /// git process fewer than `git(worktree:expected:)`.
-    func refGit(worktree: String, expected gitDir: String?) throws -> Git {
-        let folder = try WorktreeLink.gitDirectory(of: worktree, commonDirectory: commonDirectory, expected: gitDir)
-        return Git(gitDirectory: folder, workTree: worktree)
-    }
-
     /// The worktree for `task`: the run's base plus a merge of every branch it needs, in order.
     public func prepare(run: String, base: String, task: TaskRecord, needed: [TaskRecord]) async throws -> Preparation {
         let dir = path(run: run, task: task.id)
