@@ -1,5 +1,14 @@
 import Synchronization
 
+/// A store call whose connection closed while it waited for an answer that then never came: the
+/// driver can lose a request written to a connection closed under it (a server restart), leaving
+/// its caller waiting forever. Counted as a lost connection: the call runs again on another.
+struct ConnectionClosedUnanswered: Error, CustomStringConvertible, Sendable {
+    let caller: String
+
+    var description: String { "store call \(caller): its connection closed without an answer" }
+}
+
 /// A store call that did not answer within its bound (`PostgresLocation.abandonAfter`). Counted as
 /// a lost connection (`PostgresStore.isConnectionLost`), so the caller's reconnect-and-retry path
 /// runs instead of waiting forever on an answer that may never come.
@@ -15,11 +24,21 @@ struct AbandonedCall: Error, CustomStringConvertible, Sendable {
 /// that) but no longer holds its caller. A task group cannot do this: it waits for every child,
 /// the stuck one included.
 enum AbandonRace {
+    /// Ends the race early with an error, unless it is already decided: true when that error is
+    /// what the caller gets. Handed to `body`, for what it learns of its own failure in other ways
+    /// (its connection closed without answering: see `HeldConnection`).
+    struct GiveUp: Sendable {
+        let resume: @Sendable (Error) -> Bool
+        @discardableResult
+        func callAsFunction(_ error: Error) -> Bool { resume(error) }
+    }
+
     /// `abandoned`: told when the timer won, to cut what `body` started (`HeldConnection`).
     static func run<T: Sendable>(_ caller: String, within bound: Duration, abandoned: @escaping @Sendable () -> Void = {},
-                                 _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+                                 _ body: @escaping @Sendable (GiveUp) async throws -> T) async throws -> T {
         let slot = ResumeOnce<T>()
-        let work = Task { slot.resume(with: await Result { try await body() }) }
+        let giveUp = GiveUp { slot.resume(with: .failure($0)) }
+        let work = Task { slot.resume(with: await Result { try await body(giveUp) }) }
         let timer = Task {
             try await Task.sleep(for: bound)
             if slot.resume(with: .failure(AbandonedCall(caller: caller, after: bound))) {

@@ -22,8 +22,8 @@ public final class PostgresStore: Store {
     let runner: Task<Void, Never>
     let logger: Logger
     let changes = ChangeFeed()
-    /// Each pooled connection's server process (`pg_backend_pid`), by connection id: see `HeldConnection`.
-    let backends = Mutex<[PostgresConnection.ID: Int32]>([:])
+    /// Each pooled connection's server process and current attempt, by connection id: see `HeldConnection`.
+    let connections = Mutex<[PostgresConnection.ID: PooledConnection]>([:])
 
     /// Connects (a bounded pool of `location.poolSize` connections) and brings the schema up to date.
     public init(location: PostgresLocation) async throws {
@@ -68,7 +68,7 @@ public final class PostgresStore: Store {
 
     static func within(seconds: Double, location: PostgresLocation, _ body: @escaping @Sendable () async throws -> Void) async throws {
         do {
-            try await AbandonRace.run("open", within: .milliseconds(Int(seconds * 1000)), body)
+            try await AbandonRace.run("open", within: .milliseconds(Int(seconds * 1000))) { _ in try await body() }
         } catch is AbandonedCall {
             throw StoreError.unusable(path: location.description, problem: "cannot be reached (no answer within \(Int(seconds)) s)",
                                       fix: "check that PostgreSQL runs there and accepts connections, or pass another --store")
@@ -146,9 +146,11 @@ public final class PostgresStore: Store {
         var lostSince: ContinuousClock.Instant?
         while true {
             do {
-                let held = HeldConnection()
-                return try await AbandonRace.run(caller, within: location.abandonAfter, abandoned: { held.abandon { await self.terminate(backend: $0) } }) {
-                    try await body(held)
+                let held = HeldConnection(caller: caller)
+                return try await AbandonRace.run(caller, within: location.abandonAfter,
+                                                 abandoned: { held.abandon { await self.terminate($0) } }) { giveUp in
+                    held.attach(giveUp)
+                    return try await body(held)
                 }
             } catch let error as PSQLError where Self.isTransient(error) && attempt < 20 {
                 attempt += 1
@@ -157,7 +159,13 @@ public final class PostgresStore: Store {
                 // The server went away (a restart, a network cut): a statement on a lost connection
                 // was rolled back, so running it again on a new one is correct (an abandoned attempt's
                 // connection is closed first: `HeldConnection`). Wait the server out (the pool reconnects) for `reconnectWindow`, then say it cannot be reached.
-                if let abandoned = error as? AbandonedCall { logger.error("\(abandoned); retried as after a lost connection") }
+                if let abandoned = error as? AbandonedCall {
+                    logger.error("\(abandoned); retried as after a lost connection")
+                } else if let closed = error as? ConnectionClosedUnanswered {
+                    logger.warning("\(closed); retried")
+                } else {
+                    logger.info("store call \(caller): connection lost (\(String(reflecting: error))); retried")
+                }
                 let since = lostSince ?? .now
                 lostSince = since
                 guard since.duration(to: .now) < location.reconnectWindow else { throw Self.surfaced(error, location: location) }
@@ -185,7 +193,7 @@ public final class PostgresStore: Store {
             default: return false
             }
         }
-        if error is AbandonedCall { return true }
+        if error is AbandonedCall || error is ConnectionClosedUnanswered { return true }
         // The pool gave up making connections for a while (its circuit breaker): it tries again later.
         return "\(type(of: error))" == "ConnectionPoolError"
     }
@@ -202,6 +210,10 @@ public final class PostgresStore: Store {
         if let error = error as? AbandonedCall {
             return StoreError.unusable(path: location.description, problem: "did not answer (\(error))",
                                        fix: "look for a stuck lock or connection in pg_stat_activity, or raise MUSTER_PG_ABANDON")
+        }
+        if error is ConnectionClosedUnanswered {
+            return StoreError.unusable(path: location.description, problem: "cannot be reached (its connections keep closing)",
+                                       fix: "check that PostgreSQL runs there and accepts connections, or pass another --store")
         }
         guard let error = error as? PSQLError else { return error }
         if let info = error.serverInfo {

@@ -65,7 +65,9 @@ final class ManyHostsFixture: Sendable {
             store = store.replacingOccurrences(of: "127.0.0.1", with: host.gateway)
             launcher = ["/usr/bin/env", "ip", "netns", "exec", host.namespace, TestRepository.muster]
         }
-        return try h.spawn(launcher[0], Array(launcher.dropFirst()) + ["worker", "--repo", repo, "--store", store, "--slots", "\(slots)", "--lease", lease]
+        // --stop-timeout: a stuck worker ends (status 3, saying why) before a test gives up on it.
+        return try h.spawn(launcher[0], Array(launcher.dropFirst()) + ["worker", "--repo", repo, "--store", store, "--slots", "\(slots)", "--lease", lease,
+                                                                          "--stop-timeout", "20s"]
                             + (labels.map { ["--labels", $0] } ?? []) + options,
                            environment: ["MUSTER_CACHE": h.folder.appending("host-\(name)").path, "MUSTER_POSTGRES_LOG": Self.postgresLog],
                            stdout: h.folder.appending("\(name).out").path, stderr: h.folder.appending("\(name).err").path)

@@ -13,12 +13,12 @@ import Testing
 /// stops within its bound after SIGTERM.
 @Suite(.enabled(if: ManyHostsFixture.enabled, ManyHostsFixture.skipReason))
 struct StuckStoreTests {
-    /// The call waits on the lock past its bound (1 s) on every attempt, until its reconnect window
-    /// (3 s) is spent: it fails as a store that does not answer, naming the call, long before the
+    /// The call waits on the lock past its bound (3 s) on every attempt, until its reconnect window
+    /// (8 s) is spent: it fails as a store that does not answer, naming the call, long before the
     /// server's own `lock_timeout` (30 s); none of its connections is left waiting and nothing applied.
     @Test(.timeLimit(.minutes(3)))
     func aCallStuckOnALockIsAbandonedAndFailsSayingWhich() async throws {
-        let (store, schema) = try await Self.store(abandonAfter: "1", reconnectWindow: .seconds(3))
+        let (store, schema) = try await Self.store(abandonAfter: "3", reconnectWindow: .seconds(8))
         let lock = try await HeldTableLock.take(["events"], schema: schema)
         var failure: StoreError?
         do {
@@ -38,12 +38,12 @@ struct StuckStoreTests {
         store.close()
     }
 
-    /// The first attempt, stuck on the lock, is abandoned after 1 s: its connection is closed (its
+    /// The first attempt, stuck on the lock, is abandoned after 3 s: its connection is closed (its
     /// backend leaves) and the retry waits on another. Once the lock is released the call returns,
     /// and what it wrote is there once: the abandoned attempt did not apply beside its retry.
     @Test(.timeLimit(.minutes(3)))
     func anAbandonedAttemptIsCutAndItsRetryAppliesOnce() async throws {
-        let (store, schema) = try await Self.store(abandonAfter: "1", reconnectWindow: .seconds(120))
+        let (store, schema) = try await Self.store(abandonAfter: "3", reconnectWindow: .seconds(120))
         let lock = try await HeldTableLock.take(["events"], schema: schema)
         let append = Task { try await store.appendEvent(NewEvent(run: "r1", kind: "test.stuck", message: "once", at: Date())) }
         let application = "muster/\(schema)"
@@ -126,16 +126,19 @@ struct StuckStoreTests {
     }
 
     /// A store on a schema of its own, with the given bounds (the abandon bound through the environment, as a process reads it).
+    /// The schema is made and its run recorded first under the default bounds: on a loaded machine
+    /// the migrations alone may take longer than a short bound.
     static func store(abandonAfter: String, reconnectWindow: Duration) async throws -> (PostgresStore, String) {
         let base = try #require(ManyHostsFixture.postgresURL)
         let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        var location = try PostgresLocation(url: base + (base.contains("?") ? "&" : "?") + "schema=\(schema)&pool=4",
-                                            environment: ["MUSTER_PG_ABANDON": abandonAfter])
-        location.reconnectWindow = reconnectWindow
-        let store = try await PostgresStore(location: location)
-        try await store.createRun(NewRun(id: "r1", workflow: Workflow(name: "w", tasks: []), specPath: "w.yml", root: "/tmp",
+        let url = base + (base.contains("?") ? "&" : "?") + "schema=\(schema)&pool=4"
+        let setup = try await PostgresStore(url: url)
+        try await setup.createRun(NewRun(id: "r1", workflow: Workflow(name: "w", tasks: []), specPath: "w.yml", root: "/tmp",
                                          concurrency: 1, simulate: false, createdAt: Date()), tasks: [])
-        return (store, schema)
+        setup.close()
+        var location = try PostgresLocation(url: url, environment: ["MUSTER_PG_ABANDON": abandonAfter])
+        location.reconnectWindow = reconnectWindow
+        return (try await PostgresStore(location: location), schema)
     }
 }
 

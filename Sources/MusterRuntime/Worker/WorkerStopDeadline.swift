@@ -33,7 +33,7 @@ final class WorkerStopDeadline: Sendable {
         var seen = Set<Int32>()
         var quietSince: ContinuousClock.Instant?, secondAt: ContinuousClock.Instant?
         while !cancelled.withLock({ $0 }) {
-            usleep(100_000)
+            usleep(250_000)
             let requests = stop.count.withLock { $0 }
             guard requests > 0 else { continue }
             let now = ContinuousClock.now
