@@ -157,8 +157,9 @@ public final class PostgresStore: Store {
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...5) * attempt))
             } catch where Self.isConnectionLost(error) {
                 // The server went away (a restart, a network cut): a statement on a lost connection
-                // was rolled back, so running it again on a new one is correct (an abandoned attempt's
-                // connection is closed first: `HeldConnection`). Wait the server out (the pool reconnects) for `reconnectWindow`, then say it cannot be reached.
+                // was rolled back, so running it again on a new one is correct (an abandoned attempt is
+                // ended first: `HeldConnection`). Wait the server out (the pool reconnects) for
+                // `reconnectWindow`, then say it cannot be reached.
                 if let abandoned = error as? AbandonedCall {
                     logger.error("\(abandoned); retried as after a lost connection")
                 } else if let closed = error as? ConnectionClosedUnanswered {
