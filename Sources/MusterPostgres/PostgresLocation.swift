@@ -5,6 +5,8 @@ import Foundation
 /// Options: `schema=NAME` (the store's tables live in that schema, created if missing; default
 /// `public`), `pool=N` (most connections the store opens, 1 to 64; else `MUSTER_PG_POOL`, else 4),
 /// `host=/socket/folder` (a Unix socket instead of TCP), `sslmode=disable` (the only mode for now).
+/// `MUSTER_PG_ABANDON=SECONDS`: how long one store call may go unanswered before it is abandoned
+/// as a lost connection (default 60).
 public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     public var user: String
     public var password: String?
@@ -14,6 +16,13 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
     public var schema: String?
     public var socketFolder: String?
     public var poolSize: Int
+    /// How long one attempt of a store call may go unanswered before it is abandoned (`AbandonedCall`).
+    public var abandonAfter: Duration = Self.defaultAbandonAfter
+
+    /// How long a call waits for a server that went away (or keeps not answering) before it fails.
+    public var reconnectWindow: Duration = .seconds(120)
+
+    public static let defaultAbandonAfter: Duration = .seconds(60)
 
     public static let defaultPoolSize = 4
 
@@ -59,6 +68,12 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
             poolSize = size
         } else {
             poolSize = Self.defaultPoolSize
+        }
+        if let abandon = environment["MUSTER_PG_ABANDON"], !abandon.isEmpty {
+            guard let seconds = Double(abandon), seconds > 0, seconds <= 86400 else {
+                throw PostgresStoreError.badURL(Self.redacted(text), "MUSTER_PG_ABANDON=\(abandon) must be a number of seconds above 0")
+            }
+            abandonAfter = .milliseconds(Int(seconds * 1000))
         }
         if let mode = options["sslmode"], mode != "disable" {
             throw PostgresStoreError.badURL(Self.redacted(text),

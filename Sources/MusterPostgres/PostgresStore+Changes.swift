@@ -56,11 +56,21 @@ extension PostgresStore {
         changes.startOnce { [client, logger, changes] in
             // Holds one pooled connection while it listens; a lost connection (a server restart) is
             // listened on again after a pause, and everyone is woken: changes may have been missed.
+            // A LISTEN request lost as its connection closed (see `HeldConnection`) would leave this
+            // loop waiting forever: a close gives it up after a moment, and it listens again.
             while !Task.isCancelled {
-                _ = try? await client.withConnection { connection in
-                    try await connection.listen(on: channel) { notifications in
-                        changes.notify(run: nil)
-                        for try await notification in notifications { changes.notify(run: notification.payload) }
+                _ = try? await AbandonRace.run("listen", within: .seconds(10 * 365 * 86_400)) { giveUp in
+                    try await client.withConnection { connection in
+                        connection.closeFuture.whenComplete { _ in
+                            Task {
+                                try? await Task.sleep(for: .seconds(2))
+                                giveUp(ConnectionClosedUnanswered(caller: "listen"))
+                            }
+                        }
+                        try await connection.listen(on: channel) { notifications in
+                            changes.notify(run: nil)
+                            for try await notification in notifications { changes.notify(run: notification.payload) }
+                        }
                     }
                 }
                 try? await Task.sleep(for: .milliseconds(500))

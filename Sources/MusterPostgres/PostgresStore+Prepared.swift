@@ -80,10 +80,13 @@ extension PostgresStore {
 
     /// A prepared statement outside any explicit transaction (it commits on its own): one round trip.
     func autocommit<S: PostgresPreparedStatement>(_ statement: S, caller: String = #function) async throws -> [PostgresRandomAccessRow] where S.Row == PostgresRow {
-        try await retrying(caller) {
-            var rows: [PostgresRandomAccessRow] = []
-            for try await row in try await self.client.execute(statement, logger: self.logger) { rows.append(row.makeRandomAccess()) }
-            return rows
+        try await retrying(caller) { held in
+            try await self.client.withConnection { connection in
+                try await self.hold(connection, for: held)
+                var rows: [PostgresRandomAccessRow] = []
+                for try await row in try await connection.execute(statement, logger: self.logger) { rows.append(row.makeRandomAccess()) }
+                return rows
+            }
         }
     }
 }

@@ -3,6 +3,7 @@ import Logging
 import MusterCore
 import MusterStore
 import PostgresNIO
+import Synchronization
 
 /// The Store on PostgreSQL, for runs spread over several hosts.
 ///
@@ -21,6 +22,8 @@ public final class PostgresStore: Store {
     let runner: Task<Void, Never>
     let logger: Logger
     let changes = ChangeFeed()
+    /// Each pooled connection's server process and current attempt, by connection id: see `HeldConnection`.
+    let connections = Mutex<[PostgresConnection.ID: PooledConnection]>([:])
 
     /// Connects (a bounded pool of `location.poolSize` connections) and brings the schema up to date.
     public init(location: PostgresLocation) async throws {
@@ -64,14 +67,11 @@ public final class PostgresStore: Store {
     static let openTimeout = 10.0
 
     static func within(seconds: Double, location: PostgresLocation, _ body: @escaping @Sendable () async throws -> Void) async throws {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask { try await body(); return true }
-            group.addTask { try await Task.sleep(for: .seconds(seconds)); return false }
-            defer { group.cancelAll() }
-            guard try await group.next() == true else {
-                throw StoreError.unusable(path: location.description, problem: "cannot be reached (no answer within \(Int(seconds)) s)",
-                                          fix: "check that PostgreSQL runs there and accepts connections, or pass another --store")
-            }
+        do {
+            try await AbandonRace.run("open", within: .milliseconds(Int(seconds * 1000))) { _ in try await body() }
+        } catch is AbandonedCall {
+            throw StoreError.unusable(path: location.description, problem: "cannot be reached (no answer within \(Int(seconds)) s)",
+                                      fix: "check that PostgreSQL runs there and accepts connections, or pass another --store")
         }
     }
 
@@ -100,15 +100,19 @@ public final class PostgresStore: Store {
 
     /// One statement outside any explicit transaction (it commits on its own): one round trip.
     func autocommit(_ query: PostgresQuery, caller: String = #function) async throws -> [PostgresRandomAccessRow] {
-        try await retrying(caller) {
-            try await self.client.query(query, logger: self.logger).collect().map { $0.makeRandomAccess() }
+        try await retrying(caller) { held in
+            try await self.client.withConnection { connection in
+                try await self.hold(connection, for: held)
+                return try await connection.query(query, logger: self.logger).collect().map { $0.makeRandomAccess() }
+            }
         }
     }
 
     /// `body` in one transaction on one pooled connection; retried whole on a deadlock or a serialization failure.
     func transaction<T: Sendable>(caller: String = #function, _ body: @escaping @Sendable (SQL) async throws -> T) async throws -> T {
-        try await retrying(caller) {
+        try await retrying(caller) { held in
             try await self.client.withConnection { connection in
+                try await self.hold(connection, for: held)
                 let sql = SQL(connection: connection, logger: self.logger)
                 try await sql.rows("BEGIN")
                 let value: T
@@ -125,7 +129,9 @@ public final class PostgresStore: Store {
         }
     }
 
-    func retrying<T>(_ caller: String, _ body: () async throws -> T) async throws -> T {
+    /// `body`, again after a deadlock or a lost connection; one attempt that has not answered within
+    /// `location.abandonAfter` is abandoned (left behind, see `AbandonRace`) and counts as a lost connection.
+    func retrying<T: Sendable>(_ caller: String, _ body: @escaping @Sendable (HeldConnection) async throws -> T) async throws -> T {
         // With MUSTER_POSTGRES_LOG, a call that waits long says which it is (a stuck lock, a lost connection).
         let watchdog = logger.logLevel <= .warning ? Task { [logger] in
             var waited = 0
@@ -140,17 +146,30 @@ public final class PostgresStore: Store {
         var lostSince: ContinuousClock.Instant?
         while true {
             do {
-                return try await body()
+                let held = HeldConnection(caller: caller)
+                return try await AbandonRace.run(caller, within: location.abandonAfter,
+                                                 abandoned: { held.abandon { await self.terminate($0) } }) { giveUp in
+                    held.attach(giveUp)
+                    return try await body(held)
+                }
             } catch let error as PSQLError where Self.isTransient(error) && attempt < 20 {
                 attempt += 1
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...5) * attempt))
             } catch where Self.isConnectionLost(error) {
                 // The server went away (a restart, a network cut): a statement on a lost connection
-                // was rolled back, so running it again on a new one is correct. Wait the server out
-                // (the pool reconnects) for `reconnectWindow`, then say it cannot be reached.
+                // was rolled back, so running it again on a new one is correct (an abandoned attempt is
+                // ended first: `HeldConnection`). Wait the server out (the pool reconnects) for
+                // `reconnectWindow`, then say it cannot be reached.
+                if let abandoned = error as? AbandonedCall {
+                    logger.error("\(abandoned); retried as after a lost connection")
+                } else if let closed = error as? ConnectionClosedUnanswered {
+                    logger.warning("\(closed); retried")
+                } else {
+                    logger.info("store call \(caller): connection lost (\(String(reflecting: error))); retried")
+                }
                 let since = lostSince ?? .now
                 lostSince = since
-                guard since.duration(to: .now) < Self.reconnectWindow else { throw Self.surfaced(error, location: location) }
+                guard since.duration(to: .now) < location.reconnectWindow else { throw Self.surfaced(error, location: location) }
                 try await Task.sleep(for: .milliseconds(min(2000, 200 * (attempt + 1))))
                 attempt += 1
             } catch {
@@ -158,9 +177,6 @@ public final class PostgresStore: Store {
             }
         }
     }
-
-    /// How long a call waits for a server that went away before it fails.
-    static let reconnectWindow: Duration = .seconds(120)
 
     /// A connection closed by the server (shutdown, crash, restart) or not made: nothing of the
     /// statement was applied. (A COMMIT cut in flight is the one ambiguous case: the fencing of
@@ -178,6 +194,7 @@ public final class PostgresStore: Store {
             default: return false
             }
         }
+        if error is AbandonedCall || error is ConnectionClosedUnanswered { return true }
         // The pool gave up making connections for a while (its circuit breaker): it tries again later.
         return "\(type(of: error))" == "ConnectionPoolError"
     }
@@ -191,6 +208,14 @@ public final class PostgresStore: Store {
 
     /// A connection that cannot be made, said in one line; anything the store itself threw passes through.
     static func surfaced(_ error: Error, location: PostgresLocation) -> Error {
+        if let error = error as? AbandonedCall {
+            return StoreError.unusable(path: location.description, problem: "did not answer (\(error))",
+                                       fix: "look for a stuck lock or connection in pg_stat_activity, or raise MUSTER_PG_ABANDON")
+        }
+        if error is ConnectionClosedUnanswered {
+            return StoreError.unusable(path: location.description, problem: "cannot be reached (its connections keep closing)",
+                                       fix: "check that PostgreSQL runs there and accepts connections, or pass another --store")
+        }
         guard let error = error as? PSQLError else { return error }
         if let info = error.serverInfo {
             let message = info[.message] ?? "failed"

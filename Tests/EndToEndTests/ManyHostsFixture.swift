@@ -55,9 +55,9 @@ final class ManyHostsFixture: Sendable {
 
     /// `muster worker` with a cache (its clone) of its own; its output goes to files in the test folder.
     /// `on`: a network namespace's host, reaching PostgreSQL and the remote through its gateway.
-    /// `labels`: its `--labels` (nil: none).
+    /// `labels`: its `--labels` (nil: none). `options`: more of its options (`--stop-timeout 2s`, say).
     func startWorker(_ name: String, slots: Int = 3, lease: String = "30s", on host: NetworkHosts.Host? = nil,
-                     labels: String? = nil) throws -> BackgroundProcess {
+                     labels: String? = nil, options: [String] = []) throws -> BackgroundProcess {
         var repo = remoteURL, store = storeURL
         var launcher = [TestRepository.muster]
         if let host {
@@ -65,8 +65,10 @@ final class ManyHostsFixture: Sendable {
             store = store.replacingOccurrences(of: "127.0.0.1", with: host.gateway)
             launcher = ["/usr/bin/env", "ip", "netns", "exec", host.namespace, TestRepository.muster]
         }
-        return try h.spawn(launcher[0], Array(launcher.dropFirst()) + ["worker", "--repo", repo, "--store", store, "--slots", "\(slots)", "--lease", lease]
-                            + (labels.map { ["--labels", $0] } ?? []),
+        // --stop-timeout: a stuck worker ends (status 3, saying why) before a test gives up on it.
+        return try h.spawn(launcher[0], Array(launcher.dropFirst()) + ["worker", "--repo", repo, "--store", store, "--slots", "\(slots)", "--lease", lease,
+                                                                          "--stop-timeout", "20s"]
+                            + (labels.map { ["--labels", $0] } ?? []) + options,
                            environment: ["MUSTER_CACHE": h.folder.appending("host-\(name)").path, "MUSTER_POSTGRES_LOG": Self.postgresLog],
                            stdout: h.folder.appending("\(name).out").path, stderr: h.folder.appending("\(name).err").path)
     }

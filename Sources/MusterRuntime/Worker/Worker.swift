@@ -1,6 +1,7 @@
 import Foundation
 import MusterStore
 import MusterSystem
+import Synchronization
 
 /// `muster worker`: on any host, keeps a cached clone of the shared remote and runs tasks of runs
 /// held by no orchestrator (`muster run --slots`), one run at a time, through the same orchestrator
@@ -16,6 +17,11 @@ public final class Worker: Sendable {
         public var run: String?
         public var leaseSeconds: Double = 30
         public var grace: Duration = .seconds(5)
+        /// How long a stop may take once no agent runs (after the second signal: `grace` plus this,
+        /// whatever runs); past it the worker stops its agents and exits (`WorkerStopDeadline`).
+        public var stopTimeout: Duration = .seconds(60)
+        /// How the worker ends when its stop took too long (tests catch it; the CLI exits).
+        public var exit: @Sendable (Int32) -> Void = { Foundation.exit($0) }
         /// Simulated runs: estimated minutes per real second.
         public var simulationSpeed: Double = 60
         /// Between looks for a run with work while idle.
@@ -43,6 +49,8 @@ public final class Worker: Sendable {
     public let options: Options
     public let stop = WorkerStop()
     let identity = ProcessIdentity.current(role: "worker")
+    /// The run this worker is taking part in now, for the hand-back of a forced stop.
+    let serving = Mutex<String?>(nil)
 
     public init(store: any Store, storePath: String, options: Options) {
         self.store = store
@@ -75,6 +83,11 @@ public final class Worker: Sendable {
         // orchestrator running a run hears of them through `WorkerStop`.
         let trap = SignalTrap(stop)
         defer { trap.cancel() }
+        // However its loop fares, a stop ends within a bound (a stuck `await` must not outlast SIGTERM).
+        let deadline = WorkerStopDeadline(stop: stop, bound: options.stopTimeout, grace: options.grace) { [self] reason, groups in
+            forceStop(reason: reason, groups: groups)
+        }
+        defer { deadline.cancel() }
         while !stop.draining {
             let next: RunRecord?
             do {
@@ -98,6 +111,8 @@ public final class Worker: Sendable {
             runOptions.tick = .milliseconds(100)
             runOptions.worker = WorkerRole(remote: remote, labels: options.labels, stop: stop)
             runOptions.worker?.leavesWhenNothingToTake = true
+            serving.withLock { $0 = run.id }
+            defer { serving.withLock { $0 = nil } }
             do {
                 _ = try await WorkflowRunner.execute(run: run.id, store: store, storePath: storePath, workspace: workspace, options: runOptions)
                 if !served.contains(run.id) { served.append(run.id) }

@@ -1,0 +1,55 @@
+import Foundation
+import MusterTestKit
+import Testing
+
+/// Tables of a schema held in ACCESS EXCLUSIVE mode by a psql session of the test's own, inside a
+/// transaction left open: every statement touching them (reads included) waits in PostgreSQL until
+/// `release()` ends that session. A real stuck store call, without mocks.
+struct HeldTableLock {
+    let session: BackgroundProcess
+    let application: String
+    let server: String
+
+    /// Takes the locks and returns once they are granted. `server`: the cluster's URL (no options).
+    static func take(_ tables: [String], schema: String, server: String? = nil) async throws -> HeldTableLock {
+        let server = try server ?? #require(ManyHostsFixture.postgresURL)
+        let application = "muster-test-lock-" + UUID().uuidString.prefix(8).lowercased()
+        let list = tables.map { "\(schema).\($0)" }.joined(separator: ", ")
+        let session = try Command.start("/usr/bin/env", ["psql", "-q", server + "?application_name=\(application)", "-c",
+                                                         "BEGIN; LOCK TABLE \(list) IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3600)"],
+                                        in: URL(fileURLWithPath: "/"))
+        let lock = HeldTableLock(session: session, application: application, server: server)
+        let granted = try await eventually(timeout: 30) {
+            try await Int(lock.query("""
+                SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+                WHERE a.application_name = '\(application)' AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted
+                """)) ?? 0 >= tables.count
+        }
+        if !granted { await lock.release() }
+        try #require(granted, "the test's session did not get its locks on \(list)")
+        return lock
+    }
+
+    /// Ends the session (its transaction rolls back, the locks go).
+    func release() async {
+        _ = try? await query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '\(application)'")
+        session.signal(SIGTERM)
+        _ = await session.exited()
+    }
+
+    /// The server process ids of `application`'s connections waiting on a lock now.
+    static func waiting(application: String, server: String? = nil) async throws -> [Int] {
+        let server = try server ?? #require(ManyHostsFixture.postgresURL)
+        let result = try await Command.run("/usr/bin/env", ["psql", "-Atq", server, "-c",
+                                                            "SELECT pid FROM pg_stat_activity WHERE application_name = '\(application)' AND wait_event_type = 'Lock'"],
+                                           in: URL(fileURLWithPath: "/"))
+        try #require(result.status == 0, "psql: \(result.stderr)")
+        return result.stdout.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    func query(_ sql: String) async throws -> String {
+        let result = try await Command.run("/usr/bin/env", ["psql", "-Atq", server, "-c", sql], in: URL(fileURLWithPath: "/"))
+        try #require(result.status == 0, "psql: \(result.stderr)")
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
