@@ -25,6 +25,9 @@ final class HeldConnection: Sendable {
 
     init(caller: String) { self.caller = caller }
 
+    /// Whether the attempt was abandoned (a transaction then rolls back instead of committing).
+    var isAbandoned: Bool { state.withLock { $0.abandoned } }
+
     /// How the race this attempt runs in may be ended early.
     func attach(_ giveUp: AbandonRace.GiveUp) { state.withLock { $0.giveUp = giveUp } }
 

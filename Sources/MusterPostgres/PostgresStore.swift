@@ -123,6 +123,12 @@ public final class PostgresStore: Store {
                     _ = try? await sql.rows("ROLLBACK")
                     throw error
                 }
+                // Abandoned while it waited (its retry runs on another connection): its work must not
+                // commit beside the retry's, whether or not ending its server process got through.
+                if held.isAbandoned {
+                    _ = try? await sql.rows("ROLLBACK")
+                    throw CancellationError()
+                }
                 try await sql.rows("COMMIT")
                 return value
             }
