@@ -4,21 +4,31 @@ import Testing
 
 /// Tables of a schema held in ACCESS EXCLUSIVE mode by a psql session of the test's own, inside a
 /// transaction left open: every statement touching them (reads included) waits in PostgreSQL until
-/// `release()` ends that session. A real stuck store call, without mocks.
+/// `release()` ends that session. A real stuck store call, without mocks. psql reads its script from
+/// a FIFO the test keeps open for writing, so after the LOCK it waits for more input, holding the
+/// transaction, until the test closes its end.
 struct HeldTableLock {
     let session: BackgroundProcess
     let application: String
     let server: String
+    let script: String
+    let writer: Int32
 
     /// Takes the locks and returns once they are granted. `server`: the cluster's URL (no options).
     static func take(_ tables: [String], schema: String, server: String? = nil) async throws -> HeldTableLock {
         let server = try server ?? #require(ManyHostsFixture.postgresURL)
         let application = "muster-test-lock-" + UUID().uuidString.prefix(8).lowercased()
         let list = tables.map { "\(schema).\($0)" }.joined(separator: ", ")
-        let session = try Command.start("/usr/bin/env", ["psql", "-q", server + "?application_name=\(application)", "-c",
-                                                         "BEGIN; LOCK TABLE \(list) IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3600)"],
+        let script = NSTemporaryDirectory() + application + ".sql"
+        try #require(mkfifo(script, 0o600) == 0, "mkfifo \(script): \(String(cString: strerror(errno)))")
+        // Read-write: the open does not wait for a reader, and psql never sees the end of its input.
+        let writer = open(script, O_RDWR | O_CLOEXEC)
+        try #require(writer >= 0, "open \(script): \(String(cString: strerror(errno)))")
+        let statements = Array("BEGIN; LOCK TABLE \(list) IN ACCESS EXCLUSIVE MODE;\n".utf8)
+        try #require(statements.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) } == statements.count)
+        let session = try Command.start("/usr/bin/env", ["psql", "-q", server + "?application_name=\(application)", "-f", script],
                                         in: URL(fileURLWithPath: "/"))
-        let lock = HeldTableLock(session: session, application: application, server: server)
+        let lock = HeldTableLock(session: session, application: application, server: server, script: script, writer: writer)
         let granted = try await eventually(timeout: 30) {
             try await Int(lock.query("""
                 SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
@@ -30,11 +40,14 @@ struct HeldTableLock {
         return lock
     }
 
-    /// Ends the session (its transaction rolls back, the locks go).
+    /// Ends the session (its transaction rolls back, the locks go): psql reaches the end of its
+    /// input and quits; its server process is ended too, in case psql is slow to notice.
     func release() async {
+        close(writer)
         _ = try? await query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '\(application)'")
         session.signal(SIGTERM)
         _ = await session.exited()
+        unlink(script)
     }
 
     /// The server process ids of `application`'s connections waiting on a lock now.

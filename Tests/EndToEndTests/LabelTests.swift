@@ -137,8 +137,7 @@ struct LabelledWorkersTests {
     /// opens only once the unlabelled worker left, so nothing depends on timing.
     @Test(.timeLimit(.minutes(6)))
     func aWorkerLeavesARunWhoseRemainingTasksNeedALabelItLacks() async throws {
-        let gate = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("muster-label-gate-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: gate) }
+        let gate = try TaskGate("label-gate")
         let spec = """
             name: fleet
             agent: shell
@@ -150,7 +149,7 @@ struct LabelledWorkersTests {
               gpu:
                 foreach: {items: [g1, g2]}
                 runs_on: [gpu]
-                command: ["sh", "-c", "while [ ! -f \(gate.path) ]; do sleep 0.1; done; echo {{item}} > {{item}}.txt"]
+                command: ["sh", "-c", "\(gate.wait); echo {{item}} > {{item}}.txt"]
                 owns: ["{{item}}.txt"]
 
             """
@@ -176,7 +175,7 @@ struct LabelledWorkersTests {
         #expect(joined, "the gpu worker did not take the gpu tasks: \(report())")
         let inRun = try await store.workers(run: run).filter { $0.role == "worker" }
         #expect(inRun.count == 1 && inRun.first?.labels == ["gpu"], "\(inRun)")
-        FileManager.default.createFile(atPath: gate.path, contents: Data())
+        gate.open()
         let status = await coordinator.exited()
         for worker in [plain, gpu] { worker.signal(SIGTERM) }
         for worker in [plain, gpu] { _ = await worker.exited() }

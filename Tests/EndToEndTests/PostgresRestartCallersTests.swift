@@ -14,11 +14,19 @@ import Testing
 /// an hour, so only the watch on closing connections (`HeldConnection`) can save such a caller.
 @Suite(.enabled(if: ManyHostsFixture.enabled, ManyHostsFixture.skipReason))
 struct PostgresRestartCallersTests {
+    /// When each caller last finished a call well, and which callers are inside a call now.
     final class Progress: Sendable {
         let seen = Mutex<[String: ContinuousClock.Instant]>([:])
-        func record(_ name: String) { seen.withLock { $0[name] = .now } }
+        let calling = Mutex<Set<String>>([])
+        func begin(_ name: String) { _ = calling.withLock { $0.insert(name) } }
+        func end(_ name: String) { _ = calling.withLock { $0.remove(name) } }
+        func record(_ name: String) {
+            end(name)
+            seen.withLock { $0[name] = .now }
+        }
         func behind(_ instant: ContinuousClock.Instant) -> [String] { seen.withLock { $0.filter { $0.value < instant }.keys.sorted() } }
         var count: Int { seen.withLock { $0.count } }
+        var inCall: Int { calling.withLock { $0.count } }
     }
 
     @Test(.timeLimit(.minutes(10)))
@@ -41,6 +49,7 @@ struct PostgresRestartCallersTests {
                 let name = "store \(s) claimer \(c)"
                 callers.append(Task {
                     while !Task.isCancelled {
+                        progress.begin(name)
                         do {
                             if let task = try await store.claim(run: "r1", holder: name, limit: 1, leaseSeconds: 600, now: t0).first {
                                 try await store.appendEvent(NewEvent(run: "r1", kind: "test.step", message: name, at: Date()))
@@ -48,20 +57,22 @@ struct PostgresRestartCallersTests {
                                                                                                 result: .succeeded)], now: t0)
                             }
                             progress.record(name)
-                        } catch {}
-                        try? await Task.sleep(for: .milliseconds(Int.random(in: 5...150)))
+                        } catch { progress.end(name) }
+                        // Back-to-back calls: the more requests in flight when a connection closes, the likelier one is lost.
+                        await Task.yield()
                     }
                 })
             }
             let beat = "store \(s) heartbeat"
             callers.append(Task {
                 while !Task.isCancelled {
+                    progress.begin(beat)
                     do {
                         _ = try await store.heartbeat(run: "r1", holder: beat, leaseSeconds: 30, now: t0)
                         _ = try await store.runs(limit: 10)
                         progress.record(beat)
-                    } catch {}
-                    try? await Task.sleep(for: .milliseconds(Int.random(in: 50...1000)))
+                    } catch { progress.end(beat) }
+                    await Task.yield()
                 }
             })
         }
@@ -70,8 +81,9 @@ struct PostgresRestartCallersTests {
         try #require(started, "not every caller made a first call")
         for restart in 1...8 {
             try await postgres.stop()
-            // The outage itself (a fault lasting a few seconds), not a wait for anything.
-            try await Task.sleep(for: .milliseconds(Int.random(in: 500...4000)))
+            // The server stays down until every caller is inside a call waiting for it, so each one meets the outage.
+            let waiting = try await eventually(timeout: 60) { progress.inCall == callers.count }
+            try #require(waiting, "restart \(restart): only \(progress.inCall) of \(callers.count) callers waited on the stopped server")
             try await postgres.start()
             let restarted = ContinuousClock.now
             let moved = try await eventually(timeout: 90) { progress.behind(restarted).isEmpty }

@@ -71,7 +71,8 @@ struct StuckStoreTests {
     /// `lock_timeout` (30 s) would let its loop go on. It exits with status 3 and says why.
     @Test(.timeLimit(.minutes(4)))
     func aWorkerWaitingOnAStuckCallStopsWithinItsBound() async throws {
-        let fleet = try await ManyHostsFixture(spec: Self.spec(gate: "/nonexistent"))
+        let gate = try TaskGate()  // never opened: no task runs here (no coordinator)
+        let fleet = try await ManyHostsFixture(spec: Self.spec(gate: gate))
         let worker = try fleet.startWorker("a", options: ["--stop-timeout", "2s", "--grace", "1s"])
         let registered = try await eventually(timeout: 60) { fleet.log("a.err").contains("slots") }
         try #require(registered, "the worker did not start: \(fleet.log("a.err"))")
@@ -92,15 +93,15 @@ struct StuckStoreTests {
     /// with status 3, saying the hand-back could not be recorded (the store did not answer).
     @Test(.timeLimit(.minutes(4)))
     func aDrainStuckOnRecordingStopsWithinItsBoundOnceTheAgentEnded() async throws {
-        let gate = try TemporaryFolder("gate")
-        let fleet = try await ManyHostsFixture(spec: Self.spec(gate: gate.appending("open").path, started: gate.appending("started").path))
+        let folder = try TemporaryFolder("gate"), gate = try TaskGate()
+        let fleet = try await ManyHostsFixture(spec: Self.spec(gate: gate, started: folder.appending("started").path))
         let coordinator = try fleet.startCoordinator()
         let worker = try fleet.startWorker("a", slots: 1, options: ["--stop-timeout", "2s", "--grace", "1s"])
-        let running = try await eventually(timeout: 90) { FileManager.default.fileExists(atPath: gate.appending("started").path) }
+        let running = try await eventually(timeout: 90) { FileManager.default.fileExists(atPath: folder.appending("started").path) }
         try #require(running, "the task never started: \(fleet.log("a.err"))")
         let lock = try await HeldTableLock.take(["runs", "tasks", "events", "workers"], schema: fleet.schema)
         worker.signal(SIGTERM)
-        try "".write(to: gate.appending("open"), atomically: true, encoding: .utf8)
+        gate.open()
         let status = await ManyHostsFaultTests.ended(worker, within: 90)
         let err = fleet.log("a.err")
         #expect(status == .exited(Worker.forcedStopStatus), "\(String(describing: status)): \(err)")
@@ -111,15 +112,15 @@ struct StuckStoreTests {
         await fleet.close()
     }
 
-    /// One task that says it started, then waits for the gate file.
-    static func spec(gate: String, started: String = "/dev/null") -> String {
+    /// One task that says it started, then waits at the gate.
+    static func spec(gate: TaskGate, started: String = "/dev/null") -> String {
         """
         name: fleet
         agent: shell
         sandbox: none  # the task touches files of the test's folder
         tasks:
           wait:
-            command: ["sh", "-c", "echo $$ > \(started); while [ ! -e \(gate) ]; do sleep 0.1; done; echo done > wait.txt"]
+            command: ["sh", "-c", "echo $$ > \(started); \(gate.wait); echo done > wait.txt"]
             owns: [wait.txt]
 
         """

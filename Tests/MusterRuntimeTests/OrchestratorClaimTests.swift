@@ -15,14 +15,15 @@ import Testing
     @Test func aClaimTheOrchestratorNeverHeardOfIsHandedBack() async throws {
         let f = try OrchestratorTests.Fixture()
         let log = f.file("ran")
+        let gate = try TaskGate()
         let yaml = """
             name: ghost
             concurrency: 1
-            sandbox: none  # the tasks read a gate file and write a log in the test's folder
+            sandbox: none  # the tasks wait at a gate file and write a log in the test's folder
             tasks:
               a:
                 shell: true
-                command: "echo a >> \(log); while [ ! -e \(f.file("go")) ]; do sleep 0.05; done"
+                command: "echo a >> \(log); \(gate.wait)"
               b:
                 shell: true
                 command: "echo b >> \(log)"
@@ -34,7 +35,7 @@ import Testing
                 return try await store.task(run: run.id, id: "a")?.state == .running
             }
             let run = try #require(try await store.runs(limit: 1).first)
-            defer { FileManager.default.createFile(atPath: f.file("go"), contents: nil) }
+            defer { gate.open() }
             guard running, let holder = try await store.task(run: run.id, id: "a")?.holder else { return false }
             let claimed = try await store.claim(run: run.id, holder: holder, limit: 1, leaseSeconds: 30, now: Date())
             guard claimed.map(\.task.id) == ["b"] else { return false }
