@@ -140,9 +140,7 @@ public struct ProcessProbe: Sendable {
 
     public static let system = ProcessProbe(exists: ProcessLiveness.isAlive, startTime: { pid in
         // Field 22 of /proc/PID/stat: clock ticks after boot; boot time from /proc/stat's btime.
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")"),
-              let boot = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard let fields = ProcStat.fields(pid), let boot = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return nil }
         guard fields.count > 19, let ticks = Double(fields[19]),
               let line = boot.split(separator: "\n").first(where: { $0.hasPrefix("btime ") }),
               let btime = Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) else { return nil }

@@ -1,5 +1,6 @@
 import CMusterSystem
 import Foundation
+import MusterStore
 import MusterSystem
 import Synchronization
 
@@ -239,10 +240,7 @@ public final class ProcessSupervisor: Sendable {
         guard pgid > 1, kill(-pgid, 0) == 0 || errno == EPERM else { return false }
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return true }
         for entry in entries where entry.first?.isNumber == true {
-            guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
-            // After "(comm)": state, ppid, pgrp, ...
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard let fields = ProcStat.fields(entry: entry) else { continue }
             if fields.count > 2, Int32(fields[2]) == pgid, fields[0] != "Z", fields[0] != "X" { return true }
         }
         return false

@@ -1,4 +1,5 @@
 import Foundation
+import MusterStore
 
 /// The process groups of a process's live descendants, its own group left out: a worker's agents
 /// (each leads a group of its own, sandboxed or not), found without asking its orchestrator, which
@@ -7,9 +8,7 @@ enum DescendantGroups {
     static func of(_ root: Int32 = getpid()) -> Set<Int32> {
         var parent: [Int32: Int32] = [:], group: [Int32: Int32] = [:]
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard let pid = Int32(entry), let fields = ProcStat.fields(entry: entry) else { continue }
             guard fields.count > 2, fields[0] != "Z", fields[0] != "X", let ppid = Int32(fields[1]), let pgrp = Int32(fields[2]) else { continue }
             parent[pid] = ppid
             group[pid] = pgrp

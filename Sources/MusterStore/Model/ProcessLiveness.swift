@@ -7,9 +7,8 @@ public enum ProcessLiveness {
     public static func isAlive(_ pid: Int32) -> Bool {
         guard pid > 0 else { return false }
         if kill(pid, 0) != 0 && errno != EPERM { return false }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return true }
-        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        guard let fields = ProcStat.fields(pid) else { return true }
+        let state = fields.first?.first
         return state != "Z" && state != "X"
     }
 }
