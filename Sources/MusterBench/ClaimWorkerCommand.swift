@@ -12,6 +12,7 @@ struct ClaimWorkerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try await StoreLocator.open(options.store)
+        try await Bench.waitAtGate(options.startGate, holder: options.holder)
         var ids: [String] = []
         let wallStart = Date()
         let start = ContinuousClock.now

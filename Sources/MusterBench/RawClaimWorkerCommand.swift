@@ -29,6 +29,8 @@ struct RawClaimWorkerCommand: ParsableCommand {
             try db.execute(sql: "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
         }
         let queue = try DatabaseQueue(path: options.store, configuration: config)
+        try queue.read { db in _ = try Int.fetchOne(db, sql: "SELECT 1") }  // opened before the gate, as the Store API worker is
+        try Bench.waitAtGateBlocking(options.startGate, holder: options.holder)
         let run = options.run, holder = options.holder, batch = options.batch
         var ids: [String] = []
         let wallStart = Date()

@@ -23,6 +23,8 @@ struct RawPostgresClaimWorkerCommand: AsyncParsableCommand {
         let client = PostgresClient(configuration: configuration)
         let runner = Task { await client.run() }
         defer { runner.cancel() }
+        _ = try await client.query("SELECT 1").collect()  // connected before the gate, as the Store API worker is
+        try await Bench.waitAtGate(options.startGate, holder: options.holder)
         let run = options.run, holder = options.holder, batch = options.batch
         var ids: [String] = []
         let wallStart = Date()

@@ -26,6 +26,25 @@ enum Bench {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
+    /// The start gate (`--start-gate`): says this worker is ready, then waits for the script to open it.
+    static func waitAtGate(_ gate: String?, holder: String) async throws {
+        guard let gate else { return }
+        try markReady(gate, holder: holder)
+        while !FileManager.default.fileExists(atPath: gate) { try await Task.sleep(for: .milliseconds(2)) }
+    }
+
+    /// `waitAtGate` for a worker outside Swift concurrency (the GRDB loop).
+    static func waitAtGateBlocking(_ gate: String?, holder: String) throws {
+        guard let gate else { return }
+        try markReady(gate, holder: holder)
+        while !FileManager.default.fileExists(atPath: gate) { usleep(2000) }
+    }
+
+    private static func markReady(_ gate: String, holder: String) throws {
+        let ready = "\(gate).ready.\(holder)"
+        guard FileManager.default.createFile(atPath: ready, contents: nil) else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: ready]) }
+    }
+
     /// One timing line on stderr: wall-clock epochs of the claim loop, so the script can measure
     /// the span of several concurrent workers without counting process start-up.
     static func reportSpan(start: Date, end: Date) {

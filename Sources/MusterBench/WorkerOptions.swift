@@ -7,6 +7,8 @@ struct WorkerOptions: ParsableArguments {
     @Option(help: "This worker's lease holder name.") var holder: String
     @Option(help: "Tasks per claim.") var batch: Int = 1
     @Option(help: ArgumentHelp("Where to write every claimed task id, one per line.", valueName: "file")) var out: String
+    @Option(help: ArgumentHelp("Once connected, write <file>.ready.<holder> and start claiming only when <file> exists, so every worker's loop starts together, after all of them started up.", valueName: "file"))
+    var startGate: String?
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }

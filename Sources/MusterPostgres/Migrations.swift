@@ -338,6 +338,7 @@ enum Migrations {
         ("pg7-notify-changes", notifyChanges),
         ("pg8-set-based-finish", setBasedFinish),
         ("pg9-task-labels", taskLabels),
+        ("pg10-finish-run-lock-late", lateRunLockFinish),
     ]
 
     static func migrate(_ store: PostgresStore) async throws {

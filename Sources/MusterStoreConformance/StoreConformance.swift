@@ -38,7 +38,7 @@ public struct StoreConformance: Sendable {
         ("gitStateIsKeptAndBlockedSkipsDependents", gitStateIsKeptAndBlockedSkipsDependents),
         ("taskLevelOrderingWaitsForOneTask", taskLevelOrderingWaitsForOneTask),
         ("agentFactsSurviveEveryFinish", agentFactsSurviveEveryFinish),
-    ] + labelChecks
+    ] + labelChecks + concurrentFinishChecks
 
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 

@@ -3,10 +3,11 @@ import MusterTestKit
 import Testing
 
 /// Tables of a schema held in ACCESS EXCLUSIVE mode by a psql session of the test's own, inside a
-/// transaction left open: every statement touching them (reads included) waits in PostgreSQL until
-/// `release()` ends that session. A real stuck store call, without mocks. psql reads its script from
-/// a FIFO the test keeps open for writing, so after the LOCK it waits for more input, holding the
-/// transaction, until the test closes its end.
+/// transaction left open (or a run's advisory lock, held by the session): every statement needing
+/// them (reads included, for tables) waits in PostgreSQL until `release()` ends that session. A real
+/// stuck store call, without mocks. psql reads its script from a FIFO the test keeps open for
+/// writing, so after the LOCK it waits for more input, holding the transaction, until the test
+/// closes its end.
 struct HeldTableLock {
     let session: BackgroundProcess
     let application: String
@@ -16,27 +17,41 @@ struct HeldTableLock {
 
     /// Takes the locks and returns once they are granted. `server`: the cluster's URL (no options).
     static func take(_ tables: [String], schema: String, server: String? = nil) async throws -> HeldTableLock {
+        let list = tables.map { "\(schema).\($0)" }.joined(separator: ", ")
+        return try await hold("BEGIN; LOCK TABLE \(list) IN ACCESS EXCLUSIVE MODE;", locks: "\(list) in ACCESS EXCLUSIVE mode",
+                              server: server, granted: "l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock'", count: tables.count)
+    }
+
+    /// The advisory lock a store transaction takes for run `run` (`lockRun`), held by the session
+    /// until `release()`: the store's steps that need the run's lock wait for it.
+    static func takeRunLock(_ run: String, server: String? = nil) async throws -> HeldTableLock {
+        try await hold("SELECT pg_advisory_lock(hashtextextended('muster:run:\(run)', 0));", locks: "the lock of run \(run)",
+                       server: server, granted: "l.locktype = 'advisory'", count: 1)
+    }
+
+    /// Runs `statements` in a psql session of its own and returns once `count` of its locks
+    /// matching `granted` (a condition on `pg_locks l`) are granted.
+    private static func hold(_ statements: String, locks: String, server: String?, granted: String, count: Int) async throws -> HeldTableLock {
         let server = try server ?? #require(ManyHostsFixture.postgresURL)
         let application = "muster-test-lock-" + UUID().uuidString.prefix(8).lowercased()
-        let list = tables.map { "\(schema).\($0)" }.joined(separator: ", ")
         let script = NSTemporaryDirectory() + application + ".sql"
         try #require(mkfifo(script, 0o600) == 0, "mkfifo \(script): \(String(cString: strerror(errno)))")
         // Read-write: the open does not wait for a reader, and psql never sees the end of its input.
         let writer = open(script, O_RDWR | O_CLOEXEC)
         try #require(writer >= 0, "open \(script): \(String(cString: strerror(errno)))")
-        let statements = Array("BEGIN; LOCK TABLE \(list) IN ACCESS EXCLUSIVE MODE;\n".utf8)
-        try #require(statements.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) } == statements.count)
+        let bytes = Array((statements + "\n").utf8)
+        try #require(bytes.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) } == bytes.count)
         let session = try Command.start("/usr/bin/env", ["psql", "-q", server + "?application_name=\(application)", "-f", script],
                                         in: URL(fileURLWithPath: "/"))
         let lock = HeldTableLock(session: session, application: application, server: server, script: script, writer: writer)
-        let granted = try await eventually(timeout: 30) {
+        let held = try await eventually(timeout: 30) {
             try await Int(lock.query("""
                 SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-                WHERE a.application_name = '\(application)' AND l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted
-                """)) ?? 0 >= tables.count
+                WHERE a.application_name = '\(application)' AND \(granted) AND l.granted
+                """)) ?? 0 >= count
         }
-        if !granted { await lock.release() }
-        try #require(granted, "the test's session did not get its locks on \(list)")
+        if !held { await lock.release() }
+        try #require(held, "the test's session did not get \(locks)")
         return lock
     }
 

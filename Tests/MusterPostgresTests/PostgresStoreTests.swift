@@ -11,7 +11,7 @@ struct PostgresStoreTests {
             let names = try await store.appliedMigrations()
             #expect(names == ["pg1-runs-tasks-events-workers", "pg2-messages", "pg3-limits", "pg4-finish-function",
                              "pg5-slot-function", "pg6-agent-facts", "pg7-notify-changes", "pg8-set-based-finish",
-                             "pg9-task-labels"])
+                             "pg9-task-labels", "pg10-finish-run-lock-late"])
             // A second process opening the same schema applies nothing again and sees the same data.
             let t0 = Date(timeIntervalSince1970: 1_800_000_000)
             _ = try await store.startCooldown(key: "k", attempt: 1, now: t0)
