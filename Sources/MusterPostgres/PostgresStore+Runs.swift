@@ -7,7 +7,7 @@ import PostgresNIO
 extension PostgresStore {
     public func createRun(_ run: NewRun, tasks: [PlannedTask]) async throws {
         let workflowJSON = try JSONCoding.encodeString(run.workflow)
-        let specs = try tasks.map { try JSONCoding.encodeString($0) }
+        let specs = try tasks.map { try StoredSpec.encode($0) }
         try await transaction { sql in
             try await sql.lockRun(run.id)
             let inserted = try await sql.count("""

@@ -42,7 +42,7 @@ extension PostgresStore {
                                             states: states, keys: keys)
             var position = try await Self.nextPosition(sql, run: run)
             for case .add(let child, let key, let failedNeed) in steps {
-                try await Self.insert(sql, run: run, tasks: [child], specs: [try JSONCoding.encodeString(child)], firstPosition: position,
+                try await Self.insert(sql, run: run, tasks: [child], specs: [try StoredSpec.encode(child)], firstPosition: position,
                                       origin: spawner.origin, keys: [key])
                 position += 1
                 try await Self.event(sql, run: run, task: child.id, kind: "task.spawned", message: "by \(parent) at depth \(child.depth)",

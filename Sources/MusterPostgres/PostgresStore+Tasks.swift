@@ -170,7 +170,7 @@ extension PostgresStore {
     }
 
     public func expand(run: String, holder: String, expander: String, into tasks: [PlannedTask], now: Date) async throws -> Int {
-        let specs = try tasks.map { try JSONCoding.encodeString($0) }
+        let specs = try tasks.map { try StoredSpec.encode($0) }
         return try await transaction { sql in
             try await sql.lockRun(run)
             guard let row = try await sql.row("""

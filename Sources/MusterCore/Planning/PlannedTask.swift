@@ -84,18 +84,61 @@ extension PlannedTask {
              kind, expands, after, isolation, uses, parent, depth, join, modelIsDefault, allowDenials, sandbox, writable, mcp, runsOn
     }
 
+    /// Set to `true` in an encoder's `userInfo`: fields holding their default value are left out
+    /// (the form a store keeps; decoding puts the defaults back). Without it every field is written.
+    public static let omitsDefaults = CodingUserInfoKey(rawValue: "muster.plannedTask.omitsDefaults")!
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        let compact = encoder.userInfo[Self.omitsDefaults] as? Bool == true
+        func put<Value: Encodable & Equatable>(_ value: Value, _ byDefault: Value, _ key: CodingKeys) throws {
+            if !compact || value != byDefault { try c.encode(value, forKey: key) }
+        }
+        try c.encode(id, forKey: .id)
+        try c.encode(group, forKey: .group)
+        try c.encodeIfPresent(item, forKey: .item)
+        try c.encode(agent, forKey: .agent)
+        try c.encodeIfPresent(model, forKey: .model)
+        try c.encodeIfPresent(prompt, forKey: .prompt)
+        try c.encodeIfPresent(command, forKey: .command)
+        try put(needs, [], .needs)
+        try put(owns, [], .owns)
+        try put(env, [:], .env)
+        try c.encodeIfPresent(timeout, forKey: .timeout)
+        try c.encodeIfPresent(stallTimeout, forKey: .stallTimeout)
+        try put(retries, 0, .retries)
+        try c.encodeIfPresent(estimate, forKey: .estimate)
+        try put(kind, .exploration, .kind)
+        try c.encodeIfPresent(expands, forKey: .expands)
+        try put(after, [], .after)
+        try put(isolation, .worktree, .isolation)
+        try put(uses, [], .uses)
+        try c.encodeIfPresent(parent, forKey: .parent)
+        try put(depth, 0, .depth)
+        try put(join, false, .join)
+        try put(modelIsDefault, false, .modelIsDefault)
+        try put(allowDenials, false, .allowDenials)
+        try c.encodeIfPresent(sandbox, forKey: .sandbox)
+        try put(writable, [], .writable)
+        try put(mcp, true, .mcp)
+        try put(runsOn, [], .runsOn)
+    }
+
     // Fields added after the first release decode with their defaults from older stored runs.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(id: try c.decode(String.self, forKey: .id), group: try c.decode(String.self, forKey: .group),
                   item: try c.decodeIfPresent(ItemValue.self, forKey: .item), agent: try c.decode(String.self, forKey: .agent),
                   model: try c.decodeIfPresent(String.self, forKey: .model), prompt: try c.decodeIfPresent(String.self, forKey: .prompt),
-                  command: try c.decodeIfPresent(Command.self, forKey: .command), needs: try c.decode([String].self, forKey: .needs),
-                  owns: try c.decode([String].self, forKey: .owns), env: try c.decode([String: String].self, forKey: .env),
+                  command: try c.decodeIfPresent(Command.self, forKey: .command),
+                  needs: try c.decodeIfPresent([String].self, forKey: .needs) ?? [],
+                  owns: try c.decodeIfPresent([String].self, forKey: .owns) ?? [],
+                  env: try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:],
                   timeout: try c.decodeIfPresent(Duration.self, forKey: .timeout),
                   stallTimeout: try c.decodeIfPresent(Duration.self, forKey: .stallTimeout),
-                  retries: try c.decode(Int.self, forKey: .retries), estimate: try c.decodeIfPresent(Estimate.self, forKey: .estimate),
-                  kind: try c.decode(WorkKind.self, forKey: .kind), expands: try c.decodeIfPresent(TaskSpec.self, forKey: .expands),
+                  retries: try c.decodeIfPresent(Int.self, forKey: .retries) ?? 0,
+                  estimate: try c.decodeIfPresent(Estimate.self, forKey: .estimate),
+                  kind: try c.decodeIfPresent(WorkKind.self, forKey: .kind) ?? .exploration, expands: try c.decodeIfPresent(TaskSpec.self, forKey: .expands),
                   after: try c.decodeIfPresent([String].self, forKey: .after) ?? [],
                   isolation: try c.decodeIfPresent(Isolation.self, forKey: .isolation) ?? .worktree,
                   uses: try c.decodeIfPresent([String].self, forKey: .uses) ?? [],

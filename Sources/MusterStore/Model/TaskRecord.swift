@@ -58,10 +58,19 @@ public struct TaskRecord: Sendable, Equatable {
 /// muster, a damaged file) is `StoreError.corrupt`: never a stand-in task that would run something else.
 /// Decoded specs are kept by their text: a spec never changes once stored, and decoding 1,000 of
 /// them on every read of a run's tasks (a board, a status) cost more than everything else the read does.
-enum StoredSpec {
+public enum StoredSpec {
     private static let decoded = Mutex<[String: PlannedTask]>([:])
     /// A bounded cache: past this many specs it starts again.
     static let kept = 20_000
+
+    /// The text a store keeps: sorted keys, defaults left out (a claim decodes every task it
+    /// hands out, and half the time of decoding a full spec went to its default fields).
+    public static func encode(_ spec: PlannedTask) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.userInfo[PlannedTask.omitsDefaults] = true
+        return String(decoding: try encoder.encode(spec), as: UTF8.self)
+    }
 
     static func decode(_ json: String, task: String) throws -> PlannedTask {
         if let hit = decoded.withLock({ $0[json] }) { return hit }

@@ -9,7 +9,7 @@ extension SQLiteStore {
 
     public func createRun(_ run: NewRun, tasks: [PlannedTask]) async throws {
         let workflowJSON = try JSONCoding.encodeString(run.workflow)
-        let specs = try tasks.map { try JSONCoding.encodeString($0) }
+        let specs = try tasks.map { try StoredSpec.encode($0) }
         try await write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE id = ?", arguments: [run.id]) == true {
                 throw StoreError.runExists(run.id)

@@ -42,7 +42,7 @@ extension SQLiteStore {
                                             states: states, keys: keys)
             var position = (try Int.fetchOne(db, sql: "SELECT MAX(position) FROM tasks WHERE run_id = ?", arguments: [run]) ?? 0) + 1
             for case .add(let child, let key, let failedNeed) in steps {
-                try Self.insert(db, run: run, tasks: [child], specs: [try JSONCoding.encodeString(child)], firstPosition: position,
+                try Self.insert(db, run: run, tasks: [child], specs: [try StoredSpec.encode(child)], firstPosition: position,
                                 origin: spawner.origin, keys: [key])
                 position += 1
                 try Self.event(db, run: run, task: child.id, kind: "task.spawned", message: "by \(parent) at depth \(child.depth)", at: now)

@@ -167,7 +167,7 @@ extension SQLiteStore {
         }
     }
     public func expand(run: String, holder: String, expander: String, into tasks: [PlannedTask], now: Date) async throws -> Int {
-        let specs = try tasks.map { try JSONCoding.encodeString($0) }
+        let specs = try tasks.map { try StoredSpec.encode($0) }
         return try await write { db in
             guard let group = try String.fetchOne(db, sql: """
                 UPDATE tasks SET state = 'succeeded', holder = NULL, lease_expires_at = NULL, finished_at = ?,
