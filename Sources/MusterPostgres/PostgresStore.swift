@@ -9,9 +9,11 @@ import Synchronization
 ///
 /// Concurrency: claims (tasks, messages) are single statements with `FOR UPDATE SKIP LOCKED`, so
 /// claimers never wait on one another. Everything that changes a run's graph or writes its event
-/// log (finish, spawn, expand, reopen, …) first takes a transaction-scoped advisory lock on the
-/// run: per run, those transactions apply one at a time, as in SQLite, so promotion never misses a
-/// concurrent success and events are numbered in commit order. Limits lock their key the same way.
+/// log (finish, spawn, expand, reopen, …) takes a transaction-scoped advisory lock on the run,
+/// held to commit: per run, those steps apply one at a time, as in SQLite, so promotion never
+/// misses a concurrent success and events are numbered in commit order. A finish of successes
+/// takes it only after updating its own tasks (`muster_finish`, migration pg10), which are fenced
+/// on their rows. Limits lock their key the same way.
 ///
 /// Time: every method judges leases, buckets and cool-downs by the `now` it is given (the
 /// conformance suite drives time explicitly). Callers on several hosts should pass the database's
