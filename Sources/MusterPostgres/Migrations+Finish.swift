@@ -4,8 +4,10 @@ extension Migrations {
     /// batch's order, promote what the successes and finished lineages release), but one UPDATE
     /// and one INSERT for the whole batch instead of two statements per outcome: the run's lock is
     /// held for a fraction of the time, which is what a batch of 16 from many workers waits on.
-    static let setBasedFinish = [
-        """
+    static let setBasedFinish = [finishHead + finishLockedFirst + finishApply + finishEventsAndPromotion]
+
+    /// `muster_finish`'s declaration, from pg8 on.
+    static let finishHead = """
         CREATE OR REPLACE FUNCTION muster_finish(p_run TEXT, p_holder TEXT, p_t DOUBLE PRECISION, p_outcomes JSONB)
         RETURNS TABLE (o_task TEXT, o_applied BOOLEAN, o_released BIGINT)
         LANGUAGE plpgsql AS $fn$
@@ -15,12 +17,23 @@ extension Migrations {
             v_groups TEXT[];
             v_n BIGINT;
         BEGIN
+
+        """
+
+    /// pg8: the run's lock first, then the run's holder.
+    static let finishLockedFirst = """
             PERFORM pg_advisory_xact_lock(hashtextextended('muster:run:' || p_run, 0));
             SELECT holder INTO v_owner FROM runs WHERE id = p_run FOR KEY SHARE;
             IF v_owner IS NOT NULL AND v_owner <> p_holder THEN
                 RETURN QUERY SELECT e->>'task', false, 0::bigint FROM jsonb_array_elements(p_outcomes) AS e;
                 RETURN;
             END IF;
+
+        """
+
+    /// The batch applied to its tasks (fenced by holder and attempt on their rows): the tasks it
+    /// applied to, and the groups and lineages whose dependents may now be released.
+    static let finishApply = """
             WITH o AS (
                 SELECT * FROM jsonb_to_recordset(p_outcomes) AS x(task TEXT, attempt BIGINT, state TEXT, not_before FLOAT8,
                     failed BIGINT, exit_code BIGINT, error TEXT, summary TEXT, result_path TEXT, has_usage BOOLEAN, input BIGINT,
@@ -49,6 +62,12 @@ extension Migrations {
                   (CASE WHEN done.state = 'succeeded' THEN done.id END),
                   (CASE WHEN done.state IN ('succeeded', 'failed', 'skipped', 'cancelled', 'blocked') AND done.depth > 0
                         THEN done.origin END)) AS v(g) ON true;
+
+        """
+
+    /// One event per applied outcome, in the batch's order; the answer per outcome; then promotion
+    /// of what the successes and finished lineages release.
+    static let finishEventsAndPromotion = """
             INSERT INTO events (run_id, task_id, kind, message, at)
             SELECT p_run, e.value->>'task', e.value->>'kind', e.value->>'message', p_t
             FROM jsonb_array_elements(p_outcomes) WITH ORDINALITY AS e(value, n)
@@ -73,6 +92,5 @@ extension Migrations {
             END IF;
         END
         $fn$
-        """,
-    ]
+        """
 }

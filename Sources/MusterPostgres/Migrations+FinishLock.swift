@@ -1,59 +1,29 @@
 extension Migrations {
-    /// Migration pg10: `muster_finish` takes the run's lock late. pg8 took it first, so the run's
-    /// lock was held through parsing the batch and updating its tasks, and every finish of a run
-    /// queued behind the one before (with many claimers on two cores, 22 of a finish's 24 ms were
-    /// that queue). The tasks' own UPDATE needs no run lock: it is fenced by holder and attempt on
-    /// the task rows. The lock is taken before the steps that need it, and held to commit:
+    /// Migration pg10: `muster_finish` takes the run's lock late. pg8 took it first, so it was held
+    /// through parsing the batch and updating its tasks while every other finish of the run queued
+    /// (16 claimers on two cores: 22 of a finish's 24 ms went to waiting for it). The tasks' own
+    /// UPDATE needs no run lock: it is fenced by holder and attempt on the task rows. The lock is
+    /// taken before the steps that need it, and held to commit:
     /// - events take their sequence numbers under it, so a run's events commit in sequence order
     ///   (readers page by sequence and must never skip one that commits late);
     /// - promotion reads the run's tasks under it, after this finish's own UPDATE, so of two
     ///   finishes that release one dependent, the second to take the lock sees the first's outcome;
     /// - the run's holder is checked again under it: a takeover that committed after the first
     ///   check undoes the whole call (a serialization failure, which the store runs again).
-    static let lateRunLockFinish = [
-        """
-        CREATE OR REPLACE FUNCTION muster_finish(p_run TEXT, p_holder TEXT, p_t DOUBLE PRECISION, p_outcomes JSONB)
-        RETURNS TABLE (o_task TEXT, o_applied BOOLEAN, o_released BIGINT)
-        LANGUAGE plpgsql AS $fn$
-        DECLARE
-            v_owner TEXT;
-            v_applied TEXT[];
-            v_groups TEXT[];
-            v_n BIGINT;
-        BEGIN
+    static let lateRunLockFinish = [finishHead + finishHolderChecked + finishApply + finishLockedLate + finishEventsAndPromotion]
+
+    /// pg10: the run's holder first, without the lock (a stale holder's batch is rejected at once).
+    static let finishHolderChecked = """
             SELECT holder INTO v_owner FROM runs WHERE id = p_run;
             IF v_owner IS NOT NULL AND v_owner <> p_holder THEN
                 RETURN QUERY SELECT e->>'task', false, 0::bigint FROM jsonb_array_elements(p_outcomes) AS e;
                 RETURN;
             END IF;
-            WITH o AS (
-                SELECT * FROM jsonb_to_recordset(p_outcomes) AS x(task TEXT, attempt BIGINT, state TEXT, not_before FLOAT8,
-                    failed BIGINT, exit_code BIGINT, error TEXT, summary TEXT, result_path TEXT, has_usage BOOLEAN, input BIGINT,
-                    output BIGINT, cache_read BIGINT, cache_write BIGINT, cost FLOAT8, finished_at FLOAT8, git TEXT,
-                    agent_facts TEXT)
-            ), done AS (
-                UPDATE tasks SET state = o.state, not_before = o.not_before, failures = tasks.failures + o.failed,
-                    holder = NULL, lease_expires_at = NULL, exit_code = o.exit_code, error = o.error,
-                    summary = COALESCE(o.summary, tasks.summary), result_path = COALESCE(o.result_path, tasks.result_path),
-                    has_usage = o.has_usage, input_tokens = tasks.input_tokens + o.input,
-                    output_tokens = tasks.output_tokens + o.output, cache_read_tokens = tasks.cache_read_tokens + o.cache_read,
-                    cache_write_tokens = tasks.cache_write_tokens + o.cache_write,
-                    cost_usd = CASE WHEN o.cost IS NULL THEN NULL ELSE COALESCE(tasks.cost_usd, 0) + o.cost END,
-                    finished_at = o.finished_at, git = COALESCE(o.git, tasks.git), waiting = false, agent_facts = o.agent_facts
-                FROM o
-                WHERE tasks.run_id = p_run AND tasks.id = o.task AND tasks.holder = p_holder AND tasks.attempt = o.attempt
-                  AND tasks.state = 'running'
-                RETURNING tasks.id, tasks.grp, tasks.origin, tasks.depth, tasks.state
-            )
-            SELECT COALESCE(array_agg(DISTINCT done.id), '{}'),
-                   COALESCE(array_agg(g) FILTER (WHERE g IS NOT NULL), '{}')
-              INTO v_applied, v_groups
-              FROM done
-              LEFT JOIN LATERAL (VALUES
-                  (CASE WHEN done.state = 'succeeded' THEN done.grp END),
-                  (CASE WHEN done.state = 'succeeded' THEN done.id END),
-                  (CASE WHEN done.state IN ('succeeded', 'failed', 'skipped', 'cancelled', 'blocked') AND done.depth > 0
-                        THEN done.origin END)) AS v(g) ON true;
+
+        """
+
+    /// pg10: the run's lock once the batch is applied, and the holder again under it.
+    static let finishLockedLate = """
             -- The run's lock, held to commit: events numbered in commit order, promotion after every earlier finish.
             PERFORM pg_advisory_xact_lock(hashtextextended('muster:run:' || p_run, 0));
             SELECT holder INTO v_owner FROM runs WHERE id = p_run FOR KEY SHARE;
@@ -62,30 +32,6 @@ extension Migrations {
                 -- and the check above then rejects every outcome.
                 RAISE EXCEPTION 'run % changed holder during a finish', p_run USING ERRCODE = 'serialization_failure';
             END IF;
-            INSERT INTO events (run_id, task_id, kind, message, at)
-            SELECT p_run, e.value->>'task', e.value->>'kind', e.value->>'message', p_t
-            FROM jsonb_array_elements(p_outcomes) WITH ORDINALITY AS e(value, n)
-            WHERE e.value->>'task' = ANY(v_applied)
-            ORDER BY e.n;
-            RETURN QUERY SELECT e->>'task', (e->>'task') = ANY(v_applied), 0::bigint FROM jsonb_array_elements(p_outcomes) AS e;
-            IF cardinality(v_groups) > 0 THEN
-                UPDATE tasks SET state = 'ready' WHERE run_id = p_run AND state = 'pending' AND NOT EXISTS (
-                    SELECT 1 FROM deps d JOIN tasks t ON t.run_id = d.run_id AND t.grp = d.need
-                    WHERE d.run_id = p_run AND d.task_id = tasks.id AND d.on_task IS NULL AND t.state <> 'succeeded')
-                AND NOT EXISTS (
-                    SELECT 1 FROM deps d JOIN tasks t ON t.run_id = d.run_id AND t.id = d.on_task
-                    WHERE d.run_id = p_run AND d.task_id = tasks.id AND d.on_task IS NOT NULL AND t.state <> 'succeeded')
-                AND (NOT tasks.joins OR NOT EXISTS (
-                    SELECT 1 FROM deps d JOIN tasks t ON t.run_id = d.run_id AND t.origin = d.need AND t.depth > 0
-                    WHERE d.run_id = p_run AND d.task_id = tasks.id AND d.on_task IS NULL
-                      AND t.state IN ('pending', 'ready', 'running')))
-                AND tasks.id IN (SELECT d.task_id FROM deps d WHERE d.run_id = p_run AND d.need = ANY(v_groups));
-                GET DIAGNOSTICS v_n = ROW_COUNT;
-                o_task := NULL; o_applied := NULL; o_released := v_n;
-                RETURN NEXT;
-            END IF;
-        END
-        $fn$
-        """,
-    ]
+
+        """
 }
