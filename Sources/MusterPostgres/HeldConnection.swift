@@ -102,16 +102,25 @@ extension PostgresStore {
     }
 
     /// Ends the server process of an abandoned attempt (what it had not committed rolls back).
-    /// Best effort, bounded: the pool may be what is stuck.
+    /// Over a connection of its own, outside the pool, made for this and closed after: the pool
+    /// may be all taken by calls stuck like this one (a pool of 1 always is), and a single
+    /// statement left waiting would apply once its lock is free, beside its retry. Best effort,
+    /// bounded.
     func terminate(_ backend: Backend) async {
         guard backend.pid > 0 else { return }
         _ = try? await AbandonRace.run("terminate", within: .seconds(10)) { _ in
-            try await self.client.withConnection { connection in
+            let connection = try await PostgresConnection.connect(configuration: self.location.connectionConfiguration,
+                                                                  id: 0, logger: self.logger)
+            do {
                 _ = try await connection.query("""
                     SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                     WHERE pid = \(backend.pid) AND abs(extract(epoch FROM backend_start)::float8 - \(backend.start)) < 0.001
                     """, logger: self.logger).collect()
+            } catch {
+                try? await connection.close()
+                throw error
             }
+            try await connection.close()
         }
     }
 }

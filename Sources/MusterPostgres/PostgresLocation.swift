@@ -85,10 +85,10 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The URL without its password, for messages and logs.
     /// How the store's connections show in `pg_stat_activity` (`application_name`).
     public var applicationName: String { String(("muster" + (schema.map { "/" + $0 } ?? "")).prefix(63)) }
 
+    /// The URL without its password, for messages and logs.
     public var description: String {
         var text = "postgres://\(user)@\(host):\(port)/\(database)"
         var options: [String] = []

@@ -34,26 +34,7 @@ public final class PostgresStore: Store {
         // MUSTER_POSTGRES_LOG=debug|info|warning… shows the driver's own log on stderr (a reconnecting pool, say).
         logger.logLevel = ProcessInfo.processInfo.environment["MUSTER_POSTGRES_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         self.logger = logger
-        var configuration: PostgresClient.Configuration
-        if let folder = location.socketFolder {
-            configuration = .init(unixSocketPath: "\(folder)/.s.PGSQL.\(location.port)", username: location.user,
-                                  password: location.password, database: location.database)
-        } else {
-            configuration = .init(host: location.host, port: location.port, username: location.user, password: location.password,
-                                  database: location.database, tls: .disable)
-        }
-        // The pool's bound: this store never holds more connections than `pool` (its LISTEN included).
-        configuration.options.maximumConnections = location.poolSize
-        configuration.options.minimumConnections = 0
-        configuration.options.connectTimeout = .seconds(10)
-        // Named, so `pg_stat_activity` shows which connections are muster's (and which schema's).
-        configuration.options.additionalStartupParameters = [("application_name", location.applicationName)]
-        if let schema = location.schema {
-            configuration.options.additionalStartupParameters.append(("search_path", schema))
-        }
-        // Short statements only: a lock held by a stuck peer must not hang a claimer forever.
-        configuration.options.additionalStartupParameters.append(("lock_timeout", "30s"))
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let client = PostgresClient(configuration: location.poolConfiguration, backgroundLogger: logger)
         self.client = client
         runner = Task { await client.run() }
         do {

@@ -40,10 +40,12 @@ struct StuckStoreTests {
 
     /// The first attempt, stuck on the lock, is abandoned after 3 s: its connection is closed (its
     /// backend leaves) and the retry waits on another. Once the lock is released the call returns,
-    /// and what it wrote is there once: the abandoned attempt did not apply beside its retry.
-    @Test(.timeLimit(.minutes(3)))
-    func anAbandonedAttemptIsCutAndItsRetryAppliesOnce() async throws {
-        let (store, schema) = try await Self.store(abandonAfter: "3", reconnectWindow: .seconds(120))
+    /// and what it wrote is there once: the abandoned attempt did not apply beside its retry. With
+    /// a pool of 1 the stuck attempt holds the pool's only connection, so its backend is ended over
+    /// a connection outside the pool.
+    @Test(.timeLimit(.minutes(3)), arguments: [4, 1])
+    func anAbandonedAttemptIsCutAndItsRetryAppliesOnce(pool: Int) async throws {
+        let (store, schema) = try await Self.store(abandonAfter: "3", reconnectWindow: .seconds(120), pool: pool)
         let lock = try await HeldTableLock.take(["events"], schema: schema)
         let append = Task { try await store.appendEvent(NewEvent(run: "r1", kind: "test.stuck", message: "once", at: Date())) }
         let application = "muster/\(schema)"
@@ -129,10 +131,10 @@ struct StuckStoreTests {
     /// A store on a schema of its own, with the given bounds (the abandon bound through the environment, as a process reads it).
     /// The schema is made and its run recorded first under the default bounds: on a loaded machine
     /// the migrations alone may take longer than a short bound.
-    static func store(abandonAfter: String, reconnectWindow: Duration) async throws -> (PostgresStore, String) {
+    static func store(abandonAfter: String, reconnectWindow: Duration, pool: Int = 4) async throws -> (PostgresStore, String) {
         let base = try #require(ManyHostsFixture.postgresURL)
         let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let url = base + (base.contains("?") ? "&" : "?") + "schema=\(schema)&pool=4"
+        let url = base + (base.contains("?") ? "&" : "?") + "schema=\(schema)&pool=\(pool)"
         let setup = try await PostgresStore(url: url)
         try await setup.createRun(NewRun(id: "r1", workflow: Workflow(name: "w", tasks: []), specPath: "w.yml", root: "/tmp",
                                          concurrency: 1, simulate: false, createdAt: Date()), tasks: [])
