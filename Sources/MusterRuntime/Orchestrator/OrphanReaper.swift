@@ -30,14 +30,35 @@ public enum OrphanReaper {
     /// SIGTERM, up to `grace` for the groups to go, then SIGKILL. Returns how many groups were signalled.
     @discardableResult
     public static func stop(groups: Set<Int32>, grace: Duration) async -> Int {
-        let alive = groups.filter(ProcessSupervisor.groupAlive)
-        guard !alive.isEmpty else { return 0 }
-        for pgid in alive { ProcessSupervisor.signalGroup(pgid, SIGTERM) }
+        let alive = terminate(groups)
         let deadline = ContinuousClock.now + grace
         while ContinuousClock.now < deadline, alive.contains(where: ProcessSupervisor.groupAlive) {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        for pgid in alive where ProcessSupervisor.groupAlive(pgid) { ProcessSupervisor.signalGroup(pgid, SIGKILL) }
+        killSurvivors(alive)
         return alive.count
+    }
+
+    /// `stop` for a thread of its own, outside Swift concurrency (a worker's stop deadline): it
+    /// waits for the groups by sleeping the thread.
+    @discardableResult
+    static func stopBlocking(groups: Set<Int32>, grace: Duration) -> Int {
+        let alive = terminate(groups)
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline, alive.contains(where: ProcessSupervisor.groupAlive) { usleep(20_000) }
+        killSurvivors(alive)
+        return alive.count
+    }
+
+    /// SIGTERM to the groups still alive; those are returned.
+    private static func terminate(_ groups: Set<Int32>) -> Set<Int32> {
+        let alive = groups.filter(ProcessSupervisor.groupAlive)
+        for pgid in alive { ProcessSupervisor.signalGroup(pgid, SIGTERM) }
+        return alive
+    }
+
+    /// SIGKILL to those of `groups` that outlived their grace.
+    private static func killSurvivors(_ groups: Set<Int32>) {
+        for pgid in groups where ProcessSupervisor.groupAlive(pgid) { ProcessSupervisor.signalGroup(pgid, SIGKILL) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MusterCore
 import MusterStore
 import Synchronization
 
@@ -12,12 +13,8 @@ extension Worker {
     /// exits (`Options.exit`). Nothing here waits on the loop that is stuck.
     func forceStop(reason: String, groups: Set<Int32>) {
         Self.stderr("muster worker \(identity.id): \(reason): stopping its agents and handing their tasks back")
-        let alive = groups.filter(ProcessSupervisor.groupAlive)
-        for pgid in alive { ProcessSupervisor.signalGroup(pgid, SIGTERM) }
-        let deadline = ContinuousClock.now + options.grace
-        while ContinuousClock.now < deadline, alive.contains(where: ProcessSupervisor.groupAlive) { usleep(20_000) }
-        for pgid in alive where ProcessSupervisor.groupAlive(pgid) { ProcessSupervisor.signalGroup(pgid, SIGKILL) }
-        let recorded = handBack(message: "\(identity.id): \(reason); \(alive.count) agents stopped, their tasks left to lapse to other workers",
+        let stopped = OrphanReaper.stopBlocking(groups: groups, grace: options.grace)
+        let recorded = handBack(message: "\(identity.id): \(reason); \(stopped) agents stopped, their tasks left to lapse to other workers",
                                 within: .seconds(5))
         Self.stderr("muster worker \(identity.id): exiting (status \(Self.forcedStopStatus))"
                     + (recorded ? "" : "; the store did not answer, so the hand-back is not recorded"))
@@ -36,7 +33,7 @@ extension Worker {
             written.withLock { $0 = true }
         }
         Task { _ = await work.result; done.signal() }
-        _ = done.wait(timeout: .now() + .milliseconds(Int(bound.components.seconds * 1000)))
+        _ = done.wait(timeout: .now() + .milliseconds(Int(bound.seconds * 1000)))
         work.cancel()
         return written.withLock { $0 }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import MusterCore
 import Synchronization
 
 /// Bounds how long a worker may take to stop once asked, even when its loop waits on an `await`
@@ -56,7 +57,7 @@ final class WorkerStopDeadline: Sendable {
     }
 
     static func text(_ duration: Duration) -> String {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let seconds = duration.seconds
         return seconds.rounded() == seconds ? "\(Int(seconds)) s" : String(format: "%.1f s", seconds)
     }
 }
