@@ -60,13 +60,10 @@ extension PostgresStore {
             // loop waiting forever: a close gives it up after a moment, and it listens again.
             while !Task.isCancelled {
                 _ = try? await AbandonRace.run("listen", within: .seconds(10 * 365 * 86_400)) { giveUp in
-                    try await client.withConnection { connection in
-                        connection.closeFuture.whenComplete { _ in
-                            Task {
-                                try? await Task.sleep(for: .seconds(2))
-                                giveUp(ConnectionClosedUnanswered(caller: "listen"))
-                            }
-                        }
+                    let held = HeldConnection(caller: "listen")
+                    held.attach(giveUp)
+                    return try await client.withConnection { connection in
+                        connection.closeFuture.whenComplete { _ in held.connectionClosed() }
                         try await connection.listen(on: channel) { notifications in
                             changes.notify(run: nil)
                             for try await notification in notifications { changes.notify(run: notification.payload) }
