@@ -1,4 +1,5 @@
 import Foundation
+import MusterStore
 
 /// The shared remote as one host sees it: a clone kept in a cache folder (fetched, never cloned
 /// twice), the refs through which the repository travels between hosts, and pushes that retry.
@@ -25,14 +26,8 @@ public struct RemoteRepository: Sendable {
         let root = cache ?? environment["MUSTER_CACHE"].map { URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache/muster")
         let readable = url.map { $0.isLetter || $0.isNumber ? $0 : "-" }.suffix(48)
-        return root.appendingPathComponent("clones/\(String(readable))-\(stableHash(url))")
-    }
-
-    /// FNV-1a: the same folder for the same URL in every process (Swift's `hashValue` is seeded per process).
-    static func stableHash(_ text: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return String(hash, radix: 16)
+        // A stable hash: the same folder for the same URL in every process.
+        return root.appendingPathComponent("clones/\(String(readable))-\(String(StableHash.fnv1a(url), radix: 16))")
     }
 
     public static func baseRef(run: String) -> String { "refs/muster/runs/\(run)/base" }

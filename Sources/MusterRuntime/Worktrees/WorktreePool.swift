@@ -87,13 +87,10 @@ final class WorktreePool: Sendable {
         return "p-" + String(format: "%013llx", micros) + "-" + setupMark(commands) + "-" + String(format: "%08x", UInt32.random(in: 0...UInt32.max))
     }
 
-    /// FNV-1a (32 bits) of the setup commands, the same in every process; "00000000" for none.
+    /// 32 bits of a stable hash of the setup commands, the same in every process; "00000000" for none.
     static func setupMark(_ commands: [String]?) -> String {
         guard let commands, !commands.isEmpty else { return "00000000" }
-        var hash: UInt32 = 0x811c_9dc5
-        for byte in commands.joined(separator: "\0").utf8 {
-            hash = (hash ^ UInt32(byte)) &* 0x0100_0193
-        }
+        let hash = UInt32(truncatingIfNeeded: StableHash.fnv1a(commands.joined(separator: "\0")))
         return String(format: "%08x", hash == 0 ? 1 : hash)
     }
 

@@ -71,16 +71,7 @@ public enum IdempotencyKey {
 
     /// 128 bits from two FNV-1a passes with different seeds: stable across processes and versions.
     static func digest(_ text: String) -> String {
-        hex(fnv1a(text, seed: 0xcbf2_9ce4_8422_2325)) + hex(fnv1a(text, seed: 0x8422_2325_cbf2_9ce4))
-    }
-
-    static func fnv1a(_ text: String, seed: UInt64) -> UInt64 {
-        var hash = seed
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return hash
+        hex(StableHash.fnv1a(text)) + hex(StableHash.fnv1a(text, seed: 0x8422_2325_cbf2_9ce4))
     }
 
     static func hex(_ value: UInt64) -> String {
