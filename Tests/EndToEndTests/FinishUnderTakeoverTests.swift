@@ -14,8 +14,8 @@ struct FinishUnderTakeoverTests {
     func aTakeoverWhileAFinishWaitsForTheRunLockUndoesTheFinish() async throws {
         let run = "takeover-" + UUID().uuidString.prefix(8).lowercased()  // advisory locks are per database, not per schema
         let base = try #require(ManyHostsFixture.postgresURL)
-        let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let store = try await PostgresStore(url: base + (base.contains("?") ? "&" : "?") + "schema=\(schema)&pool=4")
+        let (url, schema) = ManyHostsFixture.freshSchema(on: base)
+        let store = try await PostgresStore(url: url)
         let tasks = ["a", "b"].map { PlannedTask(id: $0, group: $0, agent: "shell", command: Command(argv: ["true"])) }
         try await store.createRun(NewRun(id: run, workflow: Workflow(name: "w", tasks: []), specPath: "w.yml", root: "/tmp",
                                          concurrency: 2, simulate: false, createdAt: Date()), tasks: tasks)

@@ -22,14 +22,19 @@ final class ManyHostsFixture: Sendable {
     let remoteURL: String
     let daemon: BackgroundProcess
 
+    /// A schema no other test uses on the server `base`: the store URL that names it (with `pool`), and its name.
+    static func freshSchema(on base: String, pool: Int = 4) -> (url: String, schema: String) {
+        let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        return (base + (base.contains("?") ? "&" : "?") + "schema=\(schema)&pool=\(pool)", schema)
+    }
+
     /// `postgres`: a server of the test's own (PrivatePostgres) instead of `MUSTER_TEST_POSTGRES_URL`.
     init(spec: String, postgres: String? = nil) async throws {
         h = try await TestRepository()
         try h.write("fleet.yml", spec)
         try await h.commitAll("spec")
         let base = try #require(postgres ?? Self.postgresURL)
-        let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        storeURL = base + (base.contains("?") ? "&" : "?") + "schema=\(schema)&pool=4"
+        storeURL = Self.freshSchema(on: base).url
         store = try await PostgresStore(url: storeURL)
         let served = h.folder.appending("served")
         try FileManager.default.createDirectory(at: served, withIntermediateDirectories: true)

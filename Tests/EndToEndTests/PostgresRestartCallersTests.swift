@@ -32,8 +32,7 @@ struct PostgresRestartCallersTests {
     @Test(.timeLimit(.minutes(10)))
     func everyCallerProgressesAfterEveryRestart() async throws {
         let postgres = try await PrivatePostgres()
-        let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        var location = try PostgresLocation(url: postgres.url + "?schema=\(schema)&pool=4", environment: ["MUSTER_PG_ABANDON": "3600"])
+        var location = try PostgresLocation(url: ManyHostsFixture.freshSchema(on: postgres.url).url, environment: ["MUSTER_PG_ABANDON": "3600"])
         location.reconnectWindow = .seconds(3600)
         var stores: [PostgresStore] = []
         for _ in 0..<3 { stores.append(try await PostgresStore(location: location)) }

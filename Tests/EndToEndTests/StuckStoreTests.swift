@@ -133,8 +133,7 @@ struct StuckStoreTests {
     /// the migrations alone may take longer than a short bound.
     static func store(abandonAfter: String, reconnectWindow: Duration, pool: Int = 4) async throws -> (PostgresStore, String) {
         let base = try #require(ManyHostsFixture.postgresURL)
-        let schema = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        let url = base + (base.contains("?") ? "&" : "?") + "schema=\(schema)&pool=\(pool)"
+        let (url, schema) = ManyHostsFixture.freshSchema(on: base, pool: pool)
         let setup = try await PostgresStore(url: url)
         try await setup.createRun(NewRun(id: "r1", workflow: Workflow(name: "w", tasks: []), specPath: "w.yml", root: "/tmp",
                                          concurrency: 1, simulate: false, createdAt: Date()), tasks: [])
