@@ -87,7 +87,7 @@ enum CoordinationTools {
         let store = try context.openStore()
         _ = try await store.requireRun(run)
         let record = try await store.sendMessage(run: run, to: arguments.requiredText("to"), body: arguments.requiredText("body"),
-                                                 from: context.environment.task(of: run), now: Date())
+                                                 from: context.environment.task(of: run), now: store.clock())
         return ["sent": true, "id": .int(Int(record.id)), "to": .string(record.recipient)]
     }
 
@@ -115,7 +115,7 @@ enum CoordinationTools {
         let store = try context.openStore()
         _ = try await store.requireRun(run)
         let holder = try LockIdentity.current().holder
-        guard let record = try await store.claimMessage(run: run, recipient: recipient, holder: holder, leaseSeconds: lease, now: Date()) else {
+        guard let record = try await store.claimMessage(run: run, recipient: recipient, holder: holder, leaseSeconds: lease, now: store.clock()) else {
             return ["message": .null]
         }
         return ["message": message(record)]
@@ -129,7 +129,8 @@ enum CoordinationTools {
         guard let token = MessageRecord.parseClaimToken(text) else {
             throw RefusedRequest("ack: `token` \(text) is not a claim token (ID.ATTEMPT, as `claim` returns)")
         }
-        let acked = try await context.openStore().ackMessage(id: token.id, attempt: token.attempt, now: Date())
+        let store = try context.openStore()
+        let acked = try await store.ackMessage(id: token.id, attempt: token.attempt, now: store.clock())
         guard acked else {
             throw RefusedRequest("ack: claim token \(text) is not current: message \(token.id) was already acknowledged, or its lease "
                                  + "ran out and it was delivered again (claim it again)")

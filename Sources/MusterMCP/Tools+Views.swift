@@ -68,7 +68,7 @@ enum ViewTools {
         }
         let store = try context.openStore()
         let run = try await store.requireRun(id)
-        try await store.requestCancel(run.id, now: Date())
+        try await store.requestCancel(run.id, now: store.clock())
         return ["run": .string(run.id), "cancel_requested": true]
     }
 

@@ -16,8 +16,8 @@ import Synchronization
 /// on their rows. Limits lock their key the same way.
 ///
 /// Time: every method judges leases, buckets and cool-downs by the `now` it is given (the
-/// conformance suite drives time explicitly). Callers on several hosts should pass the database's
-/// clock (`databaseNow()`), so no host's drift moves a lease.
+/// conformance suite drives time explicitly). Callers pass the store's `clock`, the server's clock
+/// as this host reads it, so no host's drift moves a lease.
 public final class PostgresStore: Store {
     public let location: PostgresLocation
     let client: PostgresClient
@@ -26,10 +26,15 @@ public final class PostgresStore: Store {
     let changes = ChangeFeed()
     /// Each pooled connection's server process and current attempt, by connection id: see `HeldConnection`.
     let connections = Mutex<[PostgresConnection.ID: PooledConnection]>([:])
+    /// This host's clock, and how far the server's runs ahead of it: see `clock`.
+    let hostClock: @Sendable () -> Date
+    let serverOffset = ServerClockOffset()
 
-    /// Connects (a bounded pool of `location.poolSize` connections) and brings the schema up to date.
-    public init(location: PostgresLocation) async throws {
+    /// Connects (a bounded pool of `location.poolSize` connections), brings the schema up to date
+    /// and measures the server's clock against `hostClock` (this host's; tests skew it).
+    public init(location: PostgresLocation, hostClock: @escaping @Sendable () -> Date = { Date() }) async throws {
         self.location = location
+        self.hostClock = hostClock
         var logger = Logger(label: "muster.postgres")
         // MUSTER_POSTGRES_LOG=debug|info|warning… shows the driver's own log on stderr (a reconnecting pool, say).
         logger.logLevel = ProcessInfo.processInfo.environment["MUSTER_POSTGRES_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
@@ -40,11 +45,15 @@ public final class PostgresStore: Store {
         do {
             // The pool waits out a server that is down (it retries, for a minute), which is what a
             // running process wants; opening says at once that nothing answers.
-            try await Self.within(seconds: Self.openTimeout, location: location) { try await Migrations.migrate(self) }
+            try await Self.within(seconds: Self.openTimeout, location: location) {
+                try await Migrations.migrate(self)
+                try await self.measureServerClock()
+            }
         } catch {
             runner.cancel()
             throw Self.surfaced(error, location: location)
         }
+        serverOffset.startRefreshing { [weak self] in try await self?.measureServerClock() }
     }
 
     static let openTimeout = 10.0
@@ -63,20 +72,14 @@ public final class PostgresStore: Store {
     }
 
     deinit {
-        changes.stop()
-        runner.cancel()
+        close()
     }
 
     /// Closes the pool; the store cannot be used afterwards.
     public func close() {
         changes.stop()
+        serverOffset.stop()
         runner.cancel()
-    }
-
-    /// The database's clock: what every host should pass as `now`.
-    public func databaseNow() async throws -> Date {
-        let rows = try await autocommit("SELECT extract(epoch FROM clock_timestamp())::float8 AS t")
-        return Date(timeIntervalSince1970: try rows[0].get("t"))
     }
 
     // MARK: Running statements

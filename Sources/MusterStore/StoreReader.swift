@@ -48,11 +48,18 @@ public protocol StoreReader: Sendable {
     func watch(run: String?) async throws -> ChangeSignal
     /// True when `watch` signals changes (PostgreSQL's LISTEN/NOTIFY): callers may then wait longer between reads.
     var signalsChanges: Bool { get }
+
+    // MARK: Time
+    /// The clock leases, token buckets and cool-downs are judged by, to pass as every call's `now`:
+    /// this host's for a store on this host (SQLite); the database server's for a store shared by
+    /// several hosts (PostgreSQL), so that no host's clock drift moves a lease.
+    var clock: @Sendable () -> Date { get }
 }
 
 extension StoreReader {
     public func watch(run: String?) async throws -> ChangeSignal { ChangeSignal() }
     public var signalsChanges: Bool { false }
+    public var clock: @Sendable () -> Date { { Date() } }
 
     /// The run named `id`; `StoreError.unknownRun` (the one "no run named …" message) when there is none.
     public func requireRun(_ id: String) async throws -> RunRecord {

@@ -60,7 +60,7 @@ enum DashBench {
             try await feed.pollEvents()
             try await feed.reload()
             let t1 = clock.now
-            _ = feed.frame(renderer, view: DashboardView(), now: Date())
+            _ = feed.frame(renderer, view: DashboardView(), now: feed.store.clock())
             let t2 = clock.now
             load += t1 - t0
             render += t2 - t1

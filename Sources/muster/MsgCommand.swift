@@ -29,7 +29,7 @@ struct MsgCommand: AsyncParsableCommand {
             try await guarded {
                 let context = try await MsgContext(global: global, run: run)
                 let message = try await context.messaging {
-                    try await context.store.sendMessage(run: context.run, to: to, body: body, from: context.task, now: Date())
+                    try await context.store.sendMessage(run: context.run, to: to, body: body, from: context.task, now: context.store.clock())
                 }
                 if global.json { Terminal.json(MessageReport(message)) } else { print("\(message.id)") }
             }
@@ -69,7 +69,7 @@ struct MsgCommand: AsyncParsableCommand {
                 try await context.requireRun()
                 let holder = try MsgContext.holder(holder)
                 guard let message = try await context.store.claimMessage(run: context.run, recipient: recipient, holder: holder,
-                                                                         leaseSeconds: lease, now: Date()) else {
+                                                                         leaseSeconds: lease, now: context.store.clock()) else {
                     if global.json { print("null") }
                     Terminal.error("muster: no message waiting for \(recipient) in run \(context.run)")
                     throw ExitCode(ExitCodes.runFailed)
@@ -91,7 +91,7 @@ struct MsgCommand: AsyncParsableCommand {
                 if let token = MessageRecord.parseClaimToken(id) {
                     if holder != nil { throw CLIError.usage("a claim token needs no --holder: it names the delivery itself") }
                     let store = try await global.openStore(create: false)
-                    let acked = try await store.ackMessage(id: token.id, attempt: token.attempt, now: Date())
+                    let acked = try await store.ackMessage(id: token.id, attempt: token.attempt, now: store.clock())
                     if global.json { Terminal.json(MessageAckReport(acked: acked, id: token.id, token: id)) }
                     guard acked else {
                         throw CLIError.failed("claim token \(id) is not current: message \(token.id) was already acknowledged, or its lease "
@@ -105,7 +105,7 @@ struct MsgCommand: AsyncParsableCommand {
                 }
                 let store = try await global.openStore(create: false)
                 let holder = try MsgContext.holder(holder)
-                let acked = try await store.ackMessage(id: number, holder: holder, now: Date())
+                let acked = try await store.ackMessage(id: number, holder: holder, now: store.clock())
                 if global.json { Terminal.json(MessageAckReport(acked: acked, id: number, holder: holder)) }
                 guard acked else {
                     throw CLIError.failed("message \(number) is not held by \(holder): it was never claimed by it, its lease ran out "

@@ -14,7 +14,7 @@ struct PsCommand: AsyncParsableCommand {
     func run() async throws {
         try await guarded {
             let store = try await global.openStore(create: false)
-            let now = Date()
+            let now = store.clock()
             let sessions = try await LiveSessions.collect(store: store, now: now)
             if global.json {
                 Terminal.json(sessions.map { s in

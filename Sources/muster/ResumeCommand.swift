@@ -92,9 +92,9 @@ struct CancelCommand: AsyncParsableCommand {
                 if global.json { Terminal.json(CommandJSON.RunStatus(run: run, status: record.status.rawValue)) } else { print("run \(run) already \(record.status.rawValue)") }
                 return
             }
-            try await store.requestCancel(run, now: Date())
+            try await store.requestCancel(run, now: store.clock())
             // A run coordinated for `muster worker`s is held by no orchestrator: its coordinator and workers stop it.
-            if record.isInterrupted(now: Date()), !(try await Coordinator.isCoordinated(run, store: store)) {
+            if record.isInterrupted(now: store.clock()), !(try await Coordinator.isCoordinated(run, store: store)) {
                 // Nobody orchestrates it (crashed): take it over just to stop orphans and close it.
                 do {
                     try await RunSession.execute(run: run, store: store, storePath: global.storePath,

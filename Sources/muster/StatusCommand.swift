@@ -17,11 +17,11 @@ struct StatusCommand: AsyncParsableCommand {
             let tasks = try await store.tasks(run: record.id)
             let counts = try await store.counts(run: record.id)
             if global.json {
-                Terminal.json(RunListing(record, counts: counts, tasks: tasks))
+                Terminal.json(RunListing(record, counts: counts, tasks: tasks, now: store.clock()))
                 return
             }
-            print(RunsCommand.line(record, counts: counts))
-            if record.isInterrupted(now: Date()) {
+            print(RunsCommand.line(record, counts: counts, now: store.clock()))
+            if record.isInterrupted(now: store.clock()) {
                 print(Terminal.dim("its orchestrator is gone (\(RunsCommand.holderText(record))); finish it with `muster resume \(record.id)`"))
             }
             let width = min(40, max(4, tasks.map(\.id.count).max() ?? 4))
@@ -62,15 +62,15 @@ struct RunsCommand: AsyncParsableCommand {
             var objects: [RunListing] = []
             for run in runs {
                 let counts = try await store.counts(run: run.id)
-                if global.json { objects.append(RunListing(run, counts: counts)) } else { print(Self.line(run, counts: counts)) }
+                if global.json { objects.append(RunListing(run, counts: counts, now: store.clock())) } else { print(Self.line(run, counts: counts, now: store.clock())) }
             }
             if global.json { Terminal.json(objects) } else if runs.isEmpty { print("no runs yet: start one with `muster run FILE`") }
         }
     }
 
-    static func line(_ run: RunRecord, counts: TaskCounts) -> String {
+    static func line(_ run: RunRecord, counts: TaskCounts, now: Date) -> String {
         let when = DateFormatter.localizedString(from: run.createdAt, dateStyle: .short, timeStyle: .medium)
-        let status = run.isInterrupted(now: Date()) ? Terminal.paint("interrupted", "35") : Terminal.status(run.status)
+        let status = run.isInterrupted(now: now) ? Terminal.paint("interrupted", "35") : Terminal.status(run.status)
         var text = "\(Terminal.bold(run.id))  \(status)  \(counts[.succeeded])/\(counts.total) succeeded"
         if counts[.failed] > 0 { text += ", \(counts[.failed]) failed" }
         if counts[.running] > 0 { text += ", \(counts[.running]) running" }

@@ -1,4 +1,5 @@
 import Foundation
+import MusterCore
 import MusterPostgres
 import MusterStore
 import Testing
@@ -27,6 +28,27 @@ struct PostgresStoreTests {
             let now = try await store.databaseNow()
             // Same machine: the two clocks agree to well under a minute (not a timing assertion on muster's speed).
             #expect(abs(now.timeIntervalSinceNow) < 60)
+        }
+    }
+
+    /// A host whose clock runs an hour ahead (or behind) reads the server's clock through `clock`,
+    /// so it neither takes a lease that has not run out nor keeps one that has. Clocks here agree to
+    /// well under a minute; the skews are an hour.
+    @Test(arguments: [3600.0, -3600.0])
+    func aHostWithASkewedClockJudgesLeasesByTheServers(skew: Double) async throws {
+        try await PostgresTestDatabase.withFreshStore { store, url in
+            let skewed = try await PostgresStore(location: try PostgresLocation(url: url), hostClock: { Date().addingTimeInterval(skew) })
+            defer { skewed.close() }
+            let server = try await store.databaseNow()
+            #expect(abs(skewed.clock().timeIntervalSince(server)) < 60, "skewed host reads \(skewed.clock()), server \(server)")
+            let tasks = ["a", "b"].map { PlannedTask(id: $0, group: $0, agent: "shell", command: Command(argv: ["true"])) }
+            try await store.createRun(NewRun(id: "r1", workflow: Workflow(name: "w", tasks: []), specPath: "w.yml", root: "/tmp",
+                                             concurrency: 2, simulate: false, createdAt: store.clock()), tasks: tasks)
+            let held = try await store.claim(run: "r1", holder: "right", limit: 1, leaseSeconds: 600, now: store.clock())
+            try #require(held.count == 1)
+            // Ten minutes of lease left: the skewed host takes only the other task.
+            let taken = try await skewed.claim(run: "r1", holder: "skewed", limit: 2, leaseSeconds: 600, now: skewed.clock())
+            #expect(taken.map(\.task.id) == ["b"], "the skewed host took \(taken.map(\.task.id))")
         }
     }
 

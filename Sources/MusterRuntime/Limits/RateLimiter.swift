@@ -12,12 +12,13 @@ public struct RateLimiter: Sendable {
     let clock: @Sendable () -> Date
     let sleep: @Sendable (Double) async throws -> Void
 
-    public init(store: any Store, clock: @escaping @Sendable () -> Date = { Date() },
+    /// `clock`: nil, the store's (buckets are judged by the clock the store keeps).
+    public init(store: any Store, clock: (@Sendable () -> Date)? = nil,
                 sleep: @escaping @Sendable (Double) async throws -> Void = { seconds in
                     if seconds > 0 { try await Task.sleep(for: .milliseconds(Int64((seconds * 1000).rounded(.up)))) }
                 }) {
         self.store = store
-        self.clock = clock
+        self.clock = clock ?? store.clock
         self.sleep = sleep
     }
 

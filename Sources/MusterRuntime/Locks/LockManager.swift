@@ -190,12 +190,12 @@ public struct LockManager: Sendable {
     public var pollMax = 0.25
 
     public init(store: any Store, markerDirectory: URL?, host: String = LockIdentity.hostName(),
-                probe: ProcessProbe = .system, clock: @escaping @Sendable () -> Date = { Date() }) {
+                probe: ProcessProbe = .system, clock: (@Sendable () -> Date)? = nil) {
         self.store = store
         self.markerDirectory = markerDirectory
         self.host = host
         self.probe = probe
-        self.clock = clock
+        self.clock = clock ?? store.clock
     }
 
     // MARK: Liveness

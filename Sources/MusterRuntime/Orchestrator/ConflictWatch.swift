@@ -14,7 +14,7 @@ final class ConflictWatch: Sendable {
     let clock: @Sendable () -> Date
     private let state = Mutex<(running: Bool, reported: Set<String>)>((false, []))
 
-    init(repository: String, store: any Store, run: String, clock: @escaping @Sendable () -> Date = { Date() }) {
+    init(repository: String, store: any Store, run: String, clock: @escaping @Sendable () -> Date) {
         predictor = ConflictPredictor(repository: repository)
         self.clock = clock
         self.store = store

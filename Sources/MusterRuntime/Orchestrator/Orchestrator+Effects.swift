@@ -9,7 +9,7 @@ import MusterStore
 /// before the next of the list: depth first, one wake-up at a time.
 extension Orchestrator.Loop {
     /// The run's wall clock (`RunOptions.clock`): the scheduler's `now` and every record's time.
-    func clock() -> Date { o.options.clock() }
+    func clock() -> Date { o.clock() }
 
     mutating func tell(_ event: SchedulerEvent) async throws {
         let now = clock()

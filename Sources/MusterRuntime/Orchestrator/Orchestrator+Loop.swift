@@ -76,7 +76,7 @@ extension Orchestrator {
             self.epoch = epoch
             self.worktrees = worktrees
             conflicts = worktrees.map { ConflictWatch(repository: $0.workspace.root.path, store: orchestrator.store, run: run.id,
-                                                    clock: orchestrator.options.clock) }
+                                                    clock: orchestrator.clock) }
             self.run = run
             let inbox = orchestrator.inbox
             supervisor = ProcessSupervisor { exit in inbox.push(exit) }
@@ -94,7 +94,7 @@ extension Orchestrator {
                 concurrency: options.concurrency, grace: options.grace.seconds, leaseSeconds: options.leaseSeconds,
                 budgetUSD: options.budgetUSD ?? run.workflow.budgetUSD,
                 budgetHard: options.budgetHard || run.workflow.budgetHard == true,
-                onFailure: run.workflow.onFailure, backoff: run.workflow.backoff), now: options.clock(), cancelled: run.cancelRequested)
+                onFailure: run.workflow.onFailure, backoff: run.workflow.backoff), now: orchestrator.clock(), cancelled: run.cancelRequested)
         }
 
         var workflow: Workflow { run.workflow }

@@ -18,6 +18,8 @@ public final class Orchestrator: Sendable {
     public let storePath: String
     public let runID: String
     public let options: RunOptions
+    /// `options.clock`, else the store's.
+    let clock: @Sendable () -> Date
     /// `worker@…` when this orchestrator is a worker (`RunOptions.worker`): it then holds tasks, never the run.
     let identity: ProcessIdentity
     let resolver = ExecutableResolver()
@@ -83,6 +85,7 @@ public final class Orchestrator: Sendable {
         self.storePath = storePath
         self.runID = run
         self.options = options
+        self.clock = options.clock ?? store.clock
         self.inbox = Inbox()
         self.identity = ProcessIdentity.current(role: options.worker == nil ? "orchestrator" : "worker")
     }
@@ -110,7 +113,7 @@ public final class Orchestrator: Sendable {
         let watcher = try await startWatcher()
         defer { watcher?.cancel() }
         try await store.registerWorker(WorkerRecord(id: identity.id, run: runID, role: options.worker == nil ? "orchestrator" : "worker", host: identity.host,
-                                                    pid: identity.pid, startedAt: options.clock(), heartbeatAt: options.clock(),
+                                                    pid: identity.pid, startedAt: clock(), heartbeatAt: clock(),
                                                     labels: options.claimLabels.isEmpty ? nil : options.claimLabels.sorted()))
         do {
             try await loop.run(started: started)
@@ -132,19 +135,19 @@ public final class Orchestrator: Sendable {
     /// never displaced) and stops orphans of a previous holder. Returns the holder epoch, the
     /// fencing token every renewal checks.
     func acquire() async throws -> Int64 {
-        switch try await store.acquireRun(runID, holder: identity, leaseSeconds: options.leaseSeconds, now: options.clock()) {
+        switch try await store.acquireRun(runID, holder: identity, leaseSeconds: options.leaseSeconds, now: clock()) {
         case .acquired(let previous, let epoch):
             if previous != nil {
                 let orphans = OrphanReaper.groupsOf(run: runID, store: storePath)
                 let stopped = await OrphanReaper.stop(groups: orphans, grace: options.grace)
                 if stopped > 0 {
                     try await store.appendEvent(NewEvent(run: runID, kind: "run.orphans_stopped",
-                                                         message: "stopped \(stopped) process groups left by the previous orchestrator", at: options.clock()))
+                                                         message: "stopped \(stopped) process groups left by the previous orchestrator", at: clock()))
                 }
             }
             if options.reopen {
                 // Only the holder puts tasks back in line: a second `resume` refused above changes nothing.
-                let reopened = try await store.reopen(runID, now: options.clock())
+                let reopened = try await store.reopen(runID, now: clock())
                 options.reopened?(reopened)
             }
             return epoch

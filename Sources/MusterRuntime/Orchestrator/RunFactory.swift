@@ -18,7 +18,8 @@ public enum RunFactory {
     @discardableResult
     public static func create(plan: Plan, specPath: String, workspace: Workspace, store: any Store,
                               concurrency: Int, simulate: Bool, baseCommit: String? = nil, id: String? = nil,
-                              budgetUSD: Double? = nil, budgetHard: Bool = false, now: Date = Date()) async throws -> String {
+                              budgetUSD: Double? = nil, budgetHard: Bool = false, now: Date? = nil) async throws -> String {
+        let now = now ?? store.clock()
         let runID = id ?? newRunID(for: plan.workflow.name)
         var workflow = plan.workflow
         if let budgetUSD { workflow.budgetUSD = budgetUSD }

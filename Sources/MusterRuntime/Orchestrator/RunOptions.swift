@@ -31,8 +31,9 @@ public struct RunOptions: Sendable {
     /// agent's API at muster's model stub this way; nothing else of the launch changes).
     public var agentEnvironment: (@Sendable (AgentLaunch) -> [String: String])?
     /// The wall clock every decision and record of the run reads (the scheduler's `now`, leases,
-    /// events); tests hand in a clock of their own. Tick cadence is measured on `ContinuousClock`.
-    public var clock: @Sendable () -> Date = { Date() }
+    /// events); nil: the store's (`StoreReader.clock`). Tests hand in a clock of their own. Tick
+    /// cadence is measured on `ContinuousClock`.
+    public var clock: (@Sendable () -> Date)?
 
     /// Set for `muster worker` (and `muster run --slots`): run tasks of a run held by no one, moving
     /// commits through a shared remote (see `WorkerRole`).

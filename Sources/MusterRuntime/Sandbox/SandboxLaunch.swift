@@ -170,7 +170,7 @@ extension SandboxLaunch {
         if !report.available && wanted && !run.simulate {
             let message = "sandbox unavailable: \(report.reason ?? "unknown"); falling back to diff checks"
             FileHandle.standardError.write(Data("muster: warning: \(message)\n".utf8))
-            try await o.store.appendEvent(NewEvent(run: run.id, kind: "run.sandbox", message: message, at: Date()))
+            try await o.store.appendEvent(NewEvent(run: run.id, kind: "run.sandbox", message: message, at: o.clock()))
         }
         var launch = SandboxLaunch(report: report, repository: o.workspace.root.path, storePath: o.storePath,
                                    runDirectory: o.workspace.runDirectory(run.id).path, environment: ProcessInfo.processInfo.environment)

@@ -19,7 +19,8 @@ public enum Spawner {
 
     /// Spawns `requests` as children of `parent`; a refusal is a `RefusedRequest` starting with "refused:".
     public static func spawn(store: any Store, run runID: String, parent parentID: String, requests: [SpawnRequest],
-                             now: Date = Date()) async throws -> [SpawnedTask] {
+                             now: Date? = nil) async throws -> [SpawnedTask] {
+        let now = now ?? store.clock()
         let record = try await store.requireRun(runID)
         guard let parentTask = try await store.task(run: runID, id: parentID) else {
             throw RefusedRequest("run \(runID) has no task \(parentID) to spawn from")

@@ -29,8 +29,9 @@ public struct Coordinator: Sendable {
     public static func lockPath(run: String) -> String { "coordinator:\(run)" }
 
     /// Whether a live coordinator holds the run (its lock's lease runs): `muster cancel` then only asks.
-    public static func isCoordinated(_ run: String, store: any Store, now: Date = Date()) async throws -> Bool {
-        try await store.locks().contains { $0.path == lockPath(run: run) && $0.expiresAt > now }
+    public static func isCoordinated(_ run: String, store: any Store, now: Date? = nil) async throws -> Bool {
+        let now = now ?? store.clock()
+        return try await store.locks().contains { $0.path == lockPath(run: run) && $0.expiresAt > now }
     }
 
     /// Pushes the run's base commit to the shared remote, where workers fetch it.
@@ -42,11 +43,11 @@ public struct Coordinator: Sendable {
         let started = ContinuousClock.now
         guard let record = try await store.run(run) else { throw OrchestratorError.unknownRun(run) }
         try await hold()
-        if reopen { _ = try await store.reopen(run, now: Date()) }
+        if reopen { _ = try await store.reopen(run, now: store.clock()) }
         try await store.registerWorker(WorkerRecord(id: identity.id, run: run, role: "coordinator", host: identity.host,
-                                                    pid: identity.pid, startedAt: Date(), heartbeatAt: Date()))
+                                                    pid: identity.pid, startedAt: store.clock(), heartbeatAt: store.clock()))
         try await store.appendEvent(NewEvent(run: run, kind: "run.coordinated",
-                                             message: "\(identity.id) coordinates; tasks run on `muster worker` hosts", at: Date()))
+                                             message: "\(identity.id) coordinates; tasks run on `muster worker` hosts", at: store.clock()))
         let signals = UnixSignals(trapping: [SIGINT, SIGTERM, SIGHUP])
         let interrupted = Interrupted()
         let watch = Task { for await _ in signals { interrupted.set() } }
@@ -67,11 +68,11 @@ public struct Coordinator: Sendable {
             }
             if !closed, let reason = closing(current, counts: counts, budget: budget) {
                 closed = true
-                _ = try await store.closeUnstarted(run: run, state: reason.state, reason: reason.text, now: Date())
+                _ = try await store.closeUnstarted(run: run, state: reason.state, reason: reason.text, now: store.clock())
             }
             if counts.unfinished == 0 {
                 let status: RunStatus = current.cancelRequested ? .cancelled : (counts[.succeeded] == counts.total ? .succeeded : .failed)
-                try await store.finishRun(run, status: status, now: Date())
+                try await store.finishRun(run, status: status, now: store.clock())
                 try await leave()
                 return RunOutcome(run: run, status: status, counts: try await store.counts(run: run), elapsed: ContinuousClock.now - started)
             }
@@ -82,7 +83,7 @@ public struct Coordinator: Sendable {
             }
             if ContinuousClock.now - lastHold >= .seconds(leaseSeconds / 3) {
                 try await hold()
-                try await store.heartbeatWorker(id: identity.id, task: nil, now: Date())
+                try await store.heartbeatWorker(id: identity.id, task: nil, now: store.clock())
                 lastHold = ContinuousClock.now
             }
             try await Task.sleep(for: tick)
@@ -103,7 +104,7 @@ public struct Coordinator: Sendable {
     func hold() async throws {
         let request = LockRequest(path: Self.lockPath(run: run), holder: identity.id, host: identity.host, pid: identity.pid,
                                   run: run, ttl: leaseSeconds)
-        if case .heldBy(let lock) = try await store.acquireLock(request, now: Date()) {
+        if case .heldBy(let lock) = try await store.acquireLock(request, now: store.clock()) {
             throw WorkerError.coordinatedElsewhere(run: run, holder: lock.holder, host: lock.host)
         }
     }

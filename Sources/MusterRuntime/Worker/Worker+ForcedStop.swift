@@ -28,7 +28,7 @@ extension Worker {
         let written = Mutex(false)
         let store = self.store, run = serving.withLock { $0 }, id = identity.id
         let work = Task {
-            if let run { try await store.appendEvent(NewEvent(run: run, kind: "worker.handed_back", message: message, at: Date())) }
+            if let run { try await store.appendEvent(NewEvent(run: run, kind: "worker.handed_back", message: message, at: store.clock())) }
             try await store.removeWorker(id: id)
             written.withLock { $0 = true }
         }

@@ -66,14 +66,14 @@ public final class Worker: Sendable {
         say("worker \(identity.id): clone \(remote.clone.path), \(options.slots) slots" + (options.labels.isEmpty ? "" : ", labels \(options.labels.sorted().joined(separator: ","))"))
         // The worker itself, listed by `muster ps` beside the per-run entries of the orchestrators it runs.
         try await store.registerWorker(WorkerRecord(id: identity.id, run: options.run ?? "*", role: "worker", host: identity.host,
-                                                    pid: identity.pid, startedAt: Date(), heartbeatAt: Date(),
+                                                    pid: identity.pid, startedAt: store.clock(), heartbeatAt: store.clock(),
                                                     labels: options.labels.isEmpty ? nil : options.labels.sorted()))
         // Its own heartbeat, whether idle or running a run (the orchestrators it runs beat for themselves).
         let shared = self.store, id = identity.id
         let beat = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(10))
-                try? await shared.heartbeatWorker(id: id, task: nil, now: Date())
+                try? await shared.heartbeatWorker(id: id, task: nil, now: shared.clock())
             }
         }
         defer { beat.cancel() }
@@ -141,7 +141,7 @@ public final class Worker: Sendable {
     /// or tasks whose holder's lease lapsed, that need no label this worker lacks (`runs_on`). Runs stopping after a failure or
     /// cancelled are left alone.
     func nextRun() async throws -> RunRecord? {
-        let now = Date()
+        let now = store.clock()
         let candidates = try await store.runs(limit: 200).filter {
             $0.status == .running && !$0.cancelRequested && $0.holder == nil && (options.run == nil || $0.id == options.run)
         }

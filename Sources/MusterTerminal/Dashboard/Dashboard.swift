@@ -111,7 +111,7 @@ public final class Dashboard {
     func syncPanes() {
         guard let panes else { return }
         do {
-            try panes.sync(tasks: feed.tasks, now: Date())
+            try panes.sync(tasks: feed.tasks, now: feed.store.clock())
         } catch {
             show("tmux: \(error)")
         }
@@ -125,7 +125,7 @@ public final class Dashboard {
     /// Draws only the lines that changed since `previous`.
     func draw(screen: TerminalScreen, size: (width: Int, height: Int), previous: [String]) -> [String] {
         let renderer = DashboardRenderer(width: size.width, height: size.height, interactive: true)
-        let frame = feed.frame(renderer, view: view, now: Date())
+        let frame = feed.frame(renderer, view: view, now: feed.store.clock())
         view = frame.view
         lastFrame = frame
         tableRows = max(1, frame.visibleTasks.count)
@@ -194,7 +194,7 @@ public final class Dashboard {
     }
 
     func move(_ key: Key) -> Action {
-        let model = feed.model(now: Date())
+        let model = feed.model(now: feed.store.clock())
         let rows = model.order(filter: view.filter).map { model.tasks[$0].id }
         guard !rows.isEmpty else { return .none }
         let current = view.selected.flatMap { id in rows.firstIndex(of: id) } ?? 0

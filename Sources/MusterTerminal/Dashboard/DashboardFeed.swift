@@ -68,7 +68,7 @@ public final class DashboardFeed {
             counts = try await store.counts(run: runID)
         }
         workers = try await store.workers(run: runID)
-        cooldowns = try await store.activeCooldowns(now: Date())
+        cooldowns = try await store.activeCooldowns(now: store.clock())
     }
 
     /// A frame's model; reads the output tails of every running task and of `visible` ones.

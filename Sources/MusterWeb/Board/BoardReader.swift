@@ -13,14 +13,17 @@ public final class BoardReader: Sendable {
 
     public init(store: BoardStore) { self.store = store }
 
-    public func runs(limit: Int = 100, now: Date = Date()) async throws -> [RunSummary] {
+    /// `now`: nil, the store's clock (a run's lease is judged by it).
+    public func runs(limit: Int = 100, now: Date? = nil) async throws -> [RunSummary] {
+        let now = now ?? store.clock()
         let runs = try await store.runs(limit: limit)
         let counts = try await store.counts(runs: runs.map(\.id))
         return runs.map { RunSummary($0, counts: counts[$0.id] ?? TaskCounts(), now: now) }
     }
 
     /// nil for an unknown run.
-    public func board(run id: String, now: Date = Date()) async throws -> RunBoard? {
+    public func board(run id: String, now: Date? = nil) async throws -> RunBoard? {
+        let now = now ?? store.clock()
         guard let run = try await store.run(id) else { return nil }
         let tasks = try await store.tasks(run: id)
         let counts = try await store.counts(run: id)
@@ -47,7 +50,8 @@ public final class BoardReader: Sendable {
     }
 
     /// nil for an unknown run or task.
-    public func task(run id: String, task taskID: String, now: Date = Date()) async throws -> TaskDetail? {
+    public func task(run id: String, task taskID: String, now: Date? = nil) async throws -> TaskDetail? {
+        let now = now ?? store.clock()
         guard let run = try await store.run(id), let task = try await store.task(run: id, id: taskID) else { return nil }
         let files = TaskFiles(root: run.root, run: run.id, task: task.id)
         let tail = files.tail("output.log", limit: Self.logTail)

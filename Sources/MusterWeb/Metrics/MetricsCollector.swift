@@ -34,7 +34,9 @@ public actor MetricsCollector {
         self.perTask = perTask
     }
 
-    public func render(now: Date = Date()) async throws -> String {
+    /// `now`: nil, the store's clock.
+    public func render(now: Date? = nil) async throws -> String {
+        let now = now ?? store.clock()
         let registry = PrometheusCollectorRegistry()
         let index = try await store.runIndex()
         var runsByStatus: [String: Int] = Dictionary(uniqueKeysWithValues: RunStatus.allCases.map { ($0.rawValue, 0) })

@@ -12,12 +12,12 @@ struct ControlRoutes {
     func register(on router: Router<BasicRequestContext>) {
         router.post("/runs/:run/cancel") { request, context in
             try await guarded(request, context) { run in
-                try await reader.store.requestCancel(run, now: Date())
+                try await reader.store.requestCancel(run, now: reader.store.clock())
             }
         }
         router.post("/runs/:run/retry") { request, context in
             try await guarded(request, context) { run in
-                _ = try await reader.store.reopen(run, now: Date())
+                _ = try await reader.store.reopen(run, now: reader.store.clock())
             }
         }
     }
