@@ -17,6 +17,12 @@ struct LogsCommand: AsyncParsableCommand {
             guard let record = try await store.task(run: run, id: task) else { throw StoreError.unknownTask(run: run, task: task) }
             let workspace = global.workspace
             let path = workspace.taskDirectory(run: run, task: task).appendingPathComponent("output.log").path
+            // A task a worker ran on another host keeps its log there (the store holds its summary).
+            if let host = record.host, host != ProcessInfo.processInfo.hostName, !FileManager.default.fileExists(atPath: path) {
+                throw CLIError.failed("the log of task \(task) is on \(host), the host that ran it (in its worker's clone, "
+                                      + ".muster/runs/\(run)/tasks/\(task)/output.log): run `muster logs \(run) \(task)` there; "
+                                      + "`muster status \(run) --json` has its summary and error from anywhere")
+            }
             if global.json {
                 let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
                 Terminal.json(CommandJSON.Logs(run: run, task: task, state: record.state.rawValue, path: path, output: text))
